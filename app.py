@@ -1,0 +1,39 @@
+"""Transformer Explorer: navigation, page config and the shared sidebar; nothing else.
+
+Run with ``streamlit run app.py``. Each page lives in ``pages/`` and only places what the
+``explorer`` library computes.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from explorer.device import configure_threads, describe_device, pick_device
+
+st.set_page_config(page_title="Transformer Explorer", page_icon="🔍", layout="wide")
+configure_threads()  # once per process, not per request
+
+PAGES = [
+    st.Page("pages/home.py", title="Home", icon="🏠", url_path="home", default=True),
+    st.Page("pages/transformer.py", title="Transformer", icon="🔤", url_path="transformer"),
+    st.Page("pages/positional_encoding.py", title="Positional encoding", icon="〰️", url_path="positional-encoding"),
+    st.Page("pages/vit.py", title="Vision Transformer", icon="🖼️", url_path="vit"),
+    st.Page("pages/profiler.py", title="Profiler", icon="⏱️", url_path="profiler"),
+]
+
+navigation = st.navigation(PAGES)
+
+with st.sidebar:
+    st.caption(f"Device: {describe_device(pick_device())}")
+    st.number_input(
+        "Random seed",
+        min_value=0,
+        max_value=2**31 - 1,
+        value=0,
+        step=1,
+        key="seed",
+        bind="query-params",
+        help="Every random choice (sampling, sample images, untrained weights) uses this seed, so a shared link shows the same numbers.",
+    )
+
+navigation.run()

@@ -1,0 +1,117 @@
+"""Command line: ``python -m explorer train|translate|classify|profile``.
+
+Each subcommand delegates to the library; bad input exits non-zero with one line on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+
+class CliError(Exception):
+    """A user-facing failure: printed as one line, exit status 2."""
+
+
+def _train(args: argparse.Namespace) -> int:
+    module = importlib.import_module(f"explorer.training.{args.task}")
+    result = module.main(args)
+    return int(result) if isinstance(result, int) else 0
+
+
+def _translate(args: argparse.Namespace) -> int:
+    from explorer.decoding import generate  # noqa: PLC0415 - keep `--help` fast
+    from explorer.inputs.text import validate_text  # noqa: PLC0415
+    from explorer.zoo import load_model  # noqa: PLC0415
+
+    entry = load_model("dates")
+    try:
+        text = validate_text(args.text)
+    except ValueError as error:
+        raise CliError(str(error)) from error
+    if entry.warning:
+        print(f"warning: {entry.warning}", file=sys.stderr)
+    result = generate(entry.model, entry.tokenizer, text)
+    print(result.output)
+    return 0
+
+
+def _classify(args: argparse.Namespace) -> int:
+    import torch  # noqa: PLC0415
+
+    from explorer.inputs.images import load_image  # noqa: PLC0415
+    from explorer.zoo import load_model  # noqa: PLC0415
+
+    path = Path(args.path)
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise CliError(f"cannot read {path}: {error.strerror or error}") from error
+    try:
+        image = load_image(data, path.name)
+    except ValueError as error:
+        raise CliError(str(error)) from error
+    entry = load_model("shapes")
+    if entry.warning:
+        print(f"warning: {entry.warning}", file=sys.stderr)
+    assert entry.preprocess is not None
+    device = next(entry.model.parameters()).device
+    with torch.inference_mode():
+        logits = entry.model(entry.preprocess(image)[None].to(device)).logits[0]
+    probs = torch.softmax(logits, dim=-1)
+    best = int(probs.argmax())
+    print(f"{entry.classes[best]}\t{float(probs[best]):.3f}")
+    return 0
+
+
+def _profile(args: argparse.Namespace) -> int:
+    from explorer import profiling  # noqa: PLC0415
+
+    return int(profiling.run_cli(args))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m explorer", description="Transformer Explorer from the command line.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    train = commands.add_parser("train", help="train a teaching model and write its checkpoint")
+    train.add_argument("task", choices=["dates", "shapes"])
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--steps", type=int, default=None, help="optimisation steps (default: the task's own)")
+    train.add_argument("--out-dir", default=None, help="where to write the checkpoint (default: explorer/checkpoints)")
+    train.add_argument("--no-progress", action="store_true", help="no progress bar")
+    train.set_defaults(handler=_train)
+
+    translate = commands.add_parser("translate", help="normalise a written date with the trained model")
+    translate.add_argument("text")
+    translate.set_defaults(handler=_translate)
+
+    classify = commands.add_parser("classify", help="classify an image with the trained shapes ViT")
+    classify.add_argument("path")
+    classify.set_defaults(handler=_classify)
+
+    profile = commands.add_parser("profile", help="per-module torch.profiler table")
+    try:
+        from explorer import profiling  # noqa: PLC0415
+
+        profiling.add_cli_arguments(profile)
+    except ImportError:  # pragma: no cover - profiler module not present yet
+        pass
+    profile.set_defaults(handler=_profile)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    from explorer.device import configure_threads  # noqa: PLC0415
+
+    configure_threads()
+    try:
+        return args.handler(args)
+    except CliError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2

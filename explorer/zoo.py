@@ -1,0 +1,177 @@
+"""Named, cached, read-only models: "dates", "shapes" and their untrained twins.
+
+Every Streamlit session runs in the same process, so a model is loaded once and shared.
+Sharing is only safe if nobody changes it: the zoo returns models in eval mode with
+gradients off, and callers must never add hooks, call ``.train()`` or edit parameters
+(copy the model with ``copy.deepcopy`` first if you must). The cache is bounded.
+
+A missing or corrupt checkpoint does not stop the app: the entry falls back to untrained
+weights of the same shape and says so in ``warning``, so the page can label it clearly.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from explorer.models import Transformer, TransformerConfig, ViT, ViTConfig
+
+CHECKPOINT_DIR = Path(__file__).resolve().parent / "checkpoints"
+TRAINED_NAMES = ("dates", "shapes")
+MODEL_NAMES = ("dates", "dates-untrained", "shapes", "shapes-untrained")
+UNTRAINED_SEED = 0  # untrained twins are initialised from a fixed seed so every student sees the same weights
+
+_load_lock = threading.Lock()
+
+
+@dataclass
+class ZooModel:
+    """A loaded model with what is needed to feed it; treat every field as read-only."""
+
+    name: str
+    kind: str  # "transformer" or "vit"
+    model: nn.Module
+    config: TransformerConfig | ViTConfig
+    trained: bool
+    meta: dict[str, Any] = field(default_factory=dict)
+    warning: str | None = None
+    tokenizer: Any = None  # CharTokenizer for "dates"
+    classes: list[str] = field(default_factory=list)  # class names for "shapes"
+    preprocess: Callable[..., torch.Tensor] | None = None  # PIL image -> (3, S, S) tensor for "shapes"
+
+    @property
+    def label(self) -> str:
+        """How pages name the model, making the untrained state impossible to miss."""
+        return self.name if self.trained else f"{self.name} (untrained weights)"
+
+
+def checkpoint_paths(base: str, directory: Path = CHECKPOINT_DIR) -> tuple[Path, Path]:
+    """The weights file and JSON sidecar of a trained model."""
+    return directory / f"{base}.pt", directory / f"{base}.json"
+
+
+def read_sidecar(base: str, directory: Path = CHECKPOINT_DIR) -> dict[str, Any]:
+    """The JSON sidecar of a checkpoint; raises ``FileNotFoundError`` or ``ValueError`` when unusable."""
+    _, sidecar = checkpoint_paths(base, directory)
+    try:
+        meta = json.loads(sidecar.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{sidecar.name} is not valid JSON ({error.msg})") from error
+    if not isinstance(meta, dict) or "config" not in meta:
+        raise ValueError(f"{sidecar.name} has no 'config' entry")
+    return meta
+
+
+def _build(kind: str, config_dict: dict[str, Any]) -> tuple[nn.Module, TransformerConfig | ViTConfig]:
+    if kind == "transformer":
+        config: TransformerConfig | ViTConfig = TransformerConfig.from_dict(config_dict)
+        return Transformer(config), config
+    config = ViTConfig.from_dict(config_dict)
+    return ViT(config), config
+
+
+def _freeze(model: nn.Module, device: torch.device) -> nn.Module:
+    """Eval mode, no gradients, on ``device``: the state every shared model is kept in."""
+    model.to(device).eval()
+    for param in model.parameters():
+        param.requires_grad_(False)
+    return model
+
+
+def _load_state(model: nn.Module, weights: Path) -> None:
+    state = torch.load(weights, map_location="cpu", weights_only=True)
+    if not isinstance(state, dict):
+        raise ValueError(f"{weights.name} does not hold a state dict")
+    model.load_state_dict(state, strict=True)
+
+
+def _default_meta(base: str) -> dict[str, Any]:
+    """What an untrained twin looks like when no sidecar can be read at all."""
+    if base == "dates":
+        from explorer.tasks.tokenizer import CharTokenizer  # noqa: PLC0415 - optional until the task lands
+
+        tokenizer = CharTokenizer.default()
+        config = TransformerConfig(
+            src_vocab_size=len(tokenizer.vocab), tgt_vocab_size=len(tokenizer.vocab), d_model=64, n_heads=4,
+            n_encoder_layers=2, n_decoder_layers=2, d_ff=256, dropout=0.0, max_len=64,
+        )
+        return {"name": "dates", "kind": "transformer", "config": config.to_dict(), "vocab": tokenizer.vocab}
+    from explorer.tasks import shapes  # noqa: PLC0415
+
+    config = ViTConfig(n_classes=len(shapes.CLASSES))
+    return {
+        "name": "shapes", "kind": "vit", "config": config.to_dict(), "classes": list(shapes.CLASSES),
+        "preprocess": {"image_size": config.image_size, "mean": [0.5, 0.5, 0.5], "std": [0.5, 0.5, 0.5]},
+    }
+
+
+def _attach_io(entry: ZooModel) -> None:
+    """Attach the tokenizer (dates) or class names and preprocessing (shapes) from the sidecar."""
+    if entry.kind == "transformer":
+        from explorer.tasks.tokenizer import CharTokenizer  # noqa: PLC0415
+
+        entry.tokenizer = CharTokenizer.from_vocab(entry.meta["vocab"])
+        return
+    from explorer.tasks.shapes import preprocess  # noqa: PLC0415
+
+    entry.classes = list(entry.meta.get("classes", []))
+    settings = entry.meta.get("preprocess", {})
+    size = int(settings.get("image_size", entry.config.image_size))  # type: ignore[union-attr]
+    mean = tuple(settings.get("mean", (0.5, 0.5, 0.5)))
+    std = tuple(settings.get("std", (0.5, 0.5, 0.5)))
+    entry.preprocess = functools.partial(preprocess, image_size=size, mean=mean, std=std)
+
+
+def load_uncached(name: str, directory: Path = CHECKPOINT_DIR, device: torch.device | None = None) -> ZooModel:
+    """Load a named model without the cache (tests use this to point at broken checkpoint folders)."""
+    if name not in MODEL_NAMES:
+        raise ValueError(f"unknown model {name!r}; choose one of {', '.join(MODEL_NAMES)}")
+    base = name.removesuffix("-untrained")
+    want_trained = name == base
+    device = device or torch.device("cpu")
+    warning: str | None = None
+    try:
+        meta = read_sidecar(base, directory)
+    except (OSError, ValueError) as error:
+        meta = _default_meta(base)
+        if want_trained:
+            warning = f"The trained '{base}' checkpoint could not be read ({error}); showing untrained weights instead."
+    kind = meta.get("kind", "transformer" if base == "dates" else "vit")
+    torch.manual_seed(UNTRAINED_SEED)
+    model, config = _build(kind, meta["config"])
+    trained = False
+    if want_trained and warning is None:
+        weights, _ = checkpoint_paths(base, directory)
+        try:
+            _load_state(model, weights)
+            trained = True
+        except (OSError, RuntimeError, ValueError, EOFError, KeyError) as error:
+            reason = str(error).splitlines()[0][:160] if str(error) else type(error).__name__
+            warning = f"The trained '{base}' weights could not be loaded ({reason}); showing untrained weights instead."
+            torch.manual_seed(UNTRAINED_SEED)
+            model, config = _build(kind, meta["config"])
+    entry = ZooModel(name=name, kind=kind, model=_freeze(model, device), config=config, trained=trained, meta=meta, warning=warning)
+    _attach_io(entry)
+    return entry
+
+
+@functools.lru_cache(maxsize=len(MODEL_NAMES))
+def _cached(name: str, device_str: str) -> ZooModel:
+    return load_uncached(name, CHECKPOINT_DIR, torch.device(device_str))
+
+
+def load_model(name: str, device: torch.device | str | None = None) -> ZooModel:
+    """The shared, read-only model called ``name`` (one of ``MODEL_NAMES``), loaded once per process."""
+    if name not in MODEL_NAMES:
+        raise ValueError(f"unknown model {name!r}; choose one of {', '.join(MODEL_NAMES)}")
+    device_str = str(device) if device is not None else "cpu"
+    with _load_lock:  # two sessions asking at once load it once
+        return _cached(name, device_str)

@@ -1,0 +1,120 @@
+"""Head statistics: stack, combine and measure attention maps.
+
+Every function takes maps in the explorer's layout, (heads, queries, keys) per layer or
+(layers, heads, queries, keys) stacked, after the softmax, and returns numpy arrays.
+
+Entropy tells sharp heads from diffuse ones (Clark et al. 2019, "What Does BERT Look At?",
+Section 3.2, use the same statistic): a head that puts all its weight on one key has entropy
+0; a head that spreads it evenly over n keys has entropy log(n). Because a decoder query at
+position i may only see i + 1 keys (the causal mask, Vaswani et al. 2017 Section 3.2.3), the
+*normalised* entropy divides by log(number of visible keys), so early and late queries, and
+long and short inputs, are comparable on one 0..1 scale.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Literal
+
+import numpy as np
+
+Combine = Literal["mean", "max"]
+COMBINE_MODES: tuple[str, ...] = ("mean", "max")
+
+
+def _as_numpy(x: object) -> np.ndarray:
+    """Accept torch tensors or arrays; torch is not imported here so figures stay torch-free."""
+    if hasattr(x, "detach"):
+        x = x.detach().cpu().numpy()  # type: ignore[union-attr]
+    return np.asarray(x)
+
+
+def stack_layers(per_layer: Sequence[object]) -> np.ndarray:
+    """List of per-layer maps (1, H, Tq, Tk) or (H, Tq, Tk) -> one float32 array (L, H, Tq, Tk).
+
+    Raises ``ValueError`` if the list is empty or the layers disagree in shape.
+    """
+    if len(per_layer) == 0:
+        raise ValueError("no attention layers to stack")
+    arrays = []
+    for layer in per_layer:
+        arr = _as_numpy(layer)
+        if arr.ndim == 4:
+            if arr.shape[0] != 1:
+                raise ValueError(f"expected a batch of one, got batch {arr.shape[0]}")
+            arr = arr[0]
+        if arr.ndim != 3:
+            raise ValueError(f"expected (heads, queries, keys), got shape {arr.shape}")
+        arrays.append(arr.astype(np.float32, copy=False))
+    return np.stack(arrays)
+
+
+def combine_heads(weights: np.ndarray, how: str = "mean") -> np.ndarray:
+    """Combine heads (axis -3) of (…, H, Tq, Tk) maps into one map per layer by ``mean`` or ``max``.
+
+    The mean is still a distribution over keys (rows sum to 1); the max is not, it shows where
+    *any* head looks, which is what students usually want when hunting for alignment.
+    """
+    weights = np.asarray(weights)
+    if weights.ndim < 3:
+        raise ValueError(f"need at least (heads, queries, keys), got shape {weights.shape}")
+    if how == "mean":
+        return weights.mean(axis=-3)
+    if how == "max":
+        return weights.max(axis=-3)
+    raise ValueError(f"combine must be one of {', '.join(COMBINE_MODES)}; got {how!r}")
+
+
+def visible_keys(weights: np.ndarray, tol: float = 0.0) -> np.ndarray:
+    """How many keys each query could see, inferred as the keys with non-zero weight.
+
+    The softmax of a finite score is never exactly 0, so exact zeros only come from the mask
+    (-inf). Shape: weights' shape without the last axis.
+    """
+    return (np.asarray(weights) > tol).sum(axis=-1)
+
+
+def row_entropy(weights: np.ndarray, normalise: bool = False) -> np.ndarray:
+    """Entropy in nats of every attention row (the last axis is the distribution over keys).
+
+    ``normalise=True`` divides by log(visible keys) so the value lies in [0, 1]; a query
+    that sees a single key (the first decoder position) has entropy 0 either way.
+    """
+    p = np.asarray(weights, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        logp = np.where(p > 0, np.log(np.where(p > 0, p, 1.0)), 0.0)
+    ent = -(p * logp).sum(axis=-1)
+    ent = np.maximum(ent, 0.0)  # rounding can give -1e-17
+    if not normalise:
+        return ent
+    n = visible_keys(p)
+    denom = np.log(np.maximum(n, 1))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = np.where(denom > 0, ent / np.where(denom > 0, denom, 1.0), 0.0)
+    return np.clip(out, 0.0, 1.0)
+
+
+def head_entropy(weights: np.ndarray, normalise: bool = True) -> np.ndarray:
+    """Mean entropy over queries for every head: (…, H, Tq, Tk) -> (…, H).
+
+    Rows with no visible key (all weights zero, a fully masked query) are skipped.
+    """
+    ent = row_entropy(weights, normalise=normalise)
+    live = visible_keys(weights) > 0
+    total = np.where(live, ent, 0.0).sum(axis=-1)
+    count = live.sum(axis=-1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(count > 0, total / np.maximum(count, 1), 0.0)
+
+
+def entropy_by_kind(maps: dict[str, np.ndarray], normalise: bool = True) -> dict[str, np.ndarray]:
+    """Head entropy (L, H) for every attention kind of a run ({kind: (L, H, Tq, Tk)})."""
+    return {kind: head_entropy(arr, normalise=normalise) for kind, arr in maps.items()}
+
+
+def sharpest_and_most_diffuse(entropy: np.ndarray) -> tuple[tuple[int, int], tuple[int, int]]:
+    """(layer, head) of the lowest and the highest entropy in an (L, H) table, 0-based."""
+    entropy = np.asarray(entropy)
+    low = np.unravel_index(int(np.argmin(entropy)), entropy.shape)
+    high = np.unravel_index(int(np.argmax(entropy)), entropy.shape)
+    return (int(low[0]), int(low[1])), (int(high[0]), int(high[1]))

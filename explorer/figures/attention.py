@@ -1,0 +1,272 @@
+"""Plotly figures for attention: arrays and token labels in, ``go.Figure`` out (no Streamlit).
+
+Conventions, shared by every builder here:
+- maps are after the softmax, rows are queries (top to bottom), columns are keys (left to right),
+  the explorer's (…, queries, keys) layout;
+- axis labels are made unique by their position (``"3:M"``), because plotly merges equal
+  category names and a text like "2021-12-12" repeats characters;
+- numbers travel as float32 arrays (plotly sends them base64-encoded) so a page's chart data stays small;
+- figures carry an empty template, so Streamlit's theme styles them and the JSON stays small.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from explorer.analysis.stepwise import AttentionSteps
+
+COLORSCALE = "Blues"
+DIVERGING = "RdBu_r"
+HOVER = "query %{y}<br>key %{x}<br>weight %{z:.3f}<extra></extra>"
+MAX_TICK_LABELS = 40  # beyond this many tokens a heatmap shows every other label
+
+
+def _template() -> go.layout.Template:
+    return go.layout.Template()
+
+
+def axis_labels(tokens: Sequence[str]) -> list[str]:
+    """Unique category labels ``"position:token"`` for an axis of tokens."""
+    return [f"{i}:{t}" for i, t in enumerate(tokens)]
+
+
+def _check_map(weights: np.ndarray, query_labels: Sequence[str], key_labels: Sequence[str]) -> np.ndarray:
+    arr = np.asarray(weights, dtype=np.float32)
+    if arr.ndim != 2:
+        raise ValueError(f"an attention map must be (queries, keys), got shape {arr.shape}")
+    if arr.shape != (len(query_labels), len(key_labels)):
+        raise ValueError(
+            f"map shape {arr.shape} does not match {len(query_labels)} query labels x {len(key_labels)} key labels"
+        )
+    return arr
+
+
+def _size(n_rows: int, n_cols: int) -> tuple[int, int]:
+    """Height and width that keep cells roughly square and labels readable, within a page."""
+    cell = 26 if max(n_rows, n_cols) <= 16 else (14 if max(n_rows, n_cols) <= 40 else 10)
+    height = int(min(900, max(260, 120 + cell * n_rows)))
+    return height, int(min(1100, max(320, 160 + cell * n_cols)))
+
+
+def _tick_axis(labels: Sequence[str], title: str) -> dict[str, object]:
+    step = 1 if len(labels) <= MAX_TICK_LABELS else 2
+    shown = list(labels)[::step]
+    return dict(title=title, tickmode="array", tickvals=shown, ticktext=shown, tickfont=dict(size=10), type="category")
+
+
+def attention_heatmap(
+    weights: np.ndarray,
+    query_labels: Sequence[str],
+    key_labels: Sequence[str],
+    title: str,
+    zmax: float | None = None,
+    query_title: str = "query token",
+    key_title: str = "key token",
+) -> go.Figure:
+    """One attention map (Tq, Tk) as a heatmap; hover shows query token, key token and weight.
+
+    ``query_labels``/``key_labels`` are token strings; positions are prefixed to keep them unique.
+    """
+    arr = _check_map(weights, query_labels, key_labels)
+    ql, kl = axis_labels(query_labels), axis_labels(key_labels)
+    top = float(arr.max()) if zmax is None else float(zmax)
+    fig = go.Figure(
+        go.Heatmap(
+            z=arr, x=kl, y=ql, colorscale=COLORSCALE, zmin=0.0, zmax=max(top, 1e-6),
+            hovertemplate=HOVER, colorbar=dict(title="weight", thickness=12),
+        )
+    )
+    height, width = _size(len(ql), len(kl))
+    fig.update_layout(
+        template=_template(), title=dict(text=title), height=height, width=width,
+        margin=dict(l=10, r=10, t=50, b=10),
+        xaxis=dict(_tick_axis(kl, key_title), side="top"),
+        yaxis=dict(_tick_axis(ql, query_title), autorange="reversed"),
+    )
+    return fig
+
+
+def attention_overview(
+    maps: np.ndarray,
+    query_labels: Sequence[str],
+    key_labels: Sequence[str],
+    title: str,
+    head_names: Sequence[str] | None = None,
+    layer_names: Sequence[str] | None = None,
+    zmax: float | None = None,
+) -> go.Figure:
+    """All layers x heads (L, H, Tq, Tk) in ONE figure: a grid of heatmaps with one shared colour scale.
+
+    A shared ``coloraxis`` means the same colour is the same weight in every panel, so heads
+    can be compared at a glance. Tick labels are hidden in the small panels; hover shows them.
+    """
+    arr = np.asarray(maps, dtype=np.float32)
+    if arr.ndim != 4:
+        raise ValueError(f"overview needs (layers, heads, queries, keys), got shape {arr.shape}")
+    n_layers, n_heads = arr.shape[:2]
+    _check_map(arr[0, 0], query_labels, key_labels)
+    head_names = list(head_names) if head_names is not None else [f"head {h}" for h in range(n_heads)]
+    layer_names = list(layer_names) if layer_names is not None else [f"layer {l}" for l in range(n_layers)]
+    if len(head_names) != n_heads or len(layer_names) != n_layers:
+        raise ValueError("head_names and layer_names must have one entry per head and per layer")
+    ql, kl = axis_labels(query_labels), axis_labels(key_labels)
+    fig = make_subplots(
+        rows=n_layers, cols=n_heads, shared_xaxes=True, shared_yaxes=True,
+        horizontal_spacing=0.02, vertical_spacing=0.06 if n_layers > 1 else 0.0,
+        subplot_titles=[f"{layer_names[l]} · {head_names[h]}" for l in range(n_layers) for h in range(n_heads)],
+    )
+    for l in range(n_layers):
+        for h in range(n_heads):
+            fig.add_trace(
+                go.Heatmap(
+                    z=arr[l, h], x=kl, y=ql, coloraxis="coloraxis", hovertemplate=HOVER,
+                    name=f"{layer_names[l]} {head_names[h]}",
+                ),
+                row=l + 1, col=h + 1,
+            )
+    top = float(arr.max()) if zmax is None else float(zmax)
+    panel = 70 + 3 * max(len(ql), 10)
+    fig.update_layout(
+        template=_template(), title=dict(text=title),
+        height=int(min(1400, max(260, 80 + panel * n_layers))),
+        margin=dict(l=10, r=10, t=70, b=10),
+        coloraxis=dict(colorscale=COLORSCALE, cmin=0.0, cmax=max(top, 1e-6), colorbar=dict(title="weight", thickness=12)),
+    )
+    fig.update_xaxes(showticklabels=False, type="category")
+    fig.update_yaxes(showticklabels=False, type="category", autorange="reversed")
+    fig.update_annotations(font_size=11)
+    return fig
+
+
+def entropy_heatmap(
+    entropy: np.ndarray,
+    title: str,
+    selected: tuple[int, int] | None = None,
+    normalised: bool = True,
+) -> go.Figure:
+    """Head entropy (L, H) as a small annotated heatmap: dark = diffuse, light = sharp.
+
+    ``selected`` (layer, head) gets an outline so the page's current head is easy to find.
+    """
+    arr = np.asarray(entropy, dtype=np.float32)
+    if arr.ndim != 2:
+        raise ValueError(f"entropy must be (layers, heads), got shape {arr.shape}")
+    n_layers, n_heads = arr.shape
+    x = [f"head {h}" for h in range(n_heads)]
+    y = [f"layer {l}" for l in range(n_layers)]
+    unit = "normalised entropy" if normalised else "entropy (nats)"
+    fig = go.Figure(
+        go.Heatmap(
+            z=arr, x=x, y=y, colorscale="Viridis", zmin=0.0, zmax=1.0 if normalised else None,
+            text=np.round(arr, 2).astype(str), texttemplate="%{text}",
+            hovertemplate="%{y} %{x}<br>" + unit + " %{z:.3f}<extra></extra>",
+            colorbar=dict(title=unit.split(" ")[0], thickness=12),
+        )
+    )
+    if selected is not None:
+        l, h = selected
+        if 0 <= l < n_layers and 0 <= h < n_heads:
+            fig.add_shape(type="rect", x0=h - 0.5, x1=h + 0.5, y0=l - 0.5, y1=l + 0.5, line=dict(color="red", width=3))
+    fig.update_layout(
+        template=_template(), title=dict(text=title), height=int(120 + 45 * n_layers),
+        margin=dict(l=10, r=10, t=50, b=10), yaxis=dict(autorange="reversed"),
+    )
+    return fig
+
+
+def stepwise_figure(
+    steps: AttentionSteps,
+    query: int,
+    key_labels: Sequence[str],
+    show_mistake: bool = False,
+) -> go.Figure:
+    """For one query: scaled scores per key (top) and the softmax weights (bottom).
+
+    Masked keys are drawn at 0 in grey and labelled -inf. With ``show_mistake`` the bottom
+    panel also shows the weights when masked scores are filled with 0 instead of -inf: the
+    orange bars on grey (future) keys are the leak.
+    """
+    n_q, n_k = steps.weights.shape
+    if not 0 <= query < n_q:
+        raise ValueError(f"query {query} is out of range 0..{n_q - 1}")
+    if len(key_labels) != n_k:
+        raise ValueError(f"{len(key_labels)} key labels for {n_k} keys")
+    kl = axis_labels(key_labels)
+    keep = steps.keep[query]
+    scaled = steps.scaled[query]
+    fig = make_subplots(
+        rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.12,
+        subplot_titles=("scores / sqrt(d_k) (grey: masked, set to -inf)", "softmax weights"),
+    )
+    bar_scores = np.where(keep, scaled, 0.0).astype(np.float32)
+    hidden_text = "0 (wrong)" if show_mistake else "-inf"
+    fig.add_trace(
+        go.Bar(
+            x=kl, y=bar_scores, name="scaled score",
+            marker_color=np.where(keep, "#1f77b4", "#bbbbbb").tolist(),
+            text=[f"{s:.2f}" if k else hidden_text for s, k in zip(scaled, keep)], textposition="outside",
+            hovertemplate="key %{x}<br>score %{text}<extra></extra>",
+        ),
+        row=1, col=1,
+    )
+    fig.add_trace(
+        go.Bar(x=kl, y=steps.weights[query].astype(np.float32), name="weight (mask = -inf)", marker_color="#1f77b4",
+               hovertemplate="key %{x}<br>weight %{y:.3f}<extra></extra>"),
+        row=2, col=1,
+    )
+    if show_mistake:
+        fig.add_trace(
+            go.Bar(x=kl, y=steps.wrong_weights[query].astype(np.float32), name="weight (mask = 0, wrong)",
+                   marker_color="#ff7f0e", hovertemplate="key %{x}<br>wrong weight %{y:.3f}<extra></extra>"),
+            row=2, col=1,
+        )
+    fig.update_layout(
+        template=_template(), barmode="group", height=420, margin=dict(l=10, r=10, t=60, b=10),
+        legend=dict(orientation="h", y=-0.15), title=dict(text=f"Query {kl[query] if query < len(kl) else query}: scores and weights"),
+    )
+    fig.update_xaxes(type="category", tickfont=dict(size=10))
+    fig.update_yaxes(range=[0, 1.05], row=2, col=1)
+    return fig
+
+
+def matrix_heatmap(
+    matrix: np.ndarray,
+    row_labels: Sequence[str],
+    col_labels: Sequence[str],
+    title: str,
+    hover_name: str = "value",
+) -> go.Figure:
+    """A signed matrix (for example Q K^T / sqrt(d_k) for all queries) on a diverging scale centred at 0.
+
+    -inf entries (masked scores) are shown as empty cells.
+    """
+    arr = np.asarray(matrix, dtype=np.float32)
+    if arr.shape != (len(row_labels), len(col_labels)):
+        raise ValueError(f"matrix shape {arr.shape} does not match labels {(len(row_labels), len(col_labels))}")
+    shown = np.where(np.isfinite(arr), arr, np.nan).astype(np.float32)
+    bound = float(np.nanmax(np.abs(shown))) if np.isfinite(shown).any() else 1.0
+    rl, cl = axis_labels(row_labels), axis_labels(col_labels)
+    fig = go.Figure(
+        go.Heatmap(
+            z=shown, x=cl, y=rl, colorscale=DIVERGING, zmid=0.0, zmin=-bound, zmax=bound,
+            hovertemplate="query %{y}<br>key %{x}<br>" + hover_name + " %{z:.3f}<extra></extra>",
+            colorbar=dict(thickness=12),
+        )
+    )
+    height, width = _size(len(rl), len(cl))
+    fig.update_layout(
+        template=_template(), title=dict(text=title), height=height, width=width, margin=dict(l=10, r=10, t=50, b=10),
+        xaxis=dict(_tick_axis(cl, "key token"), side="top"), yaxis=dict(_tick_axis(rl, "query token"), autorange="reversed"),
+    )
+    return fig
+
+
+def figure_bytes(fig: go.Figure) -> int:
+    """Size of the JSON Streamlit sends for ``fig`` (it calls ``plotly.io.to_json(fig, validate=False)``)."""
+    import plotly.io as pio  # noqa: PLC0415
+
+    return len(pio.to_json(fig, validate=False).encode("utf-8"))

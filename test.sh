@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Install what the tests need (pip packages, Debian's chromium for the browser tests) and run every test.
+# Usage: bash test.sh [extra pytest args]
+set -euo pipefail
+cd "$(dirname "$0")"
+
+PYTHON=${PYTHON:-python3}
+# A CPU wheel of torch first, so the bounded range in requirements.txt is already satisfied and pip
+# never reaches for a multi-GB CUDA build. Machines of this project's kind carry torch 2.13.0+cpu locally.
+if ! "$PYTHON" -c "import torch" >/dev/null 2>&1; then
+  "$PYTHON" -m pip install --quiet "torch==2.13.0"
+fi
+"$PYTHON" -m pip install --quiet -r requirements-dev.txt
+
+if [ ! -x /usr/bin/chromium ]; then
+  if [ "$(id -u)" = "0" ]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  else
+    sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  fi
+fi
+
+set +e
+"$PYTHON" -m pytest "$@"
+status=$?
+set -e
+if [ "$status" -eq 5 ]; then
+  echo "test.sh: pytest collected no tests; failing on purpose" >&2
+  exit 1
+fi
+exit "$status"

@@ -1,0 +1,16 @@
+"""Shared test setup: run from the repository root, with torch's threads fitted to the machine once."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+os.chdir(ROOT)
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from explorer.device import configure_threads  # noqa: E402
+
+configure_threads()

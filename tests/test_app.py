@@ -1,0 +1,27 @@
+"""The app shell: navigation, home page and shared sidebar run without exceptions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from streamlit.testing.v1 import AppTest
+
+APP = Path(__file__).resolve().parent.parent / "app.py"
+
+
+def test_home_page_runs_and_links_every_page() -> None:
+    at = AppTest.from_file(str(APP), default_timeout=180).run()
+    assert not at.exception
+    assert at.title[0].value == "Transformer Explorer"
+    text = " ".join(m.value for m in at.markdown) + " ".join(c.value for c in at.caption)
+    for topic in ("attention", "positions", "patches", "profiler"):
+        assert topic in text.lower()
+    assert any("Device:" in c.value for c in at.sidebar.caption)
+
+
+def test_seed_comes_from_the_link() -> None:
+    at = AppTest.from_file(str(APP), default_timeout=180)
+    at.query_params["seed"] = "42"
+    at.run()
+    assert not at.exception
+    assert at.sidebar.number_input(key="seed").value == 42

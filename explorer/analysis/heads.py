@@ -118,3 +118,82 @@ def sharpest_and_most_diffuse(entropy: np.ndarray) -> tuple[tuple[int, int], tup
     low = np.unravel_index(int(np.argmin(entropy)), entropy.shape)
     high = np.unravel_index(int(np.argmax(entropy)), entropy.shape)
     return (int(low[0]), int(low[1])), (int(high[0]), int(high[1]))
+
+
+# ---------------------------------------------------------------------------------------------
+# Export of the current view: long-format CSV for spreadsheets, .npz for numpy
+# ---------------------------------------------------------------------------------------------
+
+
+def _check_export(maps: np.ndarray, query_tokens: Sequence[str], key_tokens: Sequence[str]) -> np.ndarray:
+    arr = np.asarray(maps, dtype=np.float32)
+    if arr.ndim == 2:
+        arr = arr[None, None]
+    if arr.ndim != 4:
+        raise ValueError(f"export needs (queries, keys) or (layers, heads, queries, keys), got shape {arr.shape}")
+    if arr.shape[2:] != (len(query_tokens), len(key_tokens)):
+        raise ValueError(f"map shape {arr.shape[2:]} does not match {len(query_tokens)} x {len(key_tokens)} tokens")
+    return arr
+
+
+def attention_csv(
+    maps: np.ndarray,
+    query_tokens: Sequence[str],
+    key_tokens: Sequence[str],
+    kind: str = "",
+    head_names: Sequence[str] | None = None,
+) -> bytes:
+    """Attention as CSV, one row per (layer, head, query, key): tidy data for any spreadsheet.
+
+    ``maps`` is (L, H, Tq, Tk) or one (Tq, Tk) map; ``head_names`` labels the head axis
+    (e.g. ["mean"] for combined heads). Tokens are written as quoted text by the csv module,
+    so commas, quotes or ``=`` at the start of a token cannot break or inject into the file
+    (a multi-character token starting with ``=+-@`` gets a leading ``'`` against spreadsheet formula
+    injection; single characters such as '-' cannot form a formula and are kept as they are).
+    """
+    import csv  # noqa: PLC0415
+    import io  # noqa: PLC0415
+
+    arr = _check_export(maps, query_tokens, key_tokens)
+    n_layers, n_heads = arr.shape[:2]
+    names = list(head_names) if head_names is not None else [str(h) for h in range(n_heads)]
+
+    def safe(tok: str) -> str:
+        return "'" + tok if len(tok) > 1 and tok[:1] in ("=", "+", "-", "@") else tok
+
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, quoting=csv.QUOTE_NONNUMERIC, lineterminator="\n")
+    writer.writerow(["kind", "layer", "head", "query_index", "query_token", "key_index", "key_token", "weight"])
+    for l in range(n_layers):
+        for h in range(n_heads):
+            for qi, qt in enumerate(query_tokens):
+                for ki, kt in enumerate(key_tokens):
+                    writer.writerow([kind, l, names[h], qi, safe(qt), ki, safe(kt), round(float(arr[l, h, qi, ki]), 6)])
+    return buffer.getvalue().encode("utf-8")
+
+
+def attention_npz(
+    maps: np.ndarray,
+    query_tokens: Sequence[str],
+    key_tokens: Sequence[str],
+    kind: str = "",
+    head_names: Sequence[str] | None = None,
+) -> bytes:
+    """Attention as a compressed ``.npz``: ``weights`` (L, H, Tq, Tk) float32 plus the token labels.
+
+    Load with ``np.load(path)`` (no pickle needed: labels are stored as unicode arrays).
+    """
+    import io  # noqa: PLC0415
+
+    arr = _check_export(maps, query_tokens, key_tokens)
+    names = list(head_names) if head_names is not None else [str(h) for h in range(arr.shape[1])]
+    buffer = io.BytesIO()
+    np.savez_compressed(
+        buffer,
+        weights=arr,
+        query_tokens=np.array(list(query_tokens), dtype=str),
+        key_tokens=np.array(list(key_tokens), dtype=str),
+        head_names=np.array(names, dtype=str),
+        kind=np.array(kind),
+    )
+    return buffer.getvalue()

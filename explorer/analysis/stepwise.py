@@ -190,3 +190,53 @@ def steps_from_run(model: nn.Module, run: AttentionRun, kind: str, layer: int, h
     module = attention_module(model, kind, layer)
     x_q, x_kv = run.inputs[kind][layer]
     return steps_for_head(module, x_q, x_kv, head, CAUSAL[kind])
+
+
+@dataclass
+class TranslationRun:
+    """A decoded text with its attention: what the Transformer page caches per input.
+
+    ``decode`` is :class:`explorer.decoding.DecodeResult` without its torch tensors (the maps live
+    in ``attention`` as numpy arrays), so the whole object pickles small and fast.
+    """
+
+    decode: object  # explorer.decoding.DecodeResult (attention={})
+    attention: AttentionRun
+
+    def query_tokens(self, kind: str) -> list[str]:
+        """Row labels of ``kind``: source tokens for the encoder, decoder inputs for the decoder."""
+        return list(self.decode.source_tokens if kind == "encoder_self" else self.decode.decoder_input_tokens)  # type: ignore[attr-defined]
+
+    def key_tokens(self, kind: str) -> list[str]:
+        """Column labels of ``kind``: decoder inputs for masked self-attention, source tokens otherwise."""
+        return list(self.decode.decoder_input_tokens if kind == "decoder_self" else self.decode.source_tokens)  # type: ignore[attr-defined]
+
+
+def translate_and_record(
+    model: nn.Module,
+    tokenizer: object,
+    text: str,
+    temperature: float = 0.0,
+    top_k: int = 5,
+    prefix: str | None = None,
+    seed: int = 0,
+    max_new_tokens: int | None = None,
+) -> TranslationRun:
+    """Generate with :func:`explorer.decoding.generate`, then record every map and attention input.
+
+    The recording pass feeds ``<s>`` + every emitted token but the last, the same decoder input
+    ``generate`` reports, so decoder query row i is the step that produced output token i.
+    """
+    import dataclasses  # noqa: PLC0415
+
+    from explorer.decoding import DEFAULT_MAX_NEW_TOKENS, generate  # noqa: PLC0415
+
+    result = generate(
+        model, tokenizer, text,  # type: ignore[arg-type]
+        max_new_tokens=DEFAULT_MAX_NEW_TOKENS if max_new_tokens is None else max_new_tokens,
+        temperature=temperature, top_k=top_k, prefix=prefix or None, seed=seed,
+    )
+    bos = int(tokenizer.bos_id)  # type: ignore[attr-defined]
+    decoder_input = [bos] + list(result.target_ids[:-1]) if result.target_ids else [bos]
+    run = record_attention(model, list(result.source_ids), decoder_input)
+    return TranslationRun(dataclasses.replace(result, attention={}), run)

@@ -67,6 +67,14 @@ def replace_surrogates(text: str) -> tuple[str, int]:
     return "".join(out), count
 
 
+def surrogate_notice(count: int, what: str = "text") -> str:
+    """The one-line message for ``count`` replaced lone surrogates."""
+    return (
+        f"The {what} contained {count} invalid character(s) (lone UTF-16 surrogates, which are not text); "
+        "each was replaced by U+FFFD and is read as <unk>."
+    )
+
+
 def visible_char(ch: str) -> str:
     """A printable stand-in for one character: spaces as '␣', controls and invisibles as 'U+0007'."""
     if ch == " ":
@@ -127,10 +135,7 @@ def check_text(
         return check
     text, n_surrogates = replace_surrogates(text)
     if n_surrogates:
-        check.warnings.append(
-            f"The {what} contained {n_surrogates} invalid character(s) (lone UTF-16 surrogates); "
-            "each was replaced by U+FFFD and is read as <unk>."
-        )
+        check.warnings.append(surrogate_notice(n_surrogates, what))
     if length > max_len:
         text = text[:max_len]
         check.truncated = True

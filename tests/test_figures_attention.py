@@ -1,0 +1,94 @@
+"""Attention figure builders: pure functions, arrays and labels in, small Plotly figures out."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import plotly.io as pio
+import pytest
+
+from explorer.analysis.stepwise import scaled_dot_product_steps
+from explorer.figures.attention import (
+    attention_heatmap,
+    attention_overview,
+    axis_labels,
+    entropy_heatmap,
+    figure_bytes,
+    matrix_heatmap,
+    stepwise_figure,
+)
+
+
+def _spec(fig) -> dict:  # noqa: ANN001
+    return json.loads(pio.to_json(fig, validate=False))
+
+
+def test_heatmap_labels_are_unique_and_hover_names_query_key_weight() -> None:
+    w = np.array([[0.5, 0.5, 0.0], [0.1, 0.2, 0.7]])
+    fig = attention_heatmap(w, ["2", "2"], ["0", "0", "1"], "t")
+    trace = fig.data[0]
+    assert list(trace.y) == ["0:2", "1:2"]  # repeated characters stay separate rows
+    assert list(trace.x) == ["0:0", "1:0", "2:1"]
+    assert "query" in trace.hovertemplate and "key" in trace.hovertemplate and "weight" in trace.hovertemplate
+    np.testing.assert_allclose(np.asarray(trace.z), w, atol=1e-7)
+    assert fig.layout.yaxis.autorange == "reversed"  # first query on top
+    with pytest.raises(ValueError, match="does not match"):
+        attention_heatmap(w, ["a"], ["x", "y", "z"], "t")
+
+
+def test_overview_is_one_figure_with_one_shared_colour_scale() -> None:
+    maps = np.random.default_rng(0).random((2, 4, 3, 5))
+    fig = attention_overview(maps, list("abc"), list("vwxyz"), "overview")
+    assert len(fig.data) == 8
+    assert {t.coloraxis for t in fig.data} == {"coloraxis"}
+    assert fig.layout.coloraxis.cmin == 0.0
+    assert fig.layout.coloraxis.cmax == pytest.approx(float(maps.max()), rel=1e-6)
+    titles = [a.text for a in fig.layout.annotations]
+    assert "layer 1 · head 3" in titles
+    with pytest.raises(ValueError):
+        attention_overview(maps[0], list("abc"), list("vwxyz"), "bad")
+
+
+def test_figures_stay_small_at_maximum_length() -> None:
+    n = 64
+    maps = np.random.default_rng(0).random((2, 4, n, n))
+    labels = [f"c{i}" for i in range(n)]
+    assert figure_bytes(attention_overview(maps, labels, labels, "o")) < 250_000
+    assert figure_bytes(attention_heatmap(maps[0, 0], labels, labels, "h")) < 50_000
+    layout = _spec(attention_heatmap(maps[0, 0], labels, labels, "h"))["layout"]
+    assert len(json.dumps(layout.get("template", {}))) < 200  # no 8 KB default template per chart
+
+
+def test_entropy_heatmap_marks_the_selected_head() -> None:
+    ent = np.array([[0.1, 0.9], [0.5, 0.3]])
+    fig = entropy_heatmap(ent, "e", selected=(1, 0))
+    assert len(fig.layout.shapes) == 1
+    shape = fig.layout.shapes[0]
+    assert (shape.x0, shape.y0) == (-0.5, 0.5)
+    assert list(fig.data[0].text.ravel()) == ["0.1", "0.9", "0.5", "0.3"]
+    assert len(entropy_heatmap(ent, "e", selected=(5, 5)).layout.shapes) == 0
+
+
+def test_stepwise_figure_shows_masked_keys_and_the_mistake() -> None:
+    keep = np.tril(np.ones((3, 3), dtype=bool))
+    rng = np.random.default_rng(1)
+    steps = scaled_dot_product_steps(rng.normal(size=(3, 4)), rng.normal(size=(3, 4)), rng.normal(size=(3, 4)), keep)
+    fig = stepwise_figure(steps, 0, list("abc"), show_mistake=False)
+    assert len(fig.data) == 2
+    assert list(fig.data[0].text)[1:] == ["-inf", "-inf"]
+    wrong = stepwise_figure(steps, 0, list("abc"), show_mistake=True)
+    assert len(wrong.data) == 3
+    np.testing.assert_allclose(np.asarray(wrong.data[2].y), steps.wrong_weights[0], atol=1e-6)
+    assert np.asarray(wrong.data[2].y)[1:].sum() > 0  # the leak is visible
+    with pytest.raises(ValueError):
+        stepwise_figure(steps, 5, list("abc"))
+
+
+def test_matrix_heatmap_hides_minus_infinity() -> None:
+    m = np.array([[1.0, -np.inf], [0.5, -2.0]])
+    fig = matrix_heatmap(m, ["a", "b"], ["x", "y"], "scores")
+    z = np.asarray(fig.data[0].z, dtype=float)
+    assert np.isnan(z[0, 1]) and z[1, 1] == -2.0
+    assert fig.data[0].zmid == 0.0
+    assert axis_labels(["a", "a"]) == ["0:a", "1:a"]

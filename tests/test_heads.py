@@ -1,0 +1,91 @@
+"""Head statistics: stacking, combining, entropy and exports."""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from explorer.analysis.heads import (
+    attention_csv,
+    attention_npz,
+    combine_heads,
+    entropy_by_kind,
+    head_entropy,
+    row_entropy,
+    sharpest_and_most_diffuse,
+    stack_layers,
+)
+
+
+def test_stack_layers_accepts_tensors_and_checks_shapes() -> None:
+    layers = [torch.rand(1, 2, 3, 4), torch.rand(1, 2, 3, 4)]
+    out = stack_layers(layers)
+    assert out.shape == (2, 2, 3, 4) and out.dtype == np.float32
+    with pytest.raises(ValueError):
+        stack_layers([])
+    with pytest.raises(ValueError, match="batch of one"):
+        stack_layers([torch.rand(2, 2, 3, 4)])
+
+
+def test_combine_heads_mean_and_max() -> None:
+    w = np.array([[[1.0, 0.0]], [[0.0, 1.0]]])  # (H=2, Tq=1, Tk=2)
+    np.testing.assert_allclose(combine_heads(w, "mean"), [[0.5, 0.5]])
+    np.testing.assert_allclose(combine_heads(w, "max"), [[1.0, 1.0]])
+    with pytest.raises(ValueError, match="combine must be"):
+        combine_heads(w, "median")
+
+
+def test_entropy_of_one_hot_is_zero_and_of_uniform_is_log_n() -> None:
+    one_hot = np.eye(4)[None]  # (1, 4, 4)
+    uniform = np.full((1, 4, 4), 0.25)
+    assert head_entropy(one_hot, normalise=False)[0] == pytest.approx(0.0)
+    assert head_entropy(uniform, normalise=False)[0] == pytest.approx(math.log(4))
+    assert head_entropy(uniform)[0] == pytest.approx(1.0)
+
+
+def test_normalised_entropy_counts_only_visible_keys_under_a_causal_mask() -> None:
+    causal_uniform = np.tril(np.ones((4, 4)))
+    causal_uniform /= causal_uniform.sum(axis=-1, keepdims=True)
+    ent = row_entropy(causal_uniform, normalise=True)
+    np.testing.assert_allclose(ent, [0.0, 1.0, 1.0, 1.0])  # first row sees one key: entropy 0
+    assert head_entropy(causal_uniform[None])[0] == pytest.approx(0.75)
+
+
+def test_entropy_table_and_extremes() -> None:
+    sharp = np.eye(3)
+    flat = np.full((3, 3), 1 / 3)
+    maps = {"encoder_self": np.stack([np.stack([sharp, flat]), np.stack([flat, flat])])}  # (L=2, H=2, 3, 3)
+    table = entropy_by_kind(maps)["encoder_self"]
+    assert table.shape == (2, 2)
+    low, high = sharpest_and_most_diffuse(table)
+    assert low == (0, 0) and table[high] == pytest.approx(1.0)
+
+
+def test_csv_export_is_tidy_and_safe() -> None:
+    maps = np.arange(2 * 1 * 2 * 3, dtype=np.float32).reshape(2, 1, 2, 3) / 10
+    data = attention_csv(maps, ["a", "=cmd"], ["x", ",", '"'], kind="encoder_self")
+    rows = list(csv.reader(io.StringIO(data.decode("utf-8"))))
+    assert rows[0] == ["kind", "layer", "head", "query_index", "query_token", "key_index", "key_token", "weight"]
+    assert len(rows) == 1 + 2 * 1 * 2 * 3
+    assert rows[1][:7] == ["encoder_self", "0", "0", "0", "a", "0", "x"]
+    assert {r[6] for r in rows[1:]} == {"x", ",", '"'}  # commas and quotes survive quoting
+    assert all(not r[4].startswith("=") for r in rows[1:])  # no formula injection
+    assert float(rows[-1][7]) == pytest.approx(maps[1, 0, 1, 2], abs=1e-6)
+    with pytest.raises(ValueError):
+        attention_csv(maps, ["a"], ["x", "y", "z"])
+
+
+def test_npz_export_round_trips_without_pickle() -> None:
+    maps = np.random.default_rng(0).random((2, 4, 3, 5)).astype(np.float32)
+    data = attention_npz(maps, ["a", "b", "c"], list("vwxyz"), kind="decoder_cross")
+    loaded = np.load(io.BytesIO(data), allow_pickle=False)
+    np.testing.assert_array_equal(loaded["weights"], maps)
+    assert list(loaded["query_tokens"]) == ["a", "b", "c"]
+    assert str(loaded["kind"]) == "decoder_cross"
+    single = np.load(io.BytesIO(attention_npz(maps[0, 0], ["a", "b", "c"], list("vwxyz"))))
+    assert single["weights"].shape == (1, 1, 3, 5)

@@ -231,7 +231,8 @@ with tabs[3]:
         st.caption(
             "What am I looking at: each marker is one head. Left, the attention-weighted distance between a patch and "
             "the patches it attends to, averaged over patches (the ViT paper's Fig. 7 right): low = local like a "
-            f"convolution, high = global. The largest possible is about {run.image_size * 0.52:.0f} px. Right, how "
+            f"convolution, high = global; attention spread evenly over all patches gives "
+            f"{distance.uniform_attention_distance(run.grid, run.patch_size):.1f} px. Right, how "
             f"spread each head's attention is: 0 = one token, {np.log(run.attention.shape[-1]):.2f} = uniform."
         )
 

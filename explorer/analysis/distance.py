@@ -88,6 +88,15 @@ def mean_attention_distance(
     return per_query.mean(-1)
 
 
+def uniform_attention_distance(grid: tuple[int, int], patch_size: float = 1.0) -> float:
+    """Mean attention distance of a head that spreads attention evenly over all patches.
+
+    The reference line for "global" heads: the mean distance between two random patch centres
+    (self-pairs included). On a 1 x n grid it is (n^2 - 1) / (3n) patches.
+    """
+    return float(patch_distance_matrix(grid, patch_size).mean())
+
+
 def attention_entropy(
     attention: torch.Tensor | np.ndarray,
     queries: str = "all",

@@ -217,7 +217,7 @@ def overlays_figure(panels: Sequence[Panel], opacity: float = 0.6, shared_scale:
     different scales.
     """
     n = len(panels)
-    fig = make_subplots(rows=1, cols=n, subplot_titles=[p.title for p in panels], horizontal_spacing=0.08)
+    fig = make_subplots(rows=1, cols=n, subplot_titles=[p.title for p in panels], horizontal_spacing=0.12)
     zmax = max(float(np.max(p.grid_map)) for p in panels) if shared_scale else None
     for i, panel in enumerate(panels, start=1):
         array = to_uint8_image(panel.image)
@@ -226,7 +226,8 @@ def overlays_figure(panels: Sequence[Panel], opacity: float = 0.6, shared_scale:
                            coloraxis="coloraxis" if shared_scale else None, zmin=0.0 if not shared_scale else None)
         if not shared_scale:
             domain = fig.layout[f"xaxis{'' if i == 1 else i}"].domain
-            trace.update(colorbar={"x": domain[1] + 0.005, "len": 0.9, "thickness": 10})
+            trace.update(colorbar={"x": domain[1] + 0.005, "len": 0.9, "thickness": 10, "tickformat": ".3~g",
+                                   "tickfont": {"size": 9}})
         fig.add_trace(trace, row=1, col=i)
         if panel.highlight is not None:
             _add_patch_box(fig, panel.highlight, panel.grid_map.shape[1], panel.patch_size, row=1, col=i)

@@ -1,0 +1,128 @@
+"""ViT figure builders: pure arrays -> figures/bytes, with the structure the page relies on."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import numpy as np
+import plotly.graph_objects as go
+import pytest
+from PIL import Image
+
+from explorer.figures import vit as figs
+
+RNG = np.random.default_rng(0)
+IMAGE = RNG.integers(0, 255, (32, 32, 3), dtype=np.uint8)
+
+
+def softmax_maps(shape: tuple[int, ...]) -> np.ndarray:
+    logits = RNG.normal(size=shape)
+    flat = np.exp(logits.reshape(*shape[:-2], -1))
+    return (flat / flat.sum(-1, keepdims=True)).reshape(shape)
+
+
+def test_patch_grid_figure_draws_grid_and_indices() -> None:
+    fig = figs.patch_grid_figure(IMAGE, patch_size=4)
+    assert isinstance(fig.data[0], go.Image) and fig.data[0].source.startswith("data:image/png;base64,")
+    texts = [t for t in fig.data if isinstance(t, go.Scatter)][0].text
+    assert list(texts) == [str(i) for i in range(64)]
+    assert len(fig.layout.shapes) == 9 + 9  # 8 x 8 grid: 9 vertical + 9 horizontal lines
+    fig_box = figs.patch_grid_figure(IMAGE, patch_size=4, show_indices=False, highlight=9)
+    assert len(fig_box.layout.shapes) == 19 and not any(isinstance(t, go.Scatter) for t in fig_box.data)
+
+
+def test_heatmap_lies_on_the_patches() -> None:
+    grid_map = np.zeros((8, 8))
+    grid_map[2, 5] = 1.0
+    fig = figs.overlays_figure([figs.Panel(IMAGE, grid_map, 4, "one")])
+    heat = [t for t in fig.data if isinstance(t, go.Heatmap)][0]
+    assert heat.x0 == 2 and heat.dx == 4 and heat.y0 == 2 and heat.dy == 4  # patch (r, c) centred at (4c+2, 4r+2)
+    assert np.asarray(heat.z)[2, 5] == 1.0
+    assert np.asarray(heat.customdata)[2, 5] == 2 * 8 + 5
+    assert tuple(fig.layout.yaxis.range) == (32, 0)  # image rows go down
+
+
+def test_overlays_separate_or_shared_scale() -> None:
+    a, b = np.full((4, 4), 0.1), np.full((4, 4), 0.5)
+    panels = [figs.Panel(IMAGE, a, 8, "a"), figs.Panel(IMAGE, b, 8, "b", highlight=3)]
+    separate = figs.overlays_figure(panels)
+    heats = [t for t in separate.data if isinstance(t, go.Heatmap)]
+    assert len(heats) == 2 and all(h.coloraxis is None for h in heats)
+    assert len(separate.layout.shapes) == 1  # the highlighted patch
+    shared = figs.overlays_figure(panels, shared_scale=True)
+    assert all(t.coloraxis == "coloraxis" for t in shared.data if isinstance(t, go.Heatmap))
+    assert shared.layout.coloraxis.cmax == pytest.approx(0.5)
+
+
+def test_overview_is_one_figure_on_one_scale() -> None:
+    maps = softmax_maps((4, 4, 8, 8))
+    fig = figs.overview_figure(maps)
+    heats = [t for t in fig.data if isinstance(t, go.Heatmap)]
+    assert len(heats) == 16
+    assert {h.coloraxis for h in heats} == {"coloraxis"}
+    assert fig.layout.coloraxis.cmin == 0 and fig.layout.coloraxis.cmax == pytest.approx(maps.max(), abs=1e-4)
+    titles = [a.text for a in fig.layout.annotations]
+    assert titles[0] == "L1 H1" and titles[-1] == "L4 H4"
+
+
+def test_topk_figure_orders_as_given() -> None:
+    fig = figs.topk_figure(["star", "ring"], [0.7, 0.2])
+    assert list(fig.data[0].y) == ["star", "ring"] and list(fig.data[0].x) == [0.7, 0.2]
+    assert fig.layout.yaxis.autorange == "reversed"
+
+
+def test_head_statistics_one_marker_per_head_per_series() -> None:
+    dist, ent = RNG.random((4, 3)), RNG.random((4, 3))
+    fig = figs.head_statistics_figure({"32 px": (dist, ent), "64 px": (dist * 2, ent)})
+    assert len(fig.data) == 4  # 2 series x (distance, entropy)
+    assert all(len(t.y) == 12 for t in fig.data)
+    np.testing.assert_allclose(fig.data[0].y, np.round(dist.ravel(), 4))
+
+
+def test_token_matrix_and_sequence_strip() -> None:
+    vectors = RNG.normal(size=(64, 48))
+    fig = figs.token_matrix_figure(vectors)
+    assert np.asarray(fig.data[0].z).shape == (64, 48) and fig.data[0].zmid == 0
+    strip = figs.sequence_strip(IMAGE, 4, per_row=13, scale=2, gap=1)
+    assert strip.dtype == np.uint8 and strip.shape == (5 * 9, 13 * 9, 3)  # 65 tokens -> 5 rows of 13
+
+
+def test_overlay_png_size_and_blend() -> None:
+    grid_map = np.zeros((8, 8))
+    grid_map[0, 0] = 1.0
+    data = figs.overlay_png(np.zeros((32, 32, 3), np.uint8), grid_map, alpha=1.0, size=64)
+    image = Image.open(io.BytesIO(data))
+    assert image.format == "PNG" and image.size == (64, 64)
+    pixels = np.asarray(image.convert("RGB"))
+    assert pixels[0, 0].tolist() != pixels[63, 63].tolist()  # hot patch differs from cold ones
+    with pytest.raises(ValueError):
+        figs.overlay_png(IMAGE, grid_map, alpha=1.5)
+
+
+def test_colourise_constant_map() -> None:
+    colours = figs.colourise(np.ones((3, 3)))
+    assert colours.shape == (3, 3, 3) and len({tuple(c) for c in colours.reshape(-1, 3)}) == 1
+
+
+def test_npz_and_csv_exports_round_trip() -> None:
+    attention = softmax_maps((2, 3, 5, 5))
+    maps = attention[:, :, 0, 1:].reshape(2, 3, 2, 2)
+    archive = np.load(io.BytesIO(figs.attention_npz(attention, cls_maps=maps, grid=np.array([2, 2]))))
+    np.testing.assert_allclose(archive["attention"], attention, atol=1e-6)
+    assert archive["cls_maps"].shape == (2, 3, 2, 2) and list(archive["grid"]) == [2, 2]
+    rows = list(csv.DictReader(io.StringIO(figs.cls_attention_csv(maps))))
+    assert len(rows) == 2 * 3 * 4
+    last = rows[-1]
+    assert (last["layer"], last["head"], last["patch"], last["row"], last["col"]) == ("2", "3", "3", "1", "1")
+    assert float(last["weight"]) == pytest.approx(maps[1, 2, 1, 1], rel=1e-5)
+
+
+def test_default_figures_are_small() -> None:
+    maps = softmax_maps((4, 4, 8, 8))
+    total = sum(len(f.to_json()) for f in (
+        figs.patch_grid_figure(IMAGE, 4), figs.overview_figure(maps),
+        figs.overlays_figure([figs.Panel(IMAGE, maps[0, 0], 4, "a"), figs.Panel(IMAGE, maps[0, 1], 4, "b")]),
+        figs.token_matrix_figure(RNG.normal(size=(64, 48))),
+    ))
+    assert total < 500_000

@@ -1,0 +1,106 @@
+"""Many sessions against one real ``streamlit run`` server, over Streamlit's own websocket protocol.
+
+A small run of the load tool (3 sessions, every page, an open and an interaction each) must see
+zero errors; sessions with different seeds and inputs must each see their own view; hostile links
+must never produce a traceback. Figures for 1/10/30 sessions come from ``python tools/load.py``,
+not from here (no timing assertions in tests).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tools.load import PAGES, run_load, seed_of
+from tools.server import StreamlitServer, start_server
+from tools.stclient import RunResult, StreamlitSession
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[StreamlitServer]:
+    srv = start_server()
+    try:
+        # Warm the process the way a host's health check + first visitor would (see the
+        # first-visit test below for why the first session is special).
+        with StreamlitSession(srv.url) as warm:
+            warm.open("")
+        yield srv
+    finally:
+        srv.stop()
+
+
+def outputs(result: RunResult) -> list[str]:
+    """What the page printed as code/text output (the Transformer page shows its ISO date there)."""
+    return [e.proto.code_text for e in result.elements if e.kind == "code"]
+
+
+def test_small_load_has_zero_errors(server: StreamlitServer) -> None:
+    report = run_load(server.url, sessions=3, rounds=1, pid=server.pid, settle=0.5, warmup=False, log=lambda _m: None)
+    assert report["runs"] >= 3 * len(PAGES), report
+    assert report["errors"] == 0, "\n".join(report["error_messages"]) + "\n--- server log ---\n" + server.log_tail()
+    assert set(report["per_page"]) == set(PAGES)
+    assert report["memory_bytes"]["peak"] > 0
+
+
+def test_sessions_see_their_own_state(server: StreamlitServer) -> None:
+    """Two students, interleaved: each keeps their own seed and input, and sees their own output."""
+    with StreamlitSession(server.url) as alice, StreamlitSession(server.url) as bob:
+        a1 = alice.open("transformer", {"seed": 11})
+        b1 = bob.open("transformer", {"seed": 22})
+        assert a1.ok and b1.ok, (a1.exceptions, b1.exceptions)
+        a2 = alice.set({"text": "26 Nov 2026"})
+        b2 = bob.set({"text": "March 3, 1999"})
+        a3 = alice.rerun()  # after Bob's change, Alice's view must not have moved
+        assert seed_of(a3) == 11 and seed_of(b2) == 22
+        assert alice.widget_states and bob.widget_states
+        assert a3.widgets["text"].proto.value == "26 Nov 2026"
+        assert b2.widgets["text"].proto.value == "March 3, 1999"
+        assert outputs(a3) == outputs(a2), "Alice's output changed when only Bob acted"
+        assert outputs(a2) != outputs(b2), "two different inputs gave the same output"
+        assert "seed=11" in alice.query_string and "seed=22" in bob.query_string
+
+
+HOSTILE = {
+    "seed": "-1e309",
+    "text": "<img src=x onerror=alert(1)>",
+    "layer": "999",
+    "head": "-3",
+    "view": "../../etc/passwd",
+    "temp": "nan",
+    "pe_d_model": "1e12",
+    "pe_max_len": "abc",
+    "pe_base": "0",
+    "model": "\u202etrained",
+    "sample": "%00",
+    "seq_len": "99999999",
+}
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_hostile_link_never_shows_a_traceback(server: StreamlitServer, page: str) -> None:
+    with StreamlitSession(server.url) as session:
+        result = session.open(page, HOSTILE)
+        assert result.status == "ok"
+        assert not result.exceptions, result.exceptions
+        # The app fell back to a valid seed instead of failing.
+        assert seed_of(result) is not None
+
+
+@pytest.mark.xfail(
+    reason="Streamlit runs the very first session of a fresh server in pages-directory (MPA v1) mode "
+    "because a folder named pages/ sits next to app.py: a deep link opened first skips app.py "
+    "(no sidebar, no seed, no page config). Fix: rename pages/ (e.g. views/) in app.py.",
+    strict=False,
+)
+def test_deep_link_as_first_visit_runs_the_app_shell() -> None:
+    srv = start_server()
+    try:
+        with StreamlitSession(srv.url) as first:
+            result = first.open("transformer", {"seed": 5})
+        assert result.ok
+        assert seed_of(result) == 5, "the shared sidebar (app.py) did not run for a first deep-link visit"
+    finally:
+        srv.stop()

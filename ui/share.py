@@ -1,0 +1,126 @@
+"""Share links for every page: drop bad query parameters with a notice, and offer a link to this view.
+
+The UI half of ``explorer/inputs/params.py`` (which stays free of streamlit). Two calls per page::
+
+    from explorer.inputs.params import ParamSpec
+    from ui.share import clean_link, link_to_this_view
+
+    LINK = {"layer": ParamSpec("int", minimum=0, maximum=5), "view": ParamSpec("choice", choices=VIEWS)}
+    clean_link(LINK)           # FIRST, before any widget bound to the URL is created
+    ...widgets with bind="query-params" and the same keys, figures...
+    link_to_this_view()        # LAST, after every widget, so the link holds their final values
+
+Why ``clean_link`` must run before the widgets: Streamlit seeds a bound widget from the URL
+when the widget is created, and an unparsable value can raise there (``?seed=inf`` on an int
+``st.number_input`` raises ``OverflowError`` inside Streamlit 1.67, which the viewer sees as an
+error box). ``clean_link`` removes every value that does not fit its ``ParamSpec`` from
+``st.query_params`` and reruns once, so the widgets only ever see a clean URL; the notice
+("Ignored ... from the link") is kept in the session and shown after that rerun.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from urllib.parse import urlencode
+
+import streamlit as st
+
+from explorer.inputs.params import ParamSpec, parse_param
+
+NOTICES_KEY = "_share_link_notices"
+
+
+def _allowed(spec: ParamSpec) -> str:
+    """What a parameter may hold, in words built only from the (trusted) spec."""
+    if spec.kind == "choice":
+        return "one of " + ", ".join(str(c) for c in spec.choices)
+    if spec.kind in ("int", "float"):
+        kind = "a whole number" if spec.kind == "int" else "a number"
+        if spec.minimum is not None and spec.maximum is not None:
+            return f"{kind} from {spec.minimum:g} to {spec.maximum:g}"
+        return kind
+    if spec.kind == "bool":
+        return "true or false"
+    return f"text of at most {spec.max_chars} characters"
+
+
+def find_bad_params(params: Mapping[str, str | list[str]], schema: Mapping[str, ParamSpec]) -> dict[str, str]:
+    """The parameters of ``schema`` whose value in ``params`` does not fit: name -> why.
+
+    Pure (no streamlit calls), so it is unit-testable. A parameter given more than once is bad:
+    a link should say one thing.
+    """
+    bad: dict[str, str] = {}
+    for name, spec in schema.items():
+        if name not in params:
+            continue
+        raw = params[name]
+        if isinstance(raw, list):
+            if len(raw) != 1:
+                bad[name] = "it was given more than once"
+                continue
+            raw = raw[0]
+        try:
+            parse_param(str(raw), spec)
+        except (ValueError, TypeError, OverflowError):
+            bad[name] = f"expected {_allowed(spec)}"
+    return bad
+
+
+def notice_text(bad: Mapping[str, str]) -> str:
+    """One-line notice for the ignored parameters. Only trusted text: names come from the schema."""
+    parts = [f"'{name}' ({why})" for name, why in bad.items()]
+    return "Ignored from the link: " + "; ".join(parts) + ". Showing the default instead."
+
+
+def clean_link(schema: Mapping[str, ParamSpec], *, show: bool = True) -> dict[str, object]:
+    """Validate this page's query parameters; drop the bad ones with a notice; return the good ones.
+
+    Call it at the top of a page, before any widget bound to these keys. When something was
+    dropped it calls ``st.rerun()`` once (the URL is clean afterwards, so it cannot loop).
+    Hostile values are never echoed into markdown (a value like ``![x](http://...)`` would
+    otherwise load an image); the notice names only the parameter.
+    """
+    present = {name: st.query_params.get_all(name) for name in schema if name in st.query_params}
+    bad = find_bad_params(present, schema)
+    if bad:
+        for name in bad:
+            del st.query_params[name]
+        st.session_state.setdefault(NOTICES_KEY, []).append(notice_text(bad))
+        st.rerun()
+    if show:
+        show_link_notices()
+    valid: dict[str, object] = {}
+    for name, values in present.items():
+        if name not in bad and values:
+            valid[name] = parse_param(str(values[-1]), schema[name])
+    return valid
+
+
+def show_link_notices() -> None:
+    """Show (once) the notices ``clean_link`` stored before its rerun."""
+    notices = st.session_state.pop(NOTICES_KEY, None)
+    if notices:
+        st.warning(" ".join(dict.fromkeys(notices)), icon="🔗")
+
+
+def current_link(base_url: str | None, params: Mapping[str, str | list[str]]) -> str:
+    """The full link for this view: the page's URL plus every query parameter (pure, testable)."""
+    query = urlencode({k: v for k, v in params.items()}, doseq=True)
+    base = (base_url or "").split("?", 1)[0]
+    return f"{base}?{query}" if query else (base or "?")
+
+
+def link_to_this_view(where: object | None = None, label: str = "Link to this view") -> str:
+    """Show a copyable link to exactly this view (page + every URL-bound setting + seed).
+
+    Renders in the sidebar by default, in the same place on every page; ``st.code`` gives the
+    copy-to-clipboard button. Call it after the page's widgets. Returns the link.
+    """
+    params = {name: st.query_params.get_all(name) for name in st.query_params}
+    link = current_link(st.context.url, params)
+    container = where if where is not None else st.sidebar
+    with container:  # type: ignore[attr-defined]
+        st.caption(f"🔗 {label}: opens this page with these settings and seed (copy with the icon).")
+        st.code(link, language=None, wrap_lines=True)
+    return link

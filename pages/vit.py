@@ -70,7 +70,7 @@ left, right = st.columns([1, 1], gap="large")
 with left:
     model_name = st.radio(
         "Model", MODELS, key="model", bind="query-params", horizontal=True,
-        format_func=lambda n: "trained on shapes" if n == "shapes" else "untrained (same shape, random weights)",
+        captions=("trained on the shapes task", "same architecture, random weights"),
     )
     entry = load_model(model_name)
     config = entry.config
@@ -96,7 +96,7 @@ with left:
             upload = st.camera_input("Take a photo", key="camera")
         fit = st.radio(
             "Make it square by", images.FIT_MODES, key="fit", bind="query-params", horizontal=True,
-            format_func=lambda m: "padding (keep everything)" if m == "pad" else "centre crop",
+            captions=("letterbox with grey, keep everything", "keep the central square"),
             help="The model only takes squares. Padding keeps the whole picture (vital for a 4000 x 10 strip); "
                  "cropping keeps the centre at full size, as ImageNet evaluation does.",
         )

@@ -1,0 +1,213 @@
+"""AppTest of pages/vit.py: sample images, every control, URL parameters, uploads and the camera."""
+
+from __future__ import annotations
+
+import io
+import json
+import struct
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from streamlit.testing.v1 import AppTest
+
+PAGE = str(Path(__file__).resolve().parent.parent / "pages" / "vit.py")
+TABS = ("Patches", "Attention", "Rollout", "Head analytics", "Resolution", "Export")
+
+
+def new_app(**params: str) -> AppTest:
+    at = AppTest.from_file(PAGE, default_timeout=120)
+    at.query_params.update(params)
+    return at.run()
+
+
+def assert_clean(at: AppTest) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+
+
+def n_charts(at: AppTest) -> int:
+    return len(at.get("plotly_chart"))
+
+
+def encode(image: Image.Image, fmt: str, **kwargs: object) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format=fmt, **kwargs)
+    return buffer.getvalue()
+
+
+def switch_tab(at: AppTest, tab: str) -> AppTest:
+    at.session_state["tab"] = tab
+    return at.run()
+
+
+@pytest.fixture(scope="module")
+def app() -> AppTest:
+    return new_app()
+
+
+def test_default_sample_shows_prediction_and_patches(app: AppTest) -> None:
+    assert_clean(app)
+    assert app.radio(key="model").value == "shapes"
+    assert app.selectbox(key="cls").value == "circle"
+    assert n_charts(app) == 3  # top-k, patch grid, token matrix
+    captions = " ".join(c.value for c in app.caption)
+    assert "It only knows these 8 classes" in captions and "8 x 8 = 64 patches" in captions
+    assert app.dataframe  # the normalisation table
+
+
+@pytest.mark.parametrize("tab, charts", [("Attention", 3), ("Rollout", 2), ("Head analytics", 2), ("Resolution", 3), ("Export", 1)])
+def test_each_tab_renders(app: AppTest, tab: str, charts: int) -> None:
+    switch_tab(app, tab)
+    assert_clean(app)
+    assert n_charts(app) == charts
+    if tab == "Export":
+        assert len(app.get("download_button")) == 4
+    switch_tab(app, "Patches")
+
+
+def test_every_control_changes_without_errors() -> None:
+    at = new_app()
+    at.radio(key="model").set_value("shapes-untrained").run()
+    assert_clean(at)
+    assert any("Untrained weights" in i.value for i in at.info)
+    at.selectbox(key="cls").set_value("star").run()
+    at.number_input(key="sample_seed").set_value(11).run()
+    at.slider(key="topk").set_value(5).run()
+    assert len(json.loads(at.get("plotly_chart")[0].proto.spec)["data"][0]["y"]) == 5
+    at.slider(key="layer").set_value(2).run()
+    at.slider(key="head").set_value(3).run()
+    assert_clean(at)
+    switch_tab(at, "Attention")
+    at.number_input(key="patch").set_value(0).run()
+    assert any("patch 0 attends to" in c.value or "patch 0 (red box)" in c.value for c in at.caption)
+    switch_tab(at, "Rollout")
+    at.radio(key="fusion").set_value("min").run()
+    at.slider(key="discard").set_value(0.9).run()
+    at.checkbox(key="residual").uncheck().run()
+    assert_clean(at)
+    assert any("through layer 2" in c.value for c in at.caption)
+    switch_tab(at, "Resolution")
+    at.select_slider(key="size").set_value(96).run()
+    assert_clean(at)
+    assert any("at 96 px" in c.value for c in at.caption)
+    switch_tab(at, "Export")
+    assert_clean(at)
+
+
+def test_url_parameters_set_the_view() -> None:
+    at = new_app(model="shapes-untrained", cls="ring", sample_seed="42", layer="1", head="2", tab="Rollout",
+                 fusion="max", discard="0.3", residual="false", topk="2")
+    assert_clean(at)
+    assert at.radio(key="model").value == "shapes-untrained"
+    assert at.selectbox(key="cls").value == "ring" and at.number_input(key="sample_seed").value == 42
+    assert at.slider(key="layer").value == 1 and at.slider(key="head").value == 2
+    assert at.radio(key="fusion").value == "max" and at.slider(key="discard").value == pytest.approx(0.3)
+    assert at.checkbox(key="residual").value is False and at.slider(key="topk").value == 2
+    assert not [w for w in at.warning if "from the link" in w.value]
+
+
+def test_hostile_url_parameters_fall_back_with_a_warning() -> None:
+    at = new_app(model="evil<script>", cls="dragon", layer="99", head="-1", sample_seed="abc", tab="Nope")
+    assert_clean(at)
+    notices = [w.value for w in at.warning if "from the link" in w.value]
+    assert len(notices) == 6, notices
+    assert at.radio(key="model").value == "shapes" and at.selectbox(key="cls").value == "circle"
+    assert at.slider(key="layer").value == at.slider(key="layer").max
+    assert n_charts(at) == 3  # back on the first tab
+
+
+def upload(at: AppTest, name: str, data: bytes, mime: str = "image/png") -> AppTest:
+    at.file_uploader(key="upload").upload(name, data, mime)
+    return at.run()
+
+
+@pytest.fixture(scope="module")
+def upload_app() -> AppTest:
+    return new_app(source="Upload")
+
+
+def test_upload_prompt_without_file(upload_app: AppTest) -> None:
+    assert_clean(upload_app)
+    assert any("Upload an image" in i.value for i in upload_app.info)
+
+
+def bomb_header() -> bytes:
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+    ihdr = struct.pack(">IIBBBBB", 30000, 30000, 8, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
+
+
+BAD_UPLOADS = {
+    "empty.png": (b"", "empty"),
+    "notes.png": (b"just some text\n" * 20, "not a png"),
+    "broken.jpg": (encode(Image.new("RGB", (64, 64), (1, 2, 3)), "JPEG")[:200], "damaged"),
+    "bomb.png": (bomb_header(), "pixels"),
+}
+
+
+@pytest.mark.parametrize("name", list(BAD_UPLOADS))
+def test_bad_uploads_get_one_line_errors(name: str) -> None:
+    at = new_app(source="Upload")
+    data, fragment = BAD_UPLOADS[name]
+    upload(at, name, data)
+    assert_clean(at)
+    assert len(at.error) == 1 and fragment in at.error[0].value.lower() and "\n" not in at.error[0].value
+    assert n_charts(at) == 0
+
+
+def odd_images() -> dict[str, tuple[bytes, str]]:
+    rgba = Image.new("RGBA", (40, 40), (255, 0, 0, 0))
+    palette = Image.new("P", (16, 16), 1)
+    palette.putpalette([0, 0, 0, 255, 0, 0] + [0] * 762)
+    frames = [Image.new("RGB", (20, 20), c) for c in ((255, 0, 0), (0, 0, 255))]
+    gif = io.BytesIO()
+    frames[0].save(gif, format="GIF", save_all=True, append_images=frames[1:], loop=0)
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    return {
+        "photo.jpg": (encode(Image.new("RGB", (300, 200), (30, 90, 200)), "JPEG"), "image/jpeg"),
+        "cmyk.jpg": (encode(Image.new("CMYK", (50, 50), (0, 255, 255, 0)), "JPEG"), "image/jpeg"),
+        "rgba.png": (encode(rgba, "PNG"), "image/png"),
+        "palette.png": (encode(palette, "PNG", transparency=1), "image/png"),
+        "grey.png": (encode(Image.new("L", (30, 30), 90), "PNG"), "image/png"),
+        "deep.png": (encode(Image.fromarray(np.full((20, 20), 40000, np.uint16)), "PNG"), "image/png"),
+        "rotated.jpg": (encode(Image.new("RGB", (60, 30), (0, 200, 0)), "JPEG", exif=exif), "image/jpeg"),
+        "dot.bmp": (encode(Image.new("RGB", (1, 1), (9, 9, 9)), "BMP"), "image/bmp"),
+        "anim.gif": (gif.getvalue(), "image/gif"),
+        "strip.webp": (encode(Image.new("RGB", (4000, 10), (200, 0, 0)), "WEBP"), "image/webp"),
+    }
+
+
+@pytest.mark.parametrize("name", list(odd_images()))
+def test_odd_but_valid_uploads_are_analysed(upload_app: AppTest, name: str) -> None:
+    data, mime = odd_images()[name]
+    upload_app.file_uploader(key="upload").set_value((name, data, mime))
+    upload_app.run()
+    assert_clean(upload_app)
+    assert not upload_app.error, [e.value for e in upload_app.error]
+    assert n_charts(upload_app) == 3
+    assert any(c.value.startswith("Read as ") for c in upload_app.caption)
+
+
+def test_upload_notes_and_fit_mode(upload_app: AppTest) -> None:
+    data, mime = odd_images()["strip.webp"]
+    upload_app.file_uploader(key="upload").set_value(("strip.webp", data, mime))
+    upload_app.radio(key="fit").set_value("crop").run()
+    assert_clean(upload_app)
+    assert any("4000 x 10" in c.value for c in upload_app.caption)
+    switch_tab(upload_app, "Resolution")
+    assert_clean(upload_app)
+    assert n_charts(upload_app) == 2 + 1  # top-k + resolution overlays + statistics
+    switch_tab(upload_app, "Patches")
+
+
+def test_camera_photo() -> None:
+    at = new_app(source="Camera")
+    assert_clean(at)
+    at.camera_input(key="camera").set_value(("shot.jpg", encode(Image.new("RGB", (64, 48), (120, 60, 30)), "JPEG"), "image/jpeg"))
+    at.run()
+    assert_clean(at)
+    assert not at.error and n_charts(at) == 3

@@ -99,7 +99,7 @@ def load(name: str) -> tuple[torch.nn.Module, bool, str | None]:
         return entry.model, bool(entry.trained), entry.warning
     except Exception:  # noqa: BLE001 - any loading problem must leave the page usable
         kind = "dates" if name.startswith("dates") else "shapes"
-        return fallback_model(kind), False, "No trained checkpoint is available yet."
+        return fallback_model(kind), False, "No trained checkpoint is available yet; showing an untrained model."
 
 
 # ---------------------------------------------------------------------------------------------
@@ -191,7 +191,7 @@ def learned_section(settings: pa.SinusoidSettings) -> None:
     model, trained, note = load("dates")
     text = pa.text_positions(model)
     if not trained:
-        st.info(f"{note or 'Untrained model.'} Showing an untrained model: its positions are random, so expect no structure.")
+        st.info(f"{note or 'This model is untrained.'} Its position table is random, so expect no structure.")
     matrices: dict[str, np.ndarray] = {}
     if text.scheme == "learned" and text.source is not None and text.target is not None:
         length = min(settings.max_len, text.max_len)
@@ -225,7 +225,8 @@ def learned_section(settings: pa.SinusoidSettings) -> None:
     vit, vit_trained, vit_note = load("shapes" if which == "trained" else "shapes-untrained")
     patches = pa.vit_positions(vit)
     if which == "trained" and not vit_trained:
-        st.info(f"{vit_note or 'Untrained model.'} Showing untrained (random) embeddings: no 2-D layout is expected.")
+        st.info(f"{vit_note or 'No trained checkpoint.'} Random embeddings show no 2-D layout.")
+    label = "trained" if vit_trained else "untrained"
     if patches.table is None:
         st.info("This ViT uses no position embeddings, so there is nothing to draw.")
     else:
@@ -233,7 +234,7 @@ def learned_section(settings: pa.SinusoidSettings) -> None:
         near, far = pa.neighbour_contrast(grid_similarity)
         gh, gw = patches.grid
         chart(
-            pf.patch_similarity_figure(grid_similarity, f"{which} ViT ({patches.scheme}): {gh}×{gw} patches"),
+            pf.patch_similarity_figure(grid_similarity, f"{label} ViT ({patches.scheme} positions): {gh}×{gw} patches"),
             "Each small square stands for one patch position (row, column). Inside it, colour shows the cosine "
             "similarity of that patch's position embedding to every patch's. A bright spot near the square's own "
             "place, and bright rows/columns, mean a 2-D layout was learned from 1-D embeddings.",
@@ -241,7 +242,7 @@ def learned_section(settings: pa.SinusoidSettings) -> None:
         col_a, col_b = st.columns(2)
         col_a.metric("mean cosine to the 4 neighbours", f"{near:.3f}")
         col_b.metric("mean cosine to all other patches", f"{far:.3f}")
-        matrices[f"vit_{which}_patches"] = grid_similarity.reshape(gh * gw, gh * gw)
+        matrices[f"vit_{label}_patches"] = grid_similarity.reshape(gh * gw, gh * gw)
     if matrices:
         downloads(matrices, "learned")
 
@@ -273,15 +274,17 @@ def rope_section(settings: pa.SinusoidSettings) -> None:
     steps = list(range(min(8, length)))
     path = pa.rope_pair_trajectory(q, pair, np.array(steps), base)
     relative = pa.relative_offset_table(q, k, offset, length, base)
-    shown_m = relative.query_positions[:3]
-    shown_n = relative.key_positions[:3]
+    first_m = max(offset, 0)  # three consecutive query positions, each with its key `offset` behind
+    shown_m = [m for m in range(first_m, first_m + 3) if m < length and 0 <= m - offset < length]
+    shown_n = [m - offset for m in shown_m]
     q_pairs = pa.rope_pair_trajectory(q, pair, np.array(shown_m, dtype=np.int64), base) if shown_m else np.zeros((0, 2))
     k_pairs = pa.rope_pair_trajectory(k, pair, np.array(shown_n, dtype=np.int64), base) if shown_n else np.zeros((0, 2))
     chart(
         pf.rope_rotation_figure(path, steps, q_pairs, k_pairs, shown_m, shown_n, pair, float(pa.frequencies(d, base)[pair])),
-        f"Left: coordinates ({2 * pair}, {2 * pair + 1}) of one query vector placed at positions 0, 1, 2, …; the "
-        "length never changes, only the angle. Right: the query at m and the key at n = m − offset; each "
-        "colour keeps the same angle between its two arrows, so their dot product is the same.",
+        f"Left: coordinates ({2 * pair}, {2 * pair + 1}) of one query vector placed at positions 0, 1, 2, …; only "
+        "the angle changes (arrows drawn at unit length). Right: the query at m and the key at n = m − offset for "
+        "three consecutive m; both arrows of a colour turn together, so the angle between them, and their dot "
+        "product, stays the same.",
     )
 
     st.markdown("**Same offset, different absolute positions** (random q, k from the sidebar seed; all coordinate pairs):")
@@ -320,13 +323,13 @@ def resolution_section() -> None:
     vit, trained, note = load("shapes")
     patches = pa.vit_positions(vit)
     if not trained:
-        st.info(f"{note or 'Untrained model.'} Showing an untrained ViT: the embeddings are random noise.")
+        st.info(f"{note or 'This ViT is untrained.'} Its position embeddings are random, so expect no structure.")
     if patches.table is None:
         st.info("This ViT uses no position embeddings, so there is nothing to resample.")
         return
     gh, gw = patches.grid
     col_a, col_b, col_c = st.columns(3)
-    default_side = min(max(gh, gw) * 2, pa.GRID_CAP)
+    default_side = min(max(gh, gw) * 3 // 2, pa.GRID_CAP)  # about 1.5x, like 224 -> 336 pixels
     side_check = pa.check_int_range(
         col_a.slider("New grid side", 2, pa.GRID_CAP, default_side, key="pe_grid", bind="query-params"),
         "new grid side",
@@ -351,7 +354,7 @@ def resolution_section() -> None:
     if patches.scheme == "sinusoidal":
         st.info("This ViT uses fixed 2-D sinusoidal positions: the new grid is recomputed, not interpolated.")
     chart(
-        pf.patch_grids_side_by_side([before, after], [f"trained grid {gh}×{gw}", f"{mode} to {side}×{side}"]),
+        pf.patch_grids_side_by_side([before, after], [f"training grid {gh}×{gw}", f"{mode} to {side}×{side}"]),
         "Figure-7 grids before and after resampling, same colour scale. Each square is one patch position; its "
         "picture is that patch's cosine similarity to all others. Interpolation keeps the learned layout, smoothed.",
     )
@@ -395,10 +398,13 @@ def compare_section(settings: pa.SinusoidSettings) -> None:
     length = min(r.matrix.shape[0] for r in drawn)  # type: ignore[union-attr]
     matrices = [r.matrix[:length, :length] for r in drawn]  # type: ignore[index]
     low, high = pa.shared_colour_range(matrices, metric)
-    titles = [r.name + (f" ({r.note})" if r.note else "") for r in drawn]
+    titles = [r.name for r in drawn]
+    notes = "; ".join(f"{r.name}: {r.note}" for r in drawn if r.note)
     chart(
         pf.side_by_side_heatmaps(matrices, titles, low, high),
-        f"Position × position {metric} for each scheme on the same {length} positions and one colour scale. "
+        f"Position × position {metric} for each scheme on the same {length} positions and one colour scale"
+        + (f" ({notes})" if notes else "")
+        + ". "
         "Stripes parallel to the diagonal mean 'depends on distance only'; a plain bright diagonal with noise "
         "elsewhere is an untrained (random) table; a uniform block means no position information at all.",
     )

@@ -121,6 +121,7 @@ def similarity_heatmap(
         yaxis_title=axis_title,
         yaxis_autorange="reversed",
         yaxis_scaleanchor="x",
+        xaxis_constrain="domain",
         margin=_MARGIN,
         height=460,
     )
@@ -167,6 +168,7 @@ def shift_matrix_heatmap(matrix: np.ndarray, k: int, show: int = 16) -> go.Figur
         yaxis_title="output dimension (PE(pos+k))",
         yaxis_autorange="reversed",
         yaxis_scaleanchor="x",
+        xaxis_constrain="domain",
         margin=_MARGIN,
         height=380,
     )
@@ -188,6 +190,18 @@ def _arrow(x: float, y: float, colour: str, label: str, dash: str = "solid", nam
     )
 
 
+def _unit(points: np.ndarray) -> np.ndarray:
+    points = np.asarray(points, dtype=np.float64).reshape(-1, 2)
+    norms = np.linalg.norm(points, axis=1, keepdims=True)
+    return points / np.where(norms > 0, norms, 1.0)
+
+
+def _span(points: np.ndarray) -> float:
+    """Half-width of a square view that holds every arrow tip with room for its label."""
+    radius = float(np.abs(points).max(initial=0.0)) if points.size else 0.0
+    return 1.35 * radius if radius > 0 else 1.0
+
+
 def _colour(index: int, count: int) -> str:
     """Position colour: light to dark blue."""
     t = 0.25 + 0.75 * (index / max(1, count - 1))
@@ -203,12 +217,16 @@ def rope_rotation_figure(
     key_positions: list[int],
     pair: int,
     angle_step: float,
+    normalise: bool = True,
 ) -> go.Figure:
     """Left: one (2i, 2i+1) pair of q rotated at several positions. Right: q_m and k_n at a fixed offset.
 
     ``query_path`` (P, 2) is the pair at ``positions``; ``pairs_q`` / ``pairs_k`` (R, 2) are q at
     ``query_positions`` and k at ``key_positions``. The angle between q_m and k_n is the same in every row.
+    With ``normalise`` every arrow is drawn at unit length so small pairs stay visible.
     """
+    if normalise:  # directions carry the story; RoPE never changes a pair's length
+        query_path, pairs_q, pairs_k = (_unit(a) for a in (query_path, pairs_q, pairs_k))
     fig = make_subplots(
         rows=1,
         cols=2,
@@ -225,17 +243,15 @@ def rope_rotation_figure(
         colour = palette[index % len(palette)]
         fig.add_trace(_arrow(qp[0], qp[1], colour, f"q m={m}", name=f"m={m}, n={n}"), row=1, col=2)
         fig.add_trace(_arrow(kp[0], kp[1], colour, f"k n={n}", dash="dash"), row=1, col=2)
-    radius = float(
-        max(np.abs(query_path).max(initial=0.0), np.abs(pairs_q).max(initial=0.0), np.abs(pairs_k).max(initial=0.0))
-    )
-    span = 1.3 * radius if radius > 0 else 1.0
-    for col in (1, 2):
-        fig.update_xaxes(range=[-span, span], zeroline=True, title_text=f"dim {2 * pair}", row=1, col=col)
+    spans = [_span(query_path), _span(np.concatenate([pairs_q, pairs_k]) if len(pairs_q) else pairs_k)]
+    for col, span in zip((1, 2), spans):
+        fig.update_xaxes(range=[-span, span], zeroline=True, title_text=f"dim {2 * pair}", constrain="domain", row=1, col=col)
         fig.update_yaxes(
             range=[-span, span],
             zeroline=True,
             title_text=f"dim {2 * pair + 1}",
             scaleanchor="x" if col == 1 else "x2",
+            constrain="domain",
             row=1,
             col=col,
         )
@@ -307,7 +323,9 @@ def _style_patch_axes(fig: go.Figure, grid: tuple[int, int], title: str, row: in
     xv, xt = _tile_ticks(gw, gw + 1)
     yv, yt = _tile_ticks(gh, gh + 1)
     kwargs = {} if row is None else dict(row=row, col=col)
-    fig.update_xaxes(tickvals=xv, ticktext=xt, title_text="input patch column", showgrid=False, zeroline=False, **kwargs)
+    fig.update_xaxes(
+        tickvals=xv, ticktext=xt, title_text="input patch column", showgrid=False, zeroline=False, constrain="domain", **kwargs
+    )
     fig.update_yaxes(
         tickvals=yv, ticktext=yt, title_text="input patch row", autorange="reversed", showgrid=False, zeroline=False, **kwargs
     )

@@ -26,6 +26,7 @@ from explorer.inputs.text import (
     check_temperature,
     check_text,
     display_token,
+    escape_markdown,
     replace_surrogates,
     surrogate_notice,
 )
@@ -149,7 +150,7 @@ for state_key, what in (("text", "text"), ("prefix", "prefix")):
         clean_value, n_bad = replace_surrogates(state_value)
         if n_bad:
             st.session_state[state_key] = clean_value
-            st.warning(surrogate_notice(n_bad, what))
+            st.warning(escape_markdown(surrogate_notice(n_bad, what)))
 
 top = st.columns([3, 1])
 text_raw = top[0].text_input(
@@ -177,7 +178,7 @@ schema = {
 }
 _, url_notices = validate_query_params({k: str(v) for k, v in raw_params.items()}, schema)
 for notice in url_notices:
-    st.warning(notice, icon="🔗")
+    st.warning(escape_markdown(notice), icon="🔗")
 
 if entry.warning:
     st.warning(entry.warning)
@@ -206,12 +207,12 @@ text_len_from_url = len(str(raw_params["text"])) if "text" in raw_params else No
 text_check = check_text(text_raw, entry.tokenizer, cfg.max_len, original_length=text_len_from_url)
 prefix_check = check_text(prefix_raw, entry.tokenizer, cfg.max_len - 1, what="prefix", allow_empty=True)
 if text_check.error:
-    st.error(text_check.error)
+    st.error(escape_markdown(text_check.error))
     st.stop()
-for message in text_check.warnings + prefix_check.warnings:
-    st.warning(message)
+for message in text_check.warnings + prefix_check.warnings:  # they quote user characters: escaped, never markup
+    st.warning(escape_markdown(message))
 for message in text_check.infos + prefix_check.infos:
-    st.info(message)
+    st.info(escape_markdown(message))
 
 seed = int(st.session_state.get("seed", 0) or 0)
 try:
@@ -310,7 +311,7 @@ st.caption("Attention(Q, K, V) = softmax(Q Kᵀ / √d_k) V  (Vaswani et al. 201
 n_queries = len(q_tokens)
 raw_query = raw_params.get("query")
 if raw_query is not None and str(raw_query).strip().isdigit() and int(str(raw_query)) >= n_queries:
-    st.warning(f"URL parameter query={raw_query} is out of range (0..{n_queries - 1} for this view); using query 0.", icon="🔗")
+    st.warning(escape_markdown(f"Ignored 'query={raw_query}' from the link: this view has queries 0 to {n_queries - 1}."), icon="🔗")
 if int(st.session_state.get("query", 0) or 0) >= n_queries:
     st.session_state["query"] = 0
 scols = st.columns([2, 1])
@@ -370,11 +371,11 @@ if mistake:
         hidden = [k_tokens[j] for j in np.flatnonzero(~steps.keep[query])]
         leaked = float(steps.leaked_mass[query])
         if hidden:
-            st.error(
+            st.error(escape_markdown(
                 f"With 0 instead of −∞, exp(0) = 1 gives the {len(hidden)} hidden future token(s) "
                 f"{', '.join(hidden[:8])}{' …' if len(hidden) > 8 else ''} a total weight of {leaked:.1%}: "
                 "their values leak into this query's output, so in training the model could copy the answer it should predict."
-            )
+            ))
         else:
             st.info("This query is the last position: it may see every key, so nothing is hidden and nothing leaks. Pick an earlier query.")
     else:

@@ -92,3 +92,12 @@ def test_display_tokens_make_invisible_characters_visible() -> None:
     assert display_token("<unk:\x00>") == "<unk:U+0000>"
     assert display_token("<s>") == "<s>"
     assert display_token("a") == "a"
+
+
+def test_escape_markdown_neutralises_links_math_and_html() -> None:
+    from explorer.inputs.text import escape_markdown
+
+    out = escape_markdown("[x](javascript:alert(1)) $a$ <b>*y*</b>")
+    for raw in ("[x]", "(javascript", "$a$", "<b>", "*y*"):
+        assert raw not in out
+    assert out.replace("\\", "") == "[x](javascript:alert(1)) $a$ <b>*y*</b>"

@@ -67,6 +67,17 @@ def replace_surrogates(text: str) -> tuple[str, int]:
     return "".join(out), count
 
 
+_MARKDOWN_SPECIAL = set("\\`*_{}[]()#+-.!|<>~$:=&")
+
+
+def escape_markdown(message: str) -> str:
+    """Backslash-escape every character Streamlit's markdown would act on, so a message that quotes
+    user text (``st.warning``/``st.error`` render markdown) shows it literally: no links, emphasis,
+    LaTeX (``$``) or HTML. CommonMark allows escaping any ASCII punctuation this way.
+    """
+    return "".join("\\" + ch if ch in _MARKDOWN_SPECIAL else ch for ch in message)
+
+
 def surrogate_notice(count: int, what: str = "text") -> str:
     """The one-line message for ``count`` replaced lone surrogates."""
     return (

@@ -1,0 +1,202 @@
+"""AppTest runs of the Transformer page: defaults, controls, bad input and shareable URLs."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+ROOT = Path(__file__).resolve().parent.parent
+PAGE = str(ROOT / "pages" / "transformer.py")
+HAS_CHECKPOINT = (ROOT / "explorer" / "checkpoints" / "dates.pt").exists()
+
+
+def _page(**params: str) -> AppTest:
+    at = AppTest.from_file(PAGE, default_timeout=120)
+    for key, value in params.items():
+        at.query_params[key] = value
+    return at.run()
+
+
+def _charts(at: AppTest) -> list[dict]:
+    return [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+
+
+def _titles(at: AppTest) -> list[str]:
+    return [c["layout"]["title"]["text"] for c in _charts(at)]
+
+
+def _frame(at: AppTest, column: str):  # noqa: ANN202 - a pandas DataFrame
+    """The first dataframe on the page that has ``column``."""
+    for frame in at.dataframe:
+        value = frame.value
+        if column in getattr(value, "columns", []):
+            return value
+    raise AssertionError(f"no dataframe with column {column!r}")
+
+
+def _plain(markdown: str) -> str:
+    """Undo the page's markdown escaping so tests can look for the words a student reads."""
+    return re.sub(r"\\(.)", r"\1", markdown)
+
+
+def _messages(at: AppTest) -> str:
+    return " | ".join(_plain(e.value) for e in [*at.error, *at.warning, *at.info, *at.caption])
+
+
+def _warnings(at: AppTest) -> list[str]:
+    return [_plain(w.value) for w in at.warning]
+
+
+def test_defaults_render_every_chart_without_exception() -> None:
+    at = _page()
+    assert not at.exception
+    assert not at.error
+    titles = _titles(at)
+    assert titles[0] == "Encoder self-attention · layer 0 · head 0"
+    assert titles[1] == "Encoder self-attention: every layer × head"
+    assert titles[2].startswith("Head entropy")
+    assert titles[3].startswith("Query 0:")
+    assert len(at.code) == 1 and at.code[0].value  # the output string
+    assert len(at.dataframe) >= 3  # tokens, decoding steps, step-by-step table
+    assert "greedy" in _messages(at)  # temperature 0 says what it means
+    overview = _charts(at)[1]
+    assert {t.get("coloraxis") for t in overview["data"]} == {"coloraxis"}  # one colour scale
+
+
+@pytest.mark.skipif(not HAS_CHECKPOINT, reason="trained dates checkpoint not committed yet")
+def test_default_input_gives_the_correct_iso_date() -> None:
+    at = _page()
+    assert not at.exception
+    assert at.code[0].value == "2026-11-26"
+
+
+def test_changing_view_layer_head_and_head_mode() -> None:
+    at = _page()
+    at.radio(key="view").set_value("cross")
+    at.number_input(key="layer").set_value(1)
+    at.number_input(key="head").set_value(2)
+    at.run()
+    assert not at.exception
+    assert _titles(at)[0] == "Decoder cross-attention · layer 1 · head 2"
+    heat = _charts(at)[0]["data"][0]
+    assert heat["x"][0].startswith("0:")  # keys are source characters
+    assert heat["y"][0] == "0:<s>"  # queries are decoder inputs, starting with the start token
+    at.radio(key="heads").set_value("max").run()
+    assert _titles(at)[0] == "Decoder cross-attention · layer 1 · max over 4 heads"
+    assert "Layer 1, head 2" in " ".join(m.value for m in at.markdown)
+
+
+def test_temperature_above_zero_samples_and_reports_probabilities() -> None:
+    at = _page()
+    greedy = at.code[0].value
+    at.number_input(key="temp").set_value(2.0).run()
+    assert not at.exception
+    assert "greedy" not in " ".join(c.value for c in at.caption)
+    assert at.code[0].value  # a sampled output (may or may not equal the greedy one)
+    steps = _frame(at, "step")
+    assert {"step", "token", "p", "#1"} <= set(steps.columns)
+    assert greedy is not None
+
+
+def test_teacher_forcing_prefix_is_marked_forced() -> None:
+    at = _page()
+    at.text_input(key="prefix").set_value("19").run()
+    assert not at.exception
+    steps = _frame(at, "step")
+    assert list(steps["token"][:2]) == ["1", "9"]
+    assert list(steps["forced"][:2]) == ["yes", "yes"]
+    assert at.code[0].value.startswith("19")
+
+
+def test_mask_mistake_shows_the_leak_in_decoder_self_attention() -> None:
+    at = _page(view="decoder", mistake="true")
+    assert not at.exception
+    assert at.toggle(key="mistake").value is True
+    assert any("leak" in _plain(e.value) and "exp(0) = 1" in _plain(e.value) for e in at.error)
+    table = _frame(at, "softmax weight")
+    assert "weight (mask 0)" in table.columns
+    assert (table["mask"] == "hide").sum() == len(table) - 1  # query 0 may only see itself
+    at.radio(key="view").set_value("encoder").run()
+    assert any("no mask" in i.value for i in at.info)
+
+
+def test_step_by_step_reproduces_the_models_weights() -> None:
+    at = _page(view="decoder", layer="1", head="3", query="2")
+    table = _frame(at, "softmax weight")
+    assert (table["softmax weight"] - table["model's weight"]).abs().max() < 1e-3
+    assert abs(table["softmax weight"].sum() - 1.0) < 1e-3
+    assert any("match the model's own" in c.value for c in at.caption)
+
+
+BAD_TEXT = [
+    ("", "empty"),
+    ("   ", "only whitespace"),
+    ("1" * 10_000, "the model reads at most"),
+    ("😀😀 26 nov 2026", "<unk>: 😀"),
+    ("二〇二六年十一月", "<unk>: 二"),
+    ("٢٦ نوفمبر ٢٠٢٦", "<unk>"),
+    ("26\x07nov\x1b2026", "U+0007"),
+    ("<script>alert(1)</script>", "never rendered as HTML"),
+]
+
+
+@pytest.mark.parametrize("text, phrase", BAD_TEXT, ids=["empty", "blank", "10k", "emoji", "cjk", "rtl", "control", "script"])
+def test_bad_text_gets_a_message_not_a_traceback(text: str, phrase: str) -> None:
+    at = _page()
+    at.text_input(key="text").set_value(text).run()
+    assert not at.exception
+    assert phrase in _messages(at)
+    if text.strip():
+        assert len(at.get("plotly_chart")) == 4  # still shows the analysis of what it could read
+    else:
+        assert len(at.get("plotly_chart")) == 0
+    assert not any("<script>" in m.value for m in at.markdown)  # user text never goes into markdown
+
+
+def test_lone_surrogate_in_widget_state_is_replaced_with_a_message() -> None:
+    at = AppTest.from_file(PAGE, default_timeout=120)
+    at.session_state["text"] = "\ud800 26 nov 2026"
+    at.run()
+    assert not at.exception
+    assert "surrogate" in _messages(at)
+
+
+def test_truncation_is_marked_in_the_token_table() -> None:
+    at = _page(text="1" * 10_000)
+    assert not at.exception
+    assert "10,000 characters" in _messages(at)
+    assert "✂" in _frame(at, "✂").columns
+
+
+def test_url_reproduces_the_view() -> None:
+    params = dict(text="26.11.2026", model="untrained", view="cross", layer="1", head="3", heads="mean", query="2", topk="3", temp="0.5")
+    at = _page(**params)
+    assert not at.exception
+    assert not at.warning or all("link" not in w.value for w in at.warning)
+    assert at.text_input(key="text").value == "26.11.2026"
+    assert at.radio(key="model").value == "untrained"
+    assert at.radio(key="view").value == "cross"
+    assert at.number_input(key="layer").value == 1 and at.number_input(key="head").value == 3
+    assert at.slider(key="query").value == 2 and at.slider(key="topk").value == 3
+    assert at.number_input(key="temp").value == 0.5
+    assert _titles(at)[0] == "Decoder cross-attention · layer 1 · mean over 4 heads"
+    assert [c for c in _frame(at, "step").columns if c.startswith("#")] == ["#1", "#2", "#3"]
+
+
+@pytest.mark.parametrize(
+    "params, phrase",
+    [({"layer": "99"}, "layer=99"), ({"head": "-1"}, "head=-1"), ({"view": "<b>x</b>"}, "view=<b>x</b>"),
+     ({"temp": "abc"}, "temp=abc"), ({"query": "500"}, "query=500"), ({"model": "gpt"}, "model=gpt")],
+    ids=["layer", "head", "view", "temp", "query", "model"],
+)
+def test_hostile_url_values_fall_back_with_a_notice(params: dict[str, str], phrase: str) -> None:
+    at = _page(**params)
+    assert not at.exception
+    assert any(phrase in w for w in _warnings(at)), _warnings(at)
+    raw_view = [w.value for w in at.warning if "view=" in w.value]
+    assert all("\\<b\\>" in w for w in raw_view)  # markup from the link is escaped, never rendered
+    assert _titles(at)[0] == "Encoder self-attention · layer 0 · head 0"  # defaults

@@ -1,0 +1,113 @@
+"""Unit tests of explorer.figures.positions: the builders draw what they are given, compactly."""
+
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+import pytest
+
+from explorer.analysis import positions as pa
+from explorer.figures import positions as pf
+
+
+def _z(trace: go.Heatmap) -> np.ndarray:
+    return np.asarray(trace.z, dtype=float)
+
+
+def test_encoding_heatmap_keeps_small_tables_whole() -> None:
+    table = pa.sinusoidal_table(20, 8)
+    fig = pf.encoding_heatmap(table)
+    trace = fig.data[0]
+    assert isinstance(trace, go.Heatmap)
+    assert np.allclose(_z(trace), table, atol=1e-6)
+    assert trace.zmin == -1 and trace.zmax == 1
+    assert fig.layout.yaxis.autorange == "reversed"
+    assert "every" not in fig.layout.title.text
+
+
+def test_large_matrices_are_thinned_with_true_positions() -> None:
+    table = pa.sinusoidal_table(1000, 16)
+    similarity = pa.position_similarity(table)
+    fig = pf.similarity_heatmap(similarity, "sim")
+    trace = fig.data[0]
+    step = pf.display_stride(1000)
+    assert step > 1 and _z(trace).shape[0] <= pf.DRAW_LIMIT
+    assert list(trace.y[:3]) == [0, step, 2 * step]
+    assert np.allclose(_z(trace)[1, 2], similarity[step, 2 * step], atol=1e-6)
+    assert f"every {step}th" in fig.layout.title.text
+    assert len(fig.to_json()) < 1_500_000  # float32 binary, not a megabyte list of decimals
+
+
+def test_wave_curves_one_trace_per_dimension_with_wavelength() -> None:
+    table = pa.sinusoidal_table(30, 16)
+    dims = [0, 3, 8]
+    fig = pf.wave_curves(table, dims, pa.wavelengths(dims, 16))
+    assert len(fig.data) == 3
+    assert "dim 3 (cos" in fig.data[1].name and "wavelength 6.3" in fig.data[0].name
+    assert np.allclose(np.asarray(fig.data[2].y, dtype=float), table[:, 8], atol=1e-6)
+
+
+def test_side_by_side_heatmaps_share_one_colour_scale() -> None:
+    a, b = np.eye(4), -np.eye(4)
+    fig = pf.side_by_side_heatmaps([a, b], ["A", "B"], -2.0, 3.0)
+    assert len(fig.data) == 2
+    assert all(t.zmin == -2.0 and t.zmax == 3.0 for t in fig.data)
+    assert [t.showscale for t in fig.data] == [False, True]
+    assert [a.text for a in fig.layout.annotations] == ["A", "B"]
+
+
+def test_shift_matrix_heatmap_shows_the_corner() -> None:
+    m = pa.shift_matrix(2, 32)
+    fig = pf.shift_matrix_heatmap(m, 2, show=8)
+    assert _z(fig.data[0]).shape == (8, 8)
+    assert "M_2" in fig.layout.title.text
+
+
+def test_rope_rotation_figure_draws_unit_arrows() -> None:
+    q, k = pa.random_query_key(8)
+    path = pa.rope_pair_trajectory(q, 1, np.arange(5))
+    qp = pa.rope_pair_trajectory(q, 1, np.array([3, 4]))
+    kp = pa.rope_pair_trajectory(k, 1, np.array([1, 2]))
+    fig = pf.rope_rotation_figure(path, list(range(5)), qp, kp, [3, 4], [1, 2], 1, 0.1)
+    assert len(fig.data) == 5 + 2 * 2
+    tips = np.array([[t.x[1], t.y[1]] for t in fig.data])
+    assert np.allclose(np.linalg.norm(tips, axis=1), 1.0)
+    assert fig.data[0].text[1] == "m=0" and fig.data[5].text[1] == "q m=3"
+    raw = pf.rope_rotation_figure(path, list(range(5)), qp, kp, [3, 4], [1, 2], 1, 0.1, normalise=False)
+    assert np.isclose(raw.data[0].x[1], path[0, 0])
+
+
+def test_score_profile_has_both_schemes() -> None:
+    fig = pf.score_profile_figure(np.arange(4), np.ones(4), np.arange(4.0), 2)
+    assert [t.name.split(":")[0] for t in fig.data] == ["RoPE", "additive"]
+    assert "offset m - n = 2" in fig.layout.title.text
+
+
+def test_tile_patch_grid_places_each_patch_map() -> None:
+    sim = np.arange(2 * 3 * 2 * 3, dtype=float).reshape(2, 3, 2, 3)
+    image = pf.tile_patch_grid(sim)
+    assert image.shape == (2 * 3 - 1, 3 * 4 - 1)
+    assert np.allclose(image[3:5, 4:7], sim[1, 1])  # tile of patch (1, 1)
+    assert np.isnan(image[2, 0]) and np.isnan(image[0, 3])  # gaps between tiles
+
+
+def test_patch_similarity_figure_and_before_after() -> None:
+    vit_table = np.random.default_rng(0).standard_normal((16, 8))
+    sim = pa.patch_similarity_grid(vit_table, (4, 4))
+    fig = pf.patch_similarity_figure(sim, "title")
+    assert len(fig.data) == 1 and _z(fig.data[0]).shape == (4 * 5 - 1, 4 * 5 - 1)
+    assert fig.data[0].zmin == -1 and fig.data[0].zmax == 1
+    bigger = pa.patch_similarity_grid(np.random.default_rng(1).standard_normal((36, 8)), (6, 6))
+    both = pf.patch_grids_side_by_side([sim, bigger], ["before", "after"])
+    assert [_z(t).shape for t in both.data] == [(19, 19), (41, 41)]
+
+
+def test_channel_images_share_a_range() -> None:
+    fig = pf.channel_images_figure(np.zeros((2, 2)), np.ones((3, 3)), 5)
+    assert fig.data[0].zmin == fig.data[1].zmin == 0.0 and fig.data[0].zmax == fig.data[1].zmax == 1.0
+    assert "channel 5" in fig.layout.annotations[0].text
+
+
+@pytest.mark.parametrize("size, limit, expected", [(10, 384, 1), (384, 384, 1), (385, 384, 2), (1024, 384, 3)])
+def test_display_stride(size: int, limit: int, expected: int) -> None:
+    assert pf.display_stride(size, limit) == expected

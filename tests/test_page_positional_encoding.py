@@ -1,0 +1,265 @@
+"""AppTest of pages/positional_encoding.py: defaults, every control, bad inputs, URL parameters."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+import torch
+from streamlit.testing.v1 import AppTest
+
+import explorer.zoo
+from explorer.analysis import positions as pa
+from explorer.models import Transformer, TransformerConfig
+
+PAGE = str(Path(__file__).resolve().parent.parent / "pages" / "positional_encoding.py")
+CHARTS = {"Sinusoidal": 4, "Learned": 2, "RoPE": 3, "ViT resolution": 2, "Compare": 1}
+
+
+def new_app(**params: str) -> AppTest:
+    at = AppTest.from_file(PAGE, default_timeout=120)
+    at.query_params.update(params)
+    return at.run()
+
+
+def assert_clean(at: AppTest) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+
+
+def charts(at: AppTest) -> list[dict]:
+    return [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+
+
+def z_shape(chart: dict, trace: int = 0) -> tuple[int, ...]:
+    return tuple(int(x) for x in chart["data"][trace]["z"]["shape"].split(","))
+
+
+def texts(elements) -> str:  # noqa: ANN001 - AppTest element lists
+    return " ".join(str(e.value) for e in elements)
+
+
+def metric(at: AppTest, label_start: str) -> float:
+    return float(next(m.value for m in at.metric if m.label.startswith(label_start)))
+
+
+@pytest.fixture(scope="module")
+def app() -> AppTest:
+    return new_app()
+
+
+def test_defaults_show_the_sinusoidal_section(app: AppTest) -> None:
+    assert_clean(app)
+    assert not app.error and not app.warning
+    specs = charts(app)
+    assert len(specs) == CHARTS["Sinusoidal"]
+    assert z_shape(specs[0]) == (pa.DEFAULT_MAX_LEN, pa.DEFAULT_D_MODEL)  # position x dimension
+    assert z_shape(specs[2]) == (pa.DEFAULT_MAX_LEN, pa.DEFAULT_MAX_LEN)  # similarity
+    assert len(app.caption) >= len(specs)  # every chart says what it shows
+    assert metric(app, "max |M_k PE(pos)") < 1e-12  # the rotation identity, checked on the page
+    assert metric(app, "Largest spread") < 1e-9
+    assert len(app.get("download_button")) == 2
+
+
+@pytest.mark.parametrize("section", list(CHARTS))
+def test_every_section_renders(section: str) -> None:
+    at = new_app(pe_section=section)
+    assert_clean(at)
+    assert not at.error
+    assert len(charts(at)) == CHARTS[section]
+    assert len(at.get("download_button")) == 2
+
+
+def test_sinusoidal_controls(app: AppTest) -> None:
+    at = new_app()
+    at.number_input(key="pe_d_model").set_value(32)
+    at.number_input(key="pe_max_len").set_value(40)
+    at.number_input(key="pe_base").set_value(100.0)
+    at.text_input(key="pe_dims").set_value("0, 3, 9")
+    at.radio(key="pe_metric").set_value("dot product")
+    at.number_input(key="pe_shift").set_value(-7)
+    at.run()
+    assert_clean(at)
+    assert not at.error and not at.warning
+    specs = charts(at)
+    assert z_shape(specs[0]) == (40, 32)
+    assert [t["name"].split(" (")[0] for t in specs[1]["data"]] == ["dim 0", "dim 3", "dim 9"]
+    assert "wavelength 19.9" in specs[1]["data"][2]["name"]  # dim 9 is pair 4: 2*pi*100^(8/32)
+    assert "dot product" in specs[2]["layout"]["title"]["text"]
+    assert "M_-7" in specs[3]["layout"]["title"]["text"]
+    assert metric(at, "max |M_k PE(pos)") < 1e-12
+
+
+def test_rope_controls_and_equal_scores() -> None:
+    at = new_app(pe_section="RoPE")
+    at.number_input(key="pe_pair").set_value(2)
+    at.number_input(key="pe_offset").set_value(-5)
+    at.run()
+    assert_clean(at)
+    assert not at.error and not at.warning
+    table = at.dataframe[0].value
+    assert set(table["m - n"]) == {-5}
+    scores = table["RoPE q_m·k_n"]
+    assert scores.max() - scores.min() < 1e-9  # same offset, same score, at any absolute position
+    assert table["additive score"].max() - table["additive score"].min() > 1e-3
+    specs = charts(at)
+    assert "query pair 2" in specs[0]["layout"]["annotations"][0]["text"]
+
+
+def test_learned_section_with_untrained_vit() -> None:
+    at = new_app(pe_section="Learned")
+    at.radio(key="pe_vit").set_value("untrained")
+    at.run()
+    assert_clean(at)
+    specs = charts(at)
+    assert "untrained ViT" in specs[1]["layout"]["title"]["text"]
+    assert z_shape(specs[1]) == (8 * 9 - 1, 8 * 9 - 1)  # 8 x 8 tiles of 8 x 8 with 1-cell gaps
+
+
+def test_resolution_controls() -> None:
+    at = new_app(pe_section="ViT resolution")
+    at.slider(key="pe_grid").set_value(10)
+    at.radio(key="pe_mode").set_value("bilinear")
+    at.number_input(key="pe_channel").set_value(3)
+    at.run()
+    assert_clean(at)
+    assert not at.error and not at.warning
+    grids, channel = charts(at)
+    assert z_shape(grids, 0) == (8 * 9 - 1, 8 * 9 - 1) and z_shape(grids, 1) == (10 * 11 - 1, 10 * 11 - 1)
+    assert "bilinear to 10×10" in grids["layout"]["annotations"][1]["text"]
+    assert "channel 3" in channel["layout"]["annotations"][0]["text"]
+
+
+@pytest.mark.parametrize("second", ["learned: dates model (source)", "learned: ViT patches (row-major)", "none"])
+def test_compare_controls(second: str) -> None:
+    at = new_app(pe_section="Compare")
+    at.selectbox(key="pe_cmp_a").set_value("RoPE (random query and key)")
+    at.selectbox(key="pe_cmp_b").set_value(second)
+    at.radio(key="pe_cmp_metric").set_value("dot product")
+    at.run()
+    assert_clean(at)
+    (spec,) = charts(at)
+    assert len(spec["data"]) == 2
+    assert spec["data"][0]["zmin"] == spec["data"][1]["zmin"] and spec["data"][0]["zmax"] == spec["data"][1]["zmax"]
+    assert z_shape(spec, 0) == z_shape(spec, 1)  # same axes
+
+
+@pytest.mark.parametrize(
+    "key, value, message",
+    [
+        ("pe_d_model", 7, "must be even"),
+        ("pe_d_model", 0, "at least 2"),
+        ("pe_d_model", 100_000, f"capped at {pa.D_MODEL_CAP}"),
+        ("pe_max_len", 0, "at least 1"),
+        ("pe_max_len", 1_000_000, f"capped at {pa.MAX_LEN_CAP}"),
+        ("pe_base", 1.0, "greater than 1"),
+        ("pe_base", -5.0, "greater than 1"),
+        ("pe_shift", 10_000, "between"),
+    ],
+)
+def test_bad_inputs_give_one_line_messages(key: str, value: float, message: str) -> None:
+    at = new_app()
+    at.number_input(key=key).set_value(value)
+    at.run()
+    assert_clean(at)
+    shown = [e.value for e in at.error] + [w.value for w in at.warning]
+    assert any(message in m for m in shown), shown
+    assert all("\n" not in m for m in shown)
+    assert len(charts(at)) == CHARTS["Sinusoidal"]  # the page still draws, with the fallback
+
+
+def test_bad_dimensions_text_is_not_echoed() -> None:
+    at = new_app()
+    at.text_input(key="pe_dims").set_value("![x](http://example.invalid/a.png), 5000, 1")
+    at.run()
+    assert_clean(at)
+    assert "Ignored 2 entries" in texts(at.warning)
+    assert "example.invalid" not in texts(at.warning) + texts(at.error)
+
+
+def test_bad_rope_and_channel_values() -> None:
+    at = new_app(pe_section="RoPE")
+    at.number_input(key="pe_pair").set_value(10_000)
+    at.number_input(key="pe_offset").set_value(-10_000)
+    at.run()
+    assert_clean(at)
+    assert "pair i must be between" in texts(at.warning) and "offset" in texts(at.warning)
+    at = new_app(pe_section="ViT resolution")
+    at.number_input(key="pe_channel").set_value(-1)
+    at.run()
+    assert_clean(at)
+    assert "channel must be between" in texts(at.warning)
+
+
+def test_url_parameters_set_the_view() -> None:
+    at = new_app(pe_d_model="64", pe_max_len="30", pe_base="500", pe_metric="dot product", pe_shift="4", pe_dims="0,5")
+    assert_clean(at)
+    assert not at.warning and not at.error
+    assert at.number_input(key="pe_d_model").value == 64
+    specs = charts(at)
+    assert z_shape(specs[0]) == (30, 64) and "dot product" in specs[2]["layout"]["title"]["text"]
+    at = new_app(pe_section="Compare", pe_cmp_a="none", pe_cmp_b="sinusoidal", pe_max_len="20")
+    (spec,) = charts(at)
+    assert [a["text"] for a in spec["layout"]["annotations"]] == ["none", "sinusoidal"]
+    assert z_shape(spec, 0) == (20, 20)
+
+
+def test_url_with_nonsense_values_falls_back_with_a_notice() -> None:
+    at = new_app(pe_d_model="abc", pe_base="inf", pe_section="Nope", pe_grid="99", pe_metric="<b>x</b>", pe_max_len="0")
+    assert_clean(at)
+    notices = texts(at.warning)
+    for name in ("pe_d_model", "pe_base", "pe_section", "pe_grid", "pe_metric"):
+        assert name in notices
+    assert "<b>" not in notices  # hostile values are not echoed
+    assert "at least 1" in texts(at.error)  # a well-formed but impossible value gets the usual message
+    assert at.number_input(key="pe_d_model").value == pa.DEFAULT_D_MODEL
+    assert len(charts(at)) == CHARTS["Sinusoidal"]
+
+
+def test_odd_d_model_from_url_is_adjusted_like_typed_input() -> None:
+    at = new_app(pe_d_model="7", pe_section="RoPE")
+    assert_clean(at)
+    assert "using 8" in texts(at.warning)
+    assert len(charts(at)) == CHARTS["RoPE"]
+
+
+def test_sinusoidal_dates_model_gets_a_clear_note(monkeypatch: pytest.MonkeyPatch) -> None:
+    """If the trained dates model uses fixed positions, say so and show its sinusoidal similarity."""
+    config = TransformerConfig(d_model=32, n_heads=2, n_encoder_layers=1, n_decoder_layers=1, d_ff=32, max_len=24)
+    model = Transformer(config).eval()
+    real = explorer.zoo.load_model
+
+    def fake(name: str, *args: object, **kwargs: object) -> object:
+        if name == "dates":
+            return SimpleNamespace(model=model, config=config, trained=True, warning=None)
+        return real(name, *args, **kwargs)
+
+    monkeypatch.setattr(explorer.zoo, "load_model", fake)
+    at = new_app(pe_section="Learned")
+    assert_clean(at)
+    assert "uses fixed sinusoidal positions" in texts(at.info)
+    specs = charts(at)
+    assert "sinusoidal" in specs[0]["layout"]["title"]["text"] and z_shape(specs[0]) == (24, 24)
+
+
+def test_broken_zoo_falls_back_to_an_untrained_model(monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(name: str, *args: object, **kwargs: object) -> object:
+        raise RuntimeError("checkpoint exploded")
+
+    monkeypatch.setattr(explorer.zoo, "load_model", broken)
+    at = new_app(pe_section="Learned")
+    assert_clean(at)
+    assert "No trained checkpoint" in texts(at.info)
+    assert "exploded" not in texts(at.info)
+    assert len(charts(at)) == CHARTS["Learned"]
+
+
+def test_page_does_not_change_shared_models() -> None:
+    entry = explorer.zoo.load_model("shapes")
+    before = entry.model.pos_embed.detach().clone()
+    at = new_app(pe_section="ViT resolution")
+    at.slider(key="pe_grid").set_value(16)
+    at.run()
+    assert_clean(at)
+    assert torch.equal(entry.model.pos_embed, before) and not entry.model.training

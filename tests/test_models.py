@@ -10,6 +10,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from explorer.models import MultiHeadAttention, Transformer, TransformerConfig, ViT, ViTConfig
+from explorer.models.reference import copy_attention_into_torch, to_torch_transformer, torch_transformer_logits
 from explorer.models.positions import apply_rope, interpolate_pos_embed, sinusoidal_encoding
 
 torch.manual_seed(0)
@@ -18,40 +19,21 @@ SMALL = dict(src_vocab_size=31, tgt_vocab_size=29, d_model=32, n_heads=4, n_enco
 
 
 def _copy_attention(ours: MultiHeadAttention, ref: nn.MultiheadAttention) -> None:
+    """Copy an ``nn.MultiheadAttention``'s weights into ours (the reverse of the library's helper)."""
     q, k, v = ref.in_proj_weight.detach().chunk(3)
     qb, kb, vb = ref.in_proj_bias.detach().chunk(3)
     with torch.no_grad():
-        ours.q_proj.weight.copy_(q), ours.k_proj.weight.copy_(k), ours.v_proj.weight.copy_(v)
-        ours.q_proj.bias.copy_(qb), ours.k_proj.bias.copy_(kb), ours.v_proj.bias.copy_(vb)
-        ours.out_proj.weight.copy_(ref.out_proj.weight), ours.out_proj.bias.copy_(ref.out_proj.bias)
+        for proj, w, b in ((ours.q_proj, q, qb), (ours.k_proj, k, kb), (ours.v_proj, v, vb), (ours.out_proj, ref.out_proj.weight, ref.out_proj.bias)):
+            proj.weight.copy_(w)
+            proj.bias.copy_(b)
 
 
 def _copy_linear_norm(ours: nn.Module, ref: nn.Module, names: list[tuple[str, str]]) -> None:
-    ours_params = dict(ours.named_parameters())
+    ours_params, ref_params = dict(ours.named_parameters()), dict(ref.named_parameters())
     with torch.no_grad():
         for ours_name, ref_name in names:
             for suffix in ("weight", "bias"):
-                ours_params[f"{ours_name}.{suffix}"].copy_(dict(ref.named_parameters())[f"{ref_name}.{suffix}"])
-
-
-def _reference_transformer(model: Transformer) -> nn.Transformer:
-    """``nn.Transformer`` with our weights; post-LN stacks have no final norm in the paper, so drop nn's."""
-    c = model.config
-    ref = nn.Transformer(
-        d_model=c.d_model, nhead=c.n_heads, num_encoder_layers=c.n_encoder_layers, num_decoder_layers=c.n_decoder_layers,
-        dim_feedforward=c.d_ff, dropout=0.0, batch_first=True,
-    )
-    ref.encoder.norm = None
-    ref.decoder.norm = None
-    common = [("feed_forward.linear1", "linear1"), ("feed_forward.linear2", "linear2"), ("norm1", "norm1"), ("norm2", "norm2")]
-    for ours, theirs in zip(model.encoder.layers, ref.encoder.layers):
-        _copy_attention(ours.self_attn, theirs.self_attn)
-        _copy_linear_norm(ours, theirs, common)
-    for ours, theirs in zip(model.decoder.layers, ref.decoder.layers):
-        _copy_attention(ours.self_attn, theirs.self_attn)
-        _copy_attention(ours.cross_attn, theirs.multihead_attn)
-        _copy_linear_norm(ours, theirs, common + [("norm3", "norm3")])
-    return ref
+                ours_params[f"{ours_name}.{suffix}"].copy_(ref_params[f"{ref_name}.{suffix}"])
 
 
 def _batch(config: TransformerConfig, src_len: int = 9, tgt_len: int = 7) -> tuple[torch.Tensor, ...]:
@@ -67,16 +49,22 @@ def _batch(config: TransformerConfig, src_len: int = 9, tgt_len: int = 7) -> tup
 
 def test_encoder_decoder_matches_torch_nn_transformer() -> None:
     model = Transformer(TransformerConfig(**SMALL))
-    ref = _reference_transformer(model)
+    ref = to_torch_transformer(model)
     src, tgt, src_pad, tgt_pad = _batch(model.config)
-    causal = torch.ones(tgt.shape[1], tgt.shape[1], dtype=torch.bool).triu(diagonal=1)  # True = hidden
     ours = model(src, tgt, src_pad, tgt_pad).logits
-    theirs_hidden = ref(
-        model.src_embed(src), model.tgt_embed(tgt), tgt_mask=causal, src_key_padding_mask=src_pad,
-        tgt_key_padding_mask=tgt_pad, memory_key_padding_mask=src_pad,
-    )
-    theirs = model.generator(theirs_hidden)
+    theirs = torch_transformer_logits(model, ref, src, tgt, src_pad, tgt_pad)
     assert (ours - theirs).abs().max().item() <= 1e-5
+
+
+def test_pre_ln_gelu_matches_torch_nn_transformer_with_final_norms() -> None:
+    model = Transformer(TransformerConfig(**{**SMALL, "norm_first": True, "activation": "gelu"}))
+    with torch.no_grad():
+        model.encoder.norm.weight.normal_()  # final norms must be carried across, not left at 1
+        model.decoder.norm.bias.normal_()
+    ref = to_torch_transformer(model)
+    src, tgt, src_pad, tgt_pad = _batch(model.config)
+    theirs = torch_transformer_logits(model, ref, src, tgt, src_pad, tgt_pad)
+    assert (model(src, tgt, src_pad, tgt_pad).logits - theirs).abs().max().item() <= 1e-5
 
 
 def test_attention_matches_multihead_attention_outputs_and_weights() -> None:
@@ -101,11 +89,7 @@ def _reference_vit(model: ViT, images: torch.Tensor) -> torch.Tensor:
     x = torch.cat((model.cls_token.expand(len(images), -1, -1), x), dim=1) + model.pos_embed
     for ours in model.layers:
         ref = nn.TransformerEncoderLayer(c.d_model, c.n_heads, c.d_ff, dropout=0.0, activation="gelu", layer_norm_eps=c.layer_norm_eps, batch_first=True, norm_first=True)
-        with torch.no_grad():
-            ref.self_attn.in_proj_weight.copy_(torch.cat([ours.self_attn.q_proj.weight, ours.self_attn.k_proj.weight, ours.self_attn.v_proj.weight]))
-            ref.self_attn.in_proj_bias.copy_(torch.cat([ours.self_attn.q_proj.bias, ours.self_attn.k_proj.bias, ours.self_attn.v_proj.bias]))
-            ref.self_attn.out_proj.weight.copy_(ours.self_attn.out_proj.weight)
-            ref.self_attn.out_proj.bias.copy_(ours.self_attn.out_proj.bias)
+        copy_attention_into_torch(ours.self_attn, ref.self_attn)
         _copy_linear_norm(ref, ours, [("linear1", "feed_forward.linear1"), ("linear2", "feed_forward.linear2"), ("norm1", "norm1"), ("norm2", "norm2")])
         x = ref(x)
     return model.head(F.layer_norm(x, (c.d_model,), model.norm.weight, model.norm.bias, c.layer_norm_eps)[:, 0])

@@ -9,6 +9,8 @@ from __future__ import annotations
 import streamlit as st
 
 from explorer.device import configure_threads, describe_device, pick_device
+from explorer.inputs.params import ParamSpec
+from ui.share import clean_link, link_to_this_view
 
 st.set_page_config(page_title="Transformer Explorer", page_icon="🔍", layout="wide")
 configure_threads()  # once per process, not per request
@@ -22,13 +24,15 @@ PAGES = [
 ]
 
 navigation = st.navigation(PAGES)
+SEED_MAX = 2**31 - 1
+clean_link({"seed": ParamSpec("int", minimum=0, maximum=SEED_MAX)})  # before the bound widget reads the URL
 
 with st.sidebar:
     st.caption(f"Device: {describe_device(pick_device())}")
     st.number_input(
         "Random seed",
         min_value=0,
-        max_value=2**31 - 1,
+        max_value=SEED_MAX,
         value=0,
         step=1,
         key="seed",
@@ -37,3 +41,4 @@ with st.sidebar:
     )
 
 navigation.run()
+link_to_this_view()  # after the page's widgets, so the link holds their final values

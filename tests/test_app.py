@@ -25,3 +25,19 @@ def test_seed_comes_from_the_link() -> None:
     at.run()
     assert not at.exception
     assert at.sidebar.number_input(key="seed").value == 42
+
+
+def test_hostile_seed_in_the_link_is_ignored_with_a_notice() -> None:
+    at = AppTest.from_file(str(APP), default_timeout=180)
+    at.query_params["seed"] = "inf"
+    at.run()
+    assert not at.exception
+    assert at.sidebar.number_input(key="seed").value == 0
+    assert any("seed" in w.value for w in at.warning)
+
+
+def test_every_view_offers_a_link_that_carries_the_seed() -> None:
+    at = AppTest.from_file(str(APP), default_timeout=180)
+    at.query_params["seed"] = "7"
+    at.run()
+    assert any("seed=7" in c.value for c in at.sidebar.code)

@@ -18,7 +18,7 @@ import streamlit as st
 from explorer.analysis.heads import COMBINE_MODES, attention_csv, attention_npz, combine_heads, entropy_by_kind, sharpest_and_most_diffuse
 from explorer.analysis.stepwise import KIND_LABELS, TranslationRun, steps_from_run, translate_and_record
 from explorer.figures import attention as figs
-from explorer.inputs.params import ParamSpec, validate_query_params
+from explorer.inputs.params import ParamSpec
 from explorer.inputs.text import (
     MAX_PREFIX_CHARS,
     MAX_TEXT_CHARS,
@@ -30,6 +30,7 @@ from explorer.inputs.text import (
     replace_surrogates,
     surrogate_notice,
 )
+from ui.share import clean_link, link_to_this_view
 
 DEFAULT_TEXT = "Thursday 26 November 2026"
 MODELS = {"trained": "dates", "untrained": "dates-untrained"}
@@ -139,9 +140,26 @@ st.caption(
     "(YYYY-MM-DD), one character per step. Below: what it reads, what it writes, and where every attention head looks."
 )
 
-# Raw URL values, read before the widgets (Streamlit silently resets invalid bound values; we say so).
-raw_params = {k: st.query_params.get(k) for k in ("text", "prefix", "model", "temp", "topk", "view", "layer", "head", "heads", "query", "mistake")}
-raw_params = {k: v for k, v in raw_params.items() if v is not None}
+# Every URL-bound widget and what its value may hold. ``clean_link`` drops values that do not fit,
+# with a notice, BEFORE any bound widget is created (Streamlit would otherwise reset them silently,
+# or raise on some). Both models share one architecture, so the ranges come from the trained entry.
+_arch = load_entry(MODELS["trained"]).config
+URL_SCHEMA = {
+    "model": ParamSpec("choice", choices=tuple(MODELS)),
+    "temp": ParamSpec("float", minimum=0.0, maximum=TEMPERATURE_MAX),
+    "topk": ParamSpec("int", minimum=1, maximum=TOP_K_MAX),
+    "view": ParamSpec("choice", choices=tuple(VIEWS)),
+    "layer": ParamSpec("int", minimum=0, maximum=max(_arch.n_encoder_layers, _arch.n_decoder_layers) - 1),
+    "head": ParamSpec("int", minimum=0, maximum=_arch.n_heads - 1),
+    "heads": ParamSpec("choice", choices=HEAD_MODES),
+    "query": ParamSpec("int", minimum=0, maximum=_arch.max_len),
+    "mistake": ParamSpec("bool"),
+}
+clean_link(URL_SCHEMA)
+# Text is not in the schema: a 10,000-character link is cut with a message, not dropped. Its raw
+# length is read here because the text box's max_chars cuts it silently.
+raw_text_param = st.query_params.get("text")
+raw_query_param = st.query_params.get("query")
 
 # A lone surrogate cannot be encoded as UTF-8 (nor put in the URL): clean widget state before the widgets see it.
 for state_key, what in (("text", "text"), ("prefix", "prefix")):
@@ -165,27 +183,12 @@ cfg = entry.config
 n_layers_by_kind = {"encoder_self": cfg.n_encoder_layers, "decoder_self": cfg.n_decoder_layers, "decoder_cross": cfg.n_decoder_layers}
 max_layers = max(n_layers_by_kind.values())
 
-schema = {
-    "model": ParamSpec("choice", choices=tuple(MODELS)),
-    "temp": ParamSpec("float", minimum=0.0, maximum=TEMPERATURE_MAX),
-    "topk": ParamSpec("int", minimum=1, maximum=TOP_K_MAX),
-    "view": ParamSpec("choice", choices=tuple(VIEWS)),
-    "layer": ParamSpec("int", minimum=0, maximum=max_layers - 1),
-    "head": ParamSpec("int", minimum=0, maximum=cfg.n_heads - 1),
-    "heads": ParamSpec("choice", choices=HEAD_MODES),
-    "query": ParamSpec("int", minimum=0, maximum=2 * cfg.max_len),
-    "mistake": ParamSpec("bool"),
-}
-_, url_notices = validate_query_params({k: str(v) for k, v in raw_params.items()}, schema)
-for notice in url_notices:
-    st.warning(escape_markdown(notice), icon="🔗")
-
 if entry.warning:
     st.warning(entry.warning)
 elif not entry.trained:
     st.info("Untrained model: random weights, so the output is gibberish and attention is nearly uniform. That is the point of comparing.")
 
-with st.expander("Decoding settings", expanded=bool({"temp", "topk", "prefix"} & raw_params.keys())):
+with st.expander("Decoding settings", expanded=any(k in st.query_params for k in ("temp", "topk", "prefix"))):
     dcols = st.columns(3)
     temperature_in = dcols[0].number_input(
         "Temperature", min_value=0.0, max_value=TEMPERATURE_MAX, value=0.0, step=0.1, key="temp", bind="query-params",
@@ -203,7 +206,7 @@ if temp_warning:
 if temp_info:
     st.caption(temp_info)
 
-text_len_from_url = len(str(raw_params["text"])) if "text" in raw_params else None
+text_len_from_url = len(raw_text_param) if raw_text_param is not None else None
 text_check = check_text(text_raw, entry.tokenizer, cfg.max_len, original_length=text_len_from_url)
 prefix_check = check_text(prefix_raw, entry.tokenizer, cfg.max_len - 1, what="prefix", allow_empty=True)
 if text_check.error:
@@ -309,9 +312,8 @@ ecols[2].caption("Exports hold every layer and head of the current view. For a P
 st.subheader("Scaled dot-product attention, step by step")
 st.caption("Attention(Q, K, V) = softmax(Q Kᵀ / √d_k) V  (Vaswani et al. 2017, Eq. 1), recomputed for one head and one query from this input.")
 n_queries = len(q_tokens)
-raw_query = raw_params.get("query")
-if raw_query is not None and str(raw_query).strip().isdigit() and int(str(raw_query)) >= n_queries:
-    st.warning(escape_markdown(f"Ignored 'query={raw_query}' from the link: this view has queries 0 to {n_queries - 1}."), icon="🔗")
+if raw_query_param is not None and raw_query_param.strip().isdigit() and int(raw_query_param) >= n_queries:
+    st.warning(f"Ignored from the link: 'query' (this view has queries 0 to {n_queries - 1}). Showing query 0 instead.", icon="🔗")
 if int(st.session_state.get("query", 0) or 0) >= n_queries:
     st.session_state["query"] = 0
 scols = st.columns([2, 1])
@@ -381,5 +383,6 @@ if mistake:
     else:
         st.info("This attention has no mask (every query may see every key), so 0 and −∞ agree. Pick decoder masked self-attention to see the leak.")
 
+link_to_this_view()
 elapsed = time.perf_counter() - started
 st.caption(f"Server time for this view: {elapsed * 1000:.0f} ms.")

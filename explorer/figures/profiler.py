@@ -1,0 +1,229 @@
+"""Plotly figures for the profiler: arrays in, ``go.Figure`` out (no profiler or Streamlit here).
+
+* :func:`time_icicle` - where the step's time goes, module inside module (icicle or treemap).
+* :func:`top_modules_bar` - the modules with the most self time.
+* :func:`memory_timeline` - running total of allocations through one step, module spans shaded.
+* :func:`scaling_figure` - time or memory against tokens on log-log axes, fitted exponents in the legend.
+* :func:`diff_bar` - per-module or per-operator change between a baseline and the current run.
+* :func:`step_times_figure` - profiled vs unprofiled step times (the profiler's own cost).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+
+CATEGORY_COLOURS = {
+    "attention": "#E4572E",
+    "feed_forward": "#2E86AB",
+    "norm": "#3BB273",
+    "embedding": "#7B4B94",
+    "block": "#A0A4B8",
+    "linear": "#76B7E5",
+    "dropout": "#D9D9D9",
+    "loss": "#F3A712",
+    "backward": "#C1292E",
+    "other": "#8D99AE",
+    "model": "#4C4C4C",
+}
+KIND_LABELS = {"attention": "attention", "feed_forward": "feed-forward", "model": "whole model"}
+
+
+def _colour(category: str) -> str:
+    return CATEGORY_COLOURS.get(category, CATEGORY_COLOURS["other"])
+
+
+def _empty(title: str, message: str) -> go.Figure:
+    fig = go.Figure()
+    fig.add_annotation(text=message, showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper")
+    fig.update_layout(title=title, xaxis_visible=False, yaxis_visible=False, height=300)
+    return fig
+
+
+def time_icicle(
+    paths: Sequence[str],
+    parents: Sequence[str | None],
+    self_us: Sequence[float],
+    total_us: Sequence[float],
+    categories: Sequence[str] | None = None,
+    style: str = "icicle",
+    title: str = "Where the step's time goes (self time; a block's width = its total)",
+) -> go.Figure:
+    """Icicle (or treemap) of modules; each box's size is its total time, built from self times.
+
+    ``branchvalues="remainder"``: a node's value is its *self* time and its children are
+    added on top, so sizes stay consistent even when measured totals carry rounding noise.
+    """
+    if not paths:
+        return _empty(title, "no modules measured")
+    labels = [p.rsplit(".", 1)[-1] if p else p for p in paths]
+    values = [max(0.0, float(v)) for v in self_us]
+    colours = [_colour(c) for c in (categories or ["other"] * len(paths))]
+    hover = [
+        f"{p}<br>total {t / 1e3:.3f} ms<br>self {s / 1e3:.3f} ms" for p, t, s in zip(paths, total_us, self_us)
+    ]
+    kwargs = dict(
+        ids=list(paths),
+        labels=labels,
+        parents=[p or "" for p in parents],
+        values=values,
+        branchvalues="remainder",
+        marker=dict(colors=colours),
+        hovertext=hover,
+        hoverinfo="text",
+        maxdepth=4,
+    )
+    trace = go.Treemap(**kwargs) if style == "treemap" else go.Icicle(**kwargs, tiling=dict(orientation="h"))
+    fig = go.Figure(trace)
+    fig.update_layout(title=title, margin=dict(t=50, l=10, r=10, b=10), height=460)
+    return fig
+
+
+def top_modules_bar(
+    paths: Sequence[str],
+    self_us: Sequence[float],
+    total_us: Sequence[float],
+    categories: Sequence[str],
+    top: int = 15,
+    title: str = "Top modules by self time",
+) -> go.Figure:
+    """Horizontal bars of the ``top`` modules by self time (ms), coloured by kind."""
+    order = sorted(range(len(paths)), key=lambda i: -float(self_us[i]))[:top]
+    order = [i for i in order if float(self_us[i]) > 0]
+    if not order:
+        return _empty(title, "no module has measurable self time")
+    order = order[::-1]  # largest at the top
+    fig = go.Figure(
+        go.Bar(
+            x=[float(self_us[i]) / 1e3 for i in order],
+            y=[paths[i] for i in order],
+            orientation="h",
+            marker_color=[_colour(categories[i]) for i in order],
+            customdata=[[float(total_us[i]) / 1e3, categories[i]] for i in order],
+            hovertemplate="%{y}<br>self %{x:.3f} ms<br>total %{customdata[0]:.3f} ms<br>%{customdata[1]}<extra></extra>",
+        )
+    )
+    fig.update_layout(
+        title=title, xaxis_title="self time per step (ms)", height=max(300, 26 * len(order) + 120),
+        margin=dict(l=10, r=10, t=50, b=40),
+    )
+    return fig
+
+
+def memory_timeline(
+    t_ms: Sequence[float],
+    allocated_bytes: Sequence[float],
+    spans: Sequence[tuple[str, float, float]] = (),
+    title: str = "Memory during one step (allocations minus frees since the step began)",
+) -> go.Figure:
+    """A step line of the running allocation total, with module call spans shaded underneath."""
+    if len(t_ms) < 2:
+        return _empty(title, "no memory events recorded (profile_memory off?)")
+    mib = np.asarray(allocated_bytes, dtype=float) / 2**20
+    fig = go.Figure(
+        go.Scatter(x=list(t_ms), y=mib, mode="lines", line_shape="hv", name="allocated", line=dict(color="#2E86AB"))
+    )
+    palette = ["rgba(228,87,46,0.10)", "rgba(46,134,171,0.10)"]
+    for i, (label, start, end) in enumerate(spans):
+        fig.add_vrect(x0=start, x1=end, fillcolor=palette[i % 2], line_width=0, layer="below")
+        fig.add_annotation(
+            x=(start + end) / 2, y=1.0, yref="paper", text=label.rsplit(".", 1)[-1] if len(spans) > 12 else label,
+            showarrow=False, font=dict(size=9), textangle=-60 if len(spans) > 6 else 0, yanchor="bottom",
+        )
+    fig.update_layout(
+        title=title, xaxis_title="time since step start (ms)", yaxis_title="MiB", height=420,
+        margin=dict(t=110, l=10, r=10, b=40), showlegend=False,
+    )
+    return fig
+
+
+def _format_exponent(k: float) -> str:
+    return "n/a" if k is None or math.isnan(k) else f"{k:.2f}"
+
+
+def scaling_figure(
+    tokens: Sequence[float],
+    series: Mapping[str, Sequence[float]],
+    exponents: Mapping[str, float],
+    y_title: str = "time per step (ms)",
+    scale: float = 1e-3,
+    title: str = "Scaling with sequence length (log-log)",
+    reference: bool = True,
+) -> go.Figure:
+    """One line per kind on log-log axes; the legend shows the fitted exponent k of y ~ x^k.
+
+    Dotted guide lines of slope 1 and 2 through the first point of the first series show
+    what linear and quadratic growth would look like.
+    """
+    if len(tokens) < 2 or not series:
+        return _empty(title, "run a sweep with at least two sizes")
+    fig = go.Figure()
+    first = None
+    for kind, values in series.items():
+        y = [float(v) * scale for v in values]
+        if first is None and all(v > 0 for v in y):
+            first = y[0]
+        fig.add_trace(
+            go.Scatter(
+                x=list(tokens), y=y, mode="lines+markers",
+                name=f"{KIND_LABELS.get(kind, kind)} (k = {_format_exponent(exponents.get(kind, float('nan')))})",
+                line=dict(color=_colour(kind)),
+            )
+        )
+    if reference and first is not None:
+        x0 = float(tokens[0])
+        xs = [float(t) for t in tokens]
+        for slope, dash in ((1, "dot"), (2, "dash")):
+            fig.add_trace(
+                go.Scatter(
+                    x=xs, y=[first * (x / x0) ** slope for x in xs], mode="lines", name=f"slope {slope} guide",
+                    line=dict(color="#999999", dash=dash, width=1), hoverinfo="skip",
+                )
+            )
+    fig.update_xaxes(type="log", title="tokens (sequence length)")
+    fig.update_yaxes(type="log", title=y_title)
+    fig.update_layout(title=title, height=420, margin=dict(t=50, l=10, r=10, b=40), legend=dict(orientation="h", y=-0.25))
+    return fig
+
+
+def diff_bar(
+    names: Sequence[str],
+    deltas: Sequence[float],
+    top: int = 20,
+    unit: str = "ms",
+    scale: float = 1e-3,
+    title: str = "Change from the baseline (current - baseline)",
+) -> go.Figure:
+    """Diverging bars of the largest changes; red = slower / more, green = faster / less."""
+    pairs = [(n, float(d)) for n, d in zip(names, deltas) if d is not None and not math.isnan(float(d))]
+    pairs.sort(key=lambda p: -abs(p[1]))
+    pairs = pairs[:top][::-1]
+    if not pairs:
+        return _empty(title, "no differences to show")
+    fig = go.Figure(
+        go.Bar(
+            x=[d * scale for _, d in pairs], y=[n for n, _ in pairs], orientation="h",
+            marker_color=["#C1292E" if d > 0 else "#3BB273" for _, d in pairs],
+            hovertemplate="%{y}<br>%{x:+.3f} " + unit + "<extra></extra>",
+        )
+    )
+    fig.update_layout(
+        title=title, xaxis_title=f"delta ({unit})", height=max(300, 26 * len(pairs) + 120),
+        margin=dict(l=10, r=10, t=50, b=40),
+    )
+    return fig
+
+
+def step_times_figure(plain_ms: Sequence[float], profiled_ms: Sequence[float], title: str = "Step time with and without the profiler") -> go.Figure:
+    """Box + points of each active step's wall time, unprofiled and profiled (same model, inputs, steps)."""
+    if not plain_ms and not profiled_ms:
+        return _empty(title, "no step times recorded")
+    fig = go.Figure()
+    for name, values, colour in (("no profiler", plain_ms, "#3BB273"), ("profiled", profiled_ms, "#E4572E")):
+        if values:
+            fig.add_trace(go.Box(y=list(values), name=name, boxpoints="all", marker_color=colour, jitter=0.3))
+    fig.update_layout(title=title, yaxis_title="wall time per step (ms)", height=340, margin=dict(t=50, l=10, r=10, b=40), showlegend=False)
+    return fig

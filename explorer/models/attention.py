@@ -55,7 +55,13 @@ def softmax_with_mask(scores: torch.Tensor, keep: torch.Tensor | None) -> torch.
         return torch.softmax(scores, dim=-1)
     scores = scores.masked_fill(~keep, float("-inf"))
     weights = torch.softmax(scores, dim=-1)
-    return weights.masked_fill(~keep.any(dim=-1, keepdim=True), 0.0)
+    return zero_dead_rows(weights, keep)
+
+
+def zero_dead_rows(values: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
+    """Zero the query rows that may attend to no key at all (softmax over only -inf is NaN)."""
+    dead = ~keep.any(dim=-1, keepdim=True)
+    return values.masked_fill(dead, 0.0) if bool(dead.any()) else values
 
 
 class MultiHeadAttention(nn.Module):
@@ -122,19 +128,23 @@ class MultiHeadAttention(nn.Module):
         batch, n_queries, _ = x_q.shape
         n_keys = x_kv.shape[1]
         q, k, v = self.project(x_q, x_kv)
-        keep = build_keep_mask(batch, n_queries, n_keys, key_padding_mask, causal, x_q.device)
         weights: torch.Tensor | None = None
+        dropout_p = self.dropout if self.training else 0.0
+        plain_causal = causal and key_padding_mask is None and n_queries == n_keys
         if need_weights:
             # Explicit path: every step of Eq. 1 as its own tensor.
+            keep = build_keep_mask(batch, n_queries, n_keys, key_padding_mask, causal, x_q.device)
             scores = (q @ k.transpose(-2, -1)) / math.sqrt(self.d_head)  # (B, nh, Tq, Tk)
             weights = softmax_with_mask(scores, keep)
             context = self.attn_dropout(weights) @ v  # (B, nh, Tq, hs)
+        elif plain_causal:
+            # Fast path, causal self-attention: the fused kernel builds the triangle itself.
+            context = F.scaled_dot_product_attention(q, k, v, is_causal=True, dropout_p=dropout_p)
         else:
             # Fast path: one fused kernel; same maths.
-            context = F.scaled_dot_product_attention(
-                q, k, v, attn_mask=keep, dropout_p=self.dropout if self.training else 0.0
-            )
+            keep = build_keep_mask(batch, n_queries, n_keys, key_padding_mask, causal, x_q.device)
+            context = F.scaled_dot_product_attention(q, k, v, attn_mask=keep, dropout_p=dropout_p)
             if keep is not None:
-                context = context.masked_fill(~keep.any(dim=-1, keepdim=True), 0.0)
+                context = zero_dead_rows(context, keep)
         context = context.transpose(1, 2).reshape(batch, n_queries, self.n_heads * self.d_head)
         return self.out_proj(context), weights

@@ -58,7 +58,10 @@ def _heatmap(
 def _thinning_note(matrix: np.ndarray, limit: int = DRAW_LIMIT) -> str:
     strides = {display_stride(n, limit) for n in matrix.shape[:2]}
     step = max(strides)
-    return f" (every {step}th shown)" if step > 1 else ""
+    if step == 1:
+        return ""
+    suffix = {2: "nd", 3: "rd"}.get(step, "th")
+    return f" (every {step}{suffix} position shown)"
 
 
 def encoding_heatmap(table: np.ndarray, title: str = "Sinusoidal encoding PE(pos, dim)") -> go.Figure:

@@ -15,9 +15,10 @@ from PIL import Image
 from explorer.analysis import distance, rollout
 from explorer.figures import vit as figs
 from explorer.inputs import images
-from explorer.inputs.params import ParamSpec, validate_query_params
+from explorer.inputs.params import ParamSpec
 from explorer.tasks import shapes
 from explorer.zoo import load_model
+from ui.share import clean_link, link_to_this_view, show_link_notices
 
 MODELS = ("shapes", "shapes-untrained")
 SOURCES = ("Sample", "Upload", "Camera")
@@ -26,7 +27,24 @@ LARGER_SIZES = (48, 64, 96, 128)
 FUSIONS = rollout.HEAD_FUSIONS
 MAX_SEED = 1_000_000
 
-url_params = st.query_params.to_dict()  # read before any bound widget cleans an invalid value away
+
+def _link_schema() -> dict[str, ParamSpec]:
+    """What a shared link may set on this page (both models have the same shape)."""
+    cfg = load_model("shapes-untrained").config
+    n_patches = (cfg.image_size // cfg.patch_size) ** 2
+    return {
+        "model": ParamSpec("choice", MODELS), "source": ParamSpec("choice", SOURCES),
+        "cls": ParamSpec("choice", tuple(load_model("shapes-untrained").classes or shapes.CLASSES)),
+        "sample_seed": ParamSpec("int", minimum=0, maximum=MAX_SEED), "fit": ParamSpec("choice", images.FIT_MODES),
+        "topk": ParamSpec("int", minimum=1, maximum=cfg.n_classes), "layer": ParamSpec("int", minimum=1, maximum=cfg.n_layers),
+        "head": ParamSpec("int", minimum=1, maximum=cfg.n_heads), "patch": ParamSpec("int", minimum=0, maximum=n_patches - 1),
+        "fusion": ParamSpec("choice", FUSIONS), "discard": ParamSpec("float", minimum=0.0, maximum=0.95),
+        "residual": ParamSpec("bool"), "size": ParamSpec("choice", tuple(str(s) for s in LARGER_SIZES)),
+        "tab": ParamSpec("choice", TABS),
+    }
+
+
+clean_link(_link_schema(), show=False)  # before any bound widget: bad values are dropped, noted for later
 
 st.title("Vision Transformer: where does it look?")
 st.caption(
@@ -35,6 +53,8 @@ st.caption(
     "This page shows each step for one image."
 )
 notice_area = st.container()
+with notice_area:
+    show_link_notices()
 
 
 # ----------------------------------------------------------------------------- cached work (bounded)
@@ -48,13 +68,23 @@ def _decode(data: bytes, filename: str) -> images.LoadedImage:
     return images.load_image_with_info(data, filename)
 
 
-@st.cache_data(max_entries=32, show_spinner="Running the model...")
-def _run(model_name: str, pixels: np.ndarray, size: int) -> distance.ViTRun:
+def _forward(model_name: str, pixels: np.ndarray, size: int) -> distance.ViTRun:
     entry = load_model(model_name)
     settings = entry.meta.get("preprocess", {})
     mean, std = tuple(settings.get("mean", (0.5,) * 3)), tuple(settings.get("std", (0.5,) * 3))
     tensor = shapes.preprocess(Image.fromarray(pixels), image_size=size, mean=mean, std=std)
     return distance.run_vit(entry.model, tensor, mean, std)
+
+
+@st.cache_data(max_entries=32, show_spinner="Running the model...")
+def _run(model_name: str, pixels: np.ndarray, size: int) -> distance.ViTRun:
+    return _forward(model_name, pixels, size)
+
+
+@st.cache_data(max_entries=16, show_spinner="Running the model at the larger size...")
+def _summary(model_name: str, pixels: np.ndarray, size: int) -> distance.RunSummary:
+    """Only maps and statistics are kept: at 128 px the full attention would be 67 MB per entry."""
+    return distance.RunSummary(_forward(model_name, pixels, size))
 
 
 def _rollout_maps(run: distance.ViTRun, fusion: str, discard: float, residual: bool) -> np.ndarray:
@@ -136,19 +166,6 @@ c1, c2 = st.columns(2)
 layer = c1.slider("Layer", 1, n_layers, n_layers, key="layer", bind="query-params")
 head = c2.slider("Head", 1, n_heads, 1, key="head", bind="query-params")
 L, H = layer - 1, head - 1
-
-# The URL can be edited by hand: report what was ignored (Streamlit drops invalid values silently).
-schema = {
-    "model": ParamSpec("choice", MODELS), "source": ParamSpec("choice", SOURCES),
-    "cls": ParamSpec("choice", tuple(classes)), "sample_seed": ParamSpec("int", minimum=0, maximum=MAX_SEED),
-    "fit": ParamSpec("choice", images.FIT_MODES), "topk": ParamSpec("int", minimum=1, maximum=len(classes)),
-    "layer": ParamSpec("int", minimum=1, maximum=n_layers), "head": ParamSpec("int", minimum=1, maximum=n_heads),
-    "patch": ParamSpec("int", minimum=0, maximum=n_patches - 1), "fusion": ParamSpec("choice", FUSIONS),
-    "discard": ParamSpec("float", minimum=0.0, maximum=0.95), "residual": ParamSpec("bool"),
-    "size": ParamSpec("choice", tuple(str(s) for s in LARGER_SIZES)), "tab": ParamSpec("choice", TABS),
-}
-for notice in validate_query_params(url_params, schema)[1]:
-    notice_area.warning(notice)
 
 cls_maps = distance.cls_maps(run.attention, run.grid)  # (L, H, gh, gw)
 tabs = st.tabs(TABS, key="tab", bind="query-params")
@@ -244,8 +261,8 @@ with tabs[4]:
             big_pixels = _sample(class_name, int(seed), int(size))
         else:
             big_pixels = raw_pixels
-        big = _run(model_name, big_pixels, int(size))
-        big_maps = distance.cls_maps(big.attention, big.grid)
+        big = _summary(model_name, big_pixels, int(size))
+        big_maps = big.cls_maps
         st.plotly_chart(figs.overlays_figure([
             figs.Panel(run.model_view, cls_maps[L, H], run.patch_size, f"{run.image_size} px: {gh} x {gw} patches"),
             figs.Panel(big.model_view, big_maps[L, H], big.patch_size, f"{big.image_size} px: {big.grid[0]} x {big.grid[1]} patches"),
@@ -260,7 +277,7 @@ with tabs[4]:
         )
         stats = {
             f"{run.image_size} px": (distance.mean_attention_distance(run.attention, run.grid, run.patch_size), distance.attention_entropy(run.attention)),
-            f"{big.image_size} px": (distance.mean_attention_distance(big.attention, big.grid, big.patch_size), distance.attention_entropy(big.attention)),
+            f"{big.image_size} px": (big.distance, big.entropy),
         }
         st.plotly_chart(figs.head_statistics_figure(stats), key="resolution_stats_chart")
         st.caption(
@@ -293,3 +310,5 @@ with tabs[5]:
             "The NPZ holds `attention` (layers, heads, 1+N, 1+N; token 0 is [CLS]), `cls_maps`, `grid`, `probabilities` "
             "and `classes`; the CSV has one row per layer, head and patch. The rollout PNG uses mean fusion with the residual."
         )
+
+link_to_this_view()

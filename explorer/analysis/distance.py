@@ -28,9 +28,11 @@ import torch.nn.functional as F
 
 
 def _as_array(attention: torch.Tensor | np.ndarray) -> np.ndarray:
+    """A float numpy view/copy; float32 input stays float32 (a 1025-token map is 4 MB per head)."""
     if isinstance(attention, torch.Tensor):
-        return attention.detach().to(torch.float64).cpu().numpy()
-    return np.asarray(attention, dtype=np.float64)
+        attention = attention.detach().cpu().numpy()
+    array = np.asarray(attention)
+    return array if array.dtype in (np.float32, np.float64) else array.astype(np.float64)
 
 
 def stack_attentions(attentions: Sequence[torch.Tensor | np.ndarray], batch_index: int = 0) -> np.ndarray:
@@ -83,9 +85,9 @@ def mean_attention_distance(
     if array.shape[-1] != n + n_prefix or array.shape[-2] != n + n_prefix:
         raise ValueError(f"attention has {array.shape[-1]} tokens, expected {n_prefix} + {gh}x{gw}")
     block = _patch_block(array, n_prefix, renormalise)  # (..., N, N)
-    distances = patch_distance_matrix(grid, patch_size)  # (N, N)
-    per_query = (block * distances).sum(-1)  # (..., N)
-    return per_query.mean(-1)
+    distances = patch_distance_matrix(grid, patch_size).astype(block.dtype)  # (N, N)
+    per_query = np.einsum("...qk,qk->...q", block, distances)  # (..., N), no (..., N, N) temporary
+    return per_query.mean(-1, dtype=np.float64)
 
 
 def uniform_attention_distance(grid: tuple[int, int], patch_size: float = 1.0) -> float:
@@ -118,7 +120,7 @@ def attention_entropy(
     else:
         raise ValueError(f"queries must be 'all', 'cls' or 'patches'; got {queries!r}")
     safe = np.where(rows > 0, rows, 1.0)
-    entropy = -(rows * np.log(safe)).sum(-1).mean(-1)
+    entropy = -(rows * np.log(safe)).sum(-1, dtype=np.float64).mean(-1)
     if normalised:
         n_keys = array.shape[-1]
         entropy = entropy / np.log(n_keys) if n_keys > 1 else np.zeros_like(entropy)
@@ -203,3 +205,21 @@ def run_vit(model: torch.nn.Module, image: torch.Tensor, mean: Sequence[float], 
     pixels = ((image * s + m).clamp(0, 1) * 255).round().to(torch.uint8).permute(1, 2, 0).numpy()
     grid = (image.shape[-2] // patch_size, image.shape[-1] // patch_size)
     return ViTRun(probabilities, attention, pixels, vectors, grid, patch_size)
+
+
+class RunSummary:
+    """The small part of a ``ViTRun`` a comparison needs: maps on the grid and per-head statistics.
+
+    A 128 px input has 1025 tokens, so its full attention is 67 MB; caching this summary instead
+    keeps reruns fast and the cache small.
+    """
+
+    def __init__(self, run: ViTRun) -> None:
+        self.probabilities = run.probabilities
+        self.model_view = run.model_view
+        self.grid = run.grid
+        self.patch_size = run.patch_size
+        self.image_size = run.image_size
+        self.cls_maps = cls_maps(run.attention, run.grid)  # (L, H, gh, gw)
+        self.distance = mean_attention_distance(run.attention, run.grid, run.patch_size)  # (L, H) pixels
+        self.entropy = attention_entropy(run.attention)  # (L, H) nats

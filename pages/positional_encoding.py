@@ -6,20 +6,26 @@ Thin page: read widgets -> validate (explorer.analysis.positions) -> arrays -> f
 
 from __future__ import annotations
 
+import logging
+import re
+
 import numpy as np
+import plotly.graph_objects as go
 import streamlit as st
 import torch
 
 from explorer.analysis import positions as pa
-from explorer.inputs.params import ParamSpec, validate_query_params
 from explorer.figures import positions as pf
+from explorer.inputs.params import ParamSpec
+from ui.share import clean_link, link_to_this_view
 
 SECTIONS = ("Sinusoidal", "Learned", "RoPE", "ViT resolution", "Compare")
 WHICH_VIT = ("trained", "untrained")
 PLOT_CONFIG = {"displaylogo": False}
 
-# Every URL-bound widget and what its value may look like. Checked against the raw URL before the
-# widgets exist, because Streamlit silently drops values it cannot parse; we say so instead.
+# Every URL-bound widget and what its value may look like. ``clean_link`` checks the raw URL before
+# the widgets exist (Streamlit silently drops, or for ?x=inf even fails on, values it cannot parse)
+# and drops bad ones with a one-line notice.
 # Integers carry no range here: out-of-range sizes get the same message as when typed in.
 URL_INT_LIMIT = 10**9  # beyond this Streamlit's number box drops the value; we say so
 URL_SCHEMA: dict[str, ParamSpec] = {
@@ -42,11 +48,6 @@ URL_SCHEMA: dict[str, ParamSpec] = {
 }
 
 
-def url_notices() -> list[str]:
-    """One line per URL parameter this page cannot use; read before any bound widget cleans it away."""
-    return validate_query_params(st.query_params.to_dict(), URL_SCHEMA)[1]
-
-
 def show_messages(errors: list[str], warnings: list[str]) -> None:
     for message in errors:
         st.error(message)
@@ -54,7 +55,7 @@ def show_messages(errors: list[str], warnings: list[str]) -> None:
         st.warning(message)
 
 
-def chart(fig, caption: str) -> None:
+def chart(fig: go.Figure, caption: str) -> None:
     """Every chart gets a short 'what am I looking at' caption."""
     st.plotly_chart(fig, config=PLOT_CONFIG)
     st.caption(caption)
@@ -69,7 +70,7 @@ def downloads(matrices: dict[str, np.ndarray], key: str) -> None:
         col_a.download_button(
             "CSV of this matrix",
             data=lambda: pa.matrix_to_csv(chosen),
-            file_name=f"{key}_{name}.csv".replace(" ", "_"),
+            file_name=re.sub(r"[^A-Za-z0-9_.-]+", "_", f"positions_{name}").strip("_") + ".csv",
             mime="text/csv",
             on_click="ignore",
             key=f"{key}_csv",
@@ -77,7 +78,7 @@ def downloads(matrices: dict[str, np.ndarray], key: str) -> None:
         col_b.download_button(
             "NPZ of all matrices",
             data=lambda: pa.matrices_to_npz(matrices),
-            file_name=f"{key}.npz",
+            file_name=f"positions_{key}.npz",
             mime="application/octet-stream",
             on_click="ignore",
             key=f"{key}_npz",
@@ -98,6 +99,7 @@ def load(name: str) -> tuple[torch.nn.Module, bool, str | None]:
         entry = load_model(name)
         return entry.model, bool(entry.trained), entry.warning
     except Exception:  # noqa: BLE001 - any loading problem must leave the page usable
+        logging.getLogger(__name__).warning("positional-encoding page: could not load %s", name, exc_info=True)
         kind = "dates" if name.startswith("dates") else "shapes"
         return fallback_model(kind), False, "No trained checkpoint is available yet; showing an untrained model."
 
@@ -420,8 +422,7 @@ st.markdown(
     "Self-attention treats its input as a **set**: shuffle the tokens and the outputs shuffle with them. "
     "Order has to be injected. This page shows the three ways in this project's models."
 )
-for notice in url_notices():
-    st.warning(notice)
+clean_link(URL_SCHEMA)
 
 col_d, col_l, col_b = st.columns(3)
 raw_d = col_d.number_input("d_model", value=pa.DEFAULT_D_MODEL, step=2, key="pe_d_model", bind="query-params")
@@ -444,3 +445,4 @@ for label, tab in zip(SECTIONS, tabs):
     with tab:
         if tab.open is not False:  # only the selected tab does any work
             sections[label]()
+link_to_this_view()

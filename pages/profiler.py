@@ -44,9 +44,9 @@ from ui.share import clean_link, link_to_this_view
 PAGE_MAX_SECONDS = 60.0  # refuse anything estimated longer: other sessions share 2 cores
 AUTO_RUN_SECONDS = 5.0  # run without a click when the estimate is this quick
 LOCK_WAIT_SECONDS = 180.0
-WEIGHTS = {"random": "random init (any config)", "trained": "trained (zoo: dates / shapes)"}
+WEIGHTS = {"random": "any config", "trained": "zoo: dates / shapes"}
 DEVICES = ("cpu", "cuda")
-NORMS = {"default": "model default", "pre": "pre-LN", "post": "post-LN"}
+NORMS = ("default", "pre-LN", "post-LN")
 ACTIVATIONS = ("default", "relu", "gelu", "swiglu")
 POSITIONS = ("default", "sinusoidal", "learned", "rope", "none")
 CHARTS = ("icicle", "treemap")
@@ -63,7 +63,7 @@ URL_SCHEMA = {
     "kv_heads": ParamSpec("int", minimum=0, maximum=64),
     "layers": ParamSpec("int", minimum=1, maximum=48),
     "d_ff": ParamSpec("int", minimum=1, maximum=16384),
-    "norm": ParamSpec("choice", choices=tuple(NORMS)),
+    "norm": ParamSpec("choice", choices=NORMS),
     "act": ParamSpec("choice", choices=ACTIVATIONS),
     "pos": ParamSpec("choice", choices=POSITIONS),
     "patch": ParamSpec("int", minimum=1, maximum=64),
@@ -93,11 +93,13 @@ clean_link(URL_SCHEMA)
 # ---------------------------------------------------------------------------------------------
 
 top = st.columns([1.2, 1.6, 1.4, 0.8])
+# Bound radios and selects show their raw option values: Streamlit writes the *formatted* label to the
+# URL when a format_func is given, so plain values keep links short and stable.
 model = top[0].radio("Model", ("transformer", "vit"), key="model", bind="query-params", horizontal=True,
-                     format_func=lambda m: "Transformer" if m == "transformer" else "ViT")
-weights = top[1].radio("Weights", tuple(WEIGHTS), format_func=WEIGHTS.get, key="weights", bind="query-params", horizontal=True)
-mode = top[2].radio("Pass", tuple(MODE_LABELS), format_func=MODE_LABELS.get, key="mode", bind="query-params", horizontal=True,
-                    help="Forward + backward computes gradients of a dummy loss (no optimiser step).")
+                     captions=["encoder-decoder (text)", "Vision Transformer"])
+weights = top[1].radio("Weights", tuple(WEIGHTS), captions=list(WEIGHTS.values()), key="weights", bind="query-params", horizontal=True)
+mode = top[2].radio("Pass", tuple(MODE_LABELS), captions=list(MODE_LABELS.values()), key="mode", bind="query-params", horizontal=True,
+                    help="Train = forward + backward: gradients of a dummy loss (no optimiser step).")
 device = top[3].selectbox("Device", DEVICES, key="device", bind="query-params")
 trained = weights == "trained"
 
@@ -111,7 +113,7 @@ with st.expander("Architecture" + (" (fixed by the trained checkpoint)" if train
                                   key="layers", bind="query-params", disabled=trained)
     arch2 = st.columns(4)
     d_ff = arch2[0].number_input("d_ff", 1, 16384, 512, step=64, key="d_ff", bind="query-params", disabled=trained)
-    norm = arch2[1].selectbox("LayerNorm", tuple(NORMS), format_func=NORMS.get, key="norm", bind="query-params", disabled=trained)
+    norm = arch2[1].selectbox("LayerNorm", NORMS, key="norm", bind="query-params", disabled=trained)
     activation = arch2[2].selectbox("activation", ACTIVATIONS, key="act", bind="query-params", disabled=trained)
     positions = arch2[3].selectbox("positions", POSITIONS, key="pos", bind="query-params", disabled=trained)
     patch = None
@@ -138,7 +140,7 @@ try:
         model, trained=trained, d_model=int(d_model), n_heads=int(heads), n_kv_heads=int(kv_heads) or None,
         n_layers=int(layers), d_ff=int(d_ff), patch_size=int(patch) if patch else None,
         activation=None if activation == "default" else activation,
-        norm_first=None if norm == "default" else norm == "pre",
+        norm_first=None if norm == "default" else norm == "pre-LN",
         positions=None if positions == "default" else positions,
         batch_size=int(batch), seq_len=int(seq_len), image_size=int(image_size), mode=mode, device=device,
         warmup=int(warmup), active=int(active), seed=int(st.session_state.get("seed", 0) or 0),

@@ -1,0 +1,213 @@
+"""AppTest runs of the profiler page: defaults, bad input, diff, scaling, operator options, the lock's wait, URLs."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from streamlit.testing.v1 import AppTest
+
+from explorer.profiling import is_locked, profiler_lock
+
+ROOT = Path(__file__).resolve().parent.parent
+PAGE = str(ROOT / "pages" / "profiler.py")
+SMALL = dict(d_model="32", heads="2", layers="1", d_ff="64", batch="2", seq_len="16", warmup="0", active="2")
+
+
+def _page(**params: str) -> AppTest:
+    at = AppTest.from_file(PAGE, default_timeout=180)
+    for key, value in params.items():
+        at.query_params[key] = value
+    return at.run()
+
+
+def _titles(at: AppTest) -> list[str]:
+    out = []
+    for chart in at.get("plotly_chart"):
+        title = json.loads(chart.proto.spec)["layout"].get("title", {})
+        out.append(title.get("text", "") if isinstance(title, dict) else str(title))
+    return out
+
+
+def _frame(at: AppTest, column: str):  # noqa: ANN202 - a pandas DataFrame
+    for frame in at.dataframe:
+        value = frame.value
+        if column in getattr(value, "columns", []):
+            return value
+    raise AssertionError(f"no dataframe with column {column!r}")
+
+
+def _button(at: AppTest, label: str):  # noqa: ANN202 - a Button element
+    for button in at.button:
+        if button.label == label:
+            return button
+    raise AssertionError(f"no button {label!r}")
+
+
+def _clean(at: AppTest) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+
+
+def test_defaults_profile_and_render_tables_and_charts() -> None:
+    at = _page()
+    _clean(at)
+    labels = {m.label: m.value for m in at.metric}
+    assert "profiler overhead" in labels and labels["profiler overhead"].startswith("x")
+    modules = _frame(at, "self ms")
+    names = [n.strip("\u2003") for n in modules["module"]]
+    assert names[0] == "(model)" and "self_attn" in names and "feed_forward" in names
+    assert (modules["total ms"] >= modules["self ms"] - 1e-9).all()
+    ops = _frame(at, "self CPU ms")
+    assert len(ops) == 20 and "aten::addmm" in set(ops["operator"])
+    titles = _titles(at)
+    assert any("time goes" in t for t in titles)
+    assert any("Top modules" in t for t in titles)
+    assert any("Memory during one step" in t for t in titles)
+    assert any("with and without the profiler" in t for t in titles)
+    downloads = [d.proto.label for d in at.get("download_button")]
+    assert "Chrome trace (.json.gz)" in downloads and "TensorBoard trace dir (.zip)" in downloads
+    assert "Modules (CSV)" in downloads and "Operators (CSV)" in downloads
+
+
+@pytest.mark.parametrize(
+    "params,needle",
+    [
+        (dict(d_model="30", heads="4"), "divisible"),
+        (dict(active="0"), "active steps is 0"),
+        (dict(model="vit", image="30"), "multiple of the patch"),
+        (dict(model="vit", pos="rope"), "positions must be one of"),
+        (dict(d_model="4096", heads="8", layers="48", seq_len="8192", batch="64"), "refused"),
+    ],
+)
+def test_bad_input_is_one_error_line_and_no_run(params, needle) -> None:
+    at = _page(**params)
+    assert not at.exception
+    errors = [e.value for e in at.error]
+    assert len(errors) == 1 and needle in errors[0] and "\n" not in errors[0]
+    assert not at.metric  # nothing was profiled
+    assert not is_locked()
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
+def test_cuda_without_cuda_is_an_error() -> None:
+    at = _page(device="cuda", **SMALL)
+    assert not at.exception
+    assert any("no CUDA" in e.value for e in at.error)
+
+
+def test_hostile_link_values_fall_back_with_a_notice() -> None:
+    at = _page(d_model="abc", batch="1e309", **{k: v for k, v in SMALL.items() if k not in ("d_model", "batch")})
+    assert not at.exception
+    assert any("Ignored from the link" in w.value for w in at.warning)
+    assert at.number_input(key="d_model").value == 128
+
+
+def test_link_reproduces_the_configuration() -> None:
+    at = _page(model="vit", mode="train", **{k: v for k, v in SMALL.items() if k != "seq_len"}, image="16")
+    _clean(at)
+    assert at.radio(key="model").value == "vit"
+    assert at.radio(key="mode").value == "train"
+    assert at.number_input(key="image").value == 16
+    names = [n.strip("\u2003") for n in _frame(at, "self ms")["module"]]
+    assert "[backward]" in names and "patch_embed" in names
+
+
+def test_operator_options_change_the_table() -> None:
+    at = _page(**SMALL)
+    _clean(at)
+    at.toggle(key="op_top").set_value(True)
+    at.number_input(key="op_limit").set_value(50)
+    at.run()
+    _clean(at)
+    ops = _frame(at, "self CPU ms")
+    assert "aten::linear" in set(ops["operator"]) and "aten::addmm" not in set(ops["operator"])
+    at.toggle(key="op_shapes").set_value(True)
+    at.selectbox(key="op_sort").set_value("calls")
+    at.run()
+    _clean(at)
+    ops = _frame(at, "self CPU ms")
+    assert "input shapes" in ops.columns and ops["input shapes"].astype(bool).any()
+    assert list(ops["calls"]) == sorted(ops["calls"], reverse=True)
+
+
+def test_diff_against_a_kept_baseline() -> None:
+    at = _page(**SMALL)
+    _clean(at)
+    _button(at, "Keep this run as the baseline").click()
+    at.run()
+    at.number_input(key="batch").set_value(4)
+    at.run()
+    _clean(at)
+    diff = _frame(at, "delta_total_us")
+    row = diff.set_index("path").loc["generator"]
+    assert row["cur_flops"] == pytest.approx(2 * row["base_flops"])
+    assert "delta_self_us" in _frame(at, "delta_self_us").columns
+    titles = _titles(at)
+    assert any("Per-module change" in t for t in titles) and any("Per-operator change" in t for t in titles)
+
+
+def test_scaling_sweep_shows_log_log_fits() -> None:
+    at = _page(**SMALL)
+    _clean(at)
+    at.text_input(key="sizes").input("8, 16, 32")
+    _button(at, "Run scaling sweep").click()
+    at.run()
+    _clean(at)
+    exponents = _frame(at, "time exponent")
+    assert set(exponents["kind"]) >= {"attention", "feed_forward"}
+    flops = dict(zip(exponents["kind"], exponents["FLOP exponent"]))
+    assert flops["feed_forward"] == pytest.approx(1.0, abs=0.01) and flops["attention"] > 1.0
+    charts = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+    scaling = [c for c in charts if "vs tokens" in str(c["layout"].get("title", ""))]
+    assert len(scaling) == 2
+    assert scaling[0]["layout"]["xaxis"]["type"] == "log" and scaling[0]["layout"]["yaxis"]["type"] == "log"
+
+
+def test_bad_sweep_sizes_are_an_error() -> None:
+    at = _page(**SMALL)
+    at.text_input(key="sizes").input("16, banana")
+    _button(at, "Run scaling sweep").click()
+    at.run()
+    assert not at.exception
+    assert any("whole numbers" in e.value for e in at.error)
+
+
+def test_a_second_session_waits_with_a_visible_status() -> None:
+    held = threading.Event()
+    release = threading.Event()
+
+    def hold() -> None:
+        with profiler_lock(what="another session's run"):
+            held.set()
+            release.wait(timeout=60)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    held.wait(timeout=10)
+    timer = threading.Timer(2.0, release.set)
+    timer.start()
+    try:
+        at = _page(**SMALL)
+    finally:
+        release.set()
+        holder.join(timeout=10)
+    _clean(at)
+    texts = " ".join(m.value for m in at.markdown)
+    assert "waiting for another session's profiler run" in texts
+    assert any(m.label == "profiler overhead" for m in at.metric)
+    assert not is_locked()
+
+
+def test_rerun_without_changes_reuses_the_result() -> None:
+    at = _page(**SMALL)
+    _clean(at)
+    first = at.session_state["profiler_result"][1].started_at
+    time.sleep(1.1)
+    at.run()
+    _clean(at)
+    assert at.session_state["profiler_result"][1].started_at == first

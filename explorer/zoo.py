@@ -50,7 +50,10 @@ class ZooModel:
     @property
     def label(self) -> str:
         """How pages name the model, making the untrained state impossible to miss."""
-        return self.name if self.trained else f"{self.name} (untrained weights)"
+        base = self.name.removesuffix("-untrained")
+        if self.trained:
+            return f"{base} (trained)"
+        return f"{base} (untrained)" if self.name != base else f"{base} (untrained: checkpoint unavailable)"
 
 
 def checkpoint_paths(base: str, directory: Path = CHECKPOINT_DIR) -> tuple[Path, Path]:
@@ -62,7 +65,13 @@ def read_sidecar(base: str, directory: Path = CHECKPOINT_DIR) -> dict[str, Any]:
     """The JSON sidecar of a checkpoint; raises ``FileNotFoundError`` or ``ValueError`` when unusable."""
     _, sidecar = checkpoint_paths(base, directory)
     try:
-        meta = json.loads(sidecar.read_text(encoding="utf-8"))
+        text = sidecar.read_text(encoding="utf-8")
+    except FileNotFoundError as error:
+        raise ValueError(f"{sidecar.name} is missing") from error
+    except (OSError, UnicodeDecodeError) as error:
+        raise ValueError(f"{sidecar.name} cannot be read") from error
+    try:
+        meta = json.loads(text)
     except json.JSONDecodeError as error:
         raise ValueError(f"{sidecar.name} is not valid JSON ({error.msg})") from error
     if not isinstance(meta, dict) or "config" not in meta:
@@ -98,7 +107,7 @@ def _default_meta(base: str) -> dict[str, Any]:
     if base == "dates":
         from explorer.tasks.tokenizer import CharTokenizer  # noqa: PLC0415 - optional until the task lands
 
-        tokenizer = CharTokenizer.default()
+        tokenizer = CharTokenizer()
         config = TransformerConfig(
             src_vocab_size=len(tokenizer.vocab), tgt_vocab_size=len(tokenizer.vocab), d_model=64, n_heads=4,
             n_encoder_layers=2, n_decoder_layers=2, d_ff=256, dropout=0.0, max_len=64,
@@ -130,35 +139,56 @@ def _attach_io(entry: ZooModel) -> None:
     entry.preprocess = functools.partial(preprocess, image_size=size, mean=mean, std=std)
 
 
+def _read_meta(base: str, directory: Path) -> tuple[dict[str, Any], str | None]:
+    """The sidecar, or the built-in description of the model and the reason the sidecar was unusable."""
+    try:
+        meta = read_sidecar(base, directory)
+        _build(meta.get("kind", "transformer" if base == "dates" else "vit"), meta["config"])  # the config must build
+        return meta, None
+    except (ValueError, TypeError, KeyError) as error:
+        reason = str(error) if isinstance(error, ValueError) else f"{base}.json does not describe a valid model"
+        return _default_meta(base), reason
+
+
+def _trained_weights_error(model: nn.Module, weights: Path) -> str | None:
+    """Load ``weights`` into ``model``; None on success, else a one-line reason (file names only, no server paths)."""
+    try:
+        _load_state(model, weights)
+    except FileNotFoundError:
+        return f"{weights.name} is missing"
+    except Exception as error:  # noqa: BLE001 - torch.load on a damaged file raises many kinds; all mean "unusable"
+        return f"{weights.name} is unreadable or does not fit the model ({type(error).__name__})"
+    return None
+
+
 def load_uncached(name: str, directory: Path = CHECKPOINT_DIR, device: torch.device | None = None) -> ZooModel:
-    """Load a named model without the cache (tests use this to point at broken checkpoint folders)."""
+    """Load a named model without the cache (tests use this to point at broken checkpoint folders).
+
+    Models run on the CPU unless ``device`` says otherwise: the teaching models are so small
+    that a GPU would spend more time copying than computing.
+    """
     if name not in MODEL_NAMES:
         raise ValueError(f"unknown model {name!r}; choose one of {', '.join(MODEL_NAMES)}")
     base = name.removesuffix("-untrained")
     want_trained = name == base
-    device = device or torch.device("cpu")
-    warning: str | None = None
-    try:
-        meta = read_sidecar(base, directory)
-    except (OSError, ValueError) as error:
-        meta = _default_meta(base)
-        if want_trained:
-            warning = f"The trained '{base}' checkpoint could not be read ({error}); showing untrained weights instead."
+    meta, problem = _read_meta(base, directory)
     kind = meta.get("kind", "transformer" if base == "dates" else "vit")
-    torch.manual_seed(UNTRAINED_SEED)
+    torch.manual_seed(UNTRAINED_SEED)  # the untrained twin is the same for every student
     model, config = _build(kind, meta["config"])
     trained = False
-    if want_trained and warning is None:
-        weights, _ = checkpoint_paths(base, directory)
-        try:
-            _load_state(model, weights)
-            trained = True
-        except (OSError, RuntimeError, ValueError, EOFError, KeyError) as error:
-            reason = str(error).splitlines()[0][:160] if str(error) else type(error).__name__
-            warning = f"The trained '{base}' weights could not be loaded ({reason}); showing untrained weights instead."
+    if want_trained and problem is None:
+        problem = _trained_weights_error(model, checkpoint_paths(base, directory)[0])
+        trained = problem is None
+        if not trained:  # a partial load may have left some tensors changed: rebuild cleanly
             torch.manual_seed(UNTRAINED_SEED)
             model, config = _build(kind, meta["config"])
-    entry = ZooModel(name=name, kind=kind, model=_freeze(model, device), config=config, trained=trained, meta=meta, warning=warning)
+    warning = None
+    if want_trained and not trained:
+        warning = f"The trained '{base}' model could not be loaded ({problem}); showing untrained weights instead."
+    entry = ZooModel(
+        name=name, kind=kind, model=_freeze(model, device or torch.device("cpu")), config=config,
+        trained=trained, meta=meta, warning=warning,
+    )
     _attach_io(entry)
     return entry
 

@@ -30,7 +30,7 @@ from explorer.inputs.text import (
     replace_surrogates,
     surrogate_notice,
 )
-from ui.share import clean_link, link_to_this_view
+from ui.share import clean_link
 
 DEFAULT_TEXT = "Thursday 26 November 2026"
 MODELS = {"trained": "dates", "untrained": "dates-untrained"}
@@ -212,6 +212,8 @@ prefix_check = check_text(prefix_raw, entry.tokenizer, cfg.max_len - 1, what="pr
 if text_check.error:
     st.error(escape_markdown(text_check.error))
     st.stop()
+if prefix_check.error:
+    st.warning(escape_markdown(prefix_check.error.rstrip(".") + "; the prefix is ignored."))
 for message in text_check.warnings + prefix_check.warnings:  # they quote user characters: escaped, never markup
     st.warning(escape_markdown(message))
 for message in text_check.infos + prefix_check.infos:
@@ -326,7 +328,7 @@ mistake = scols[1].toggle("Mask with 0 instead of −∞ (the mistake)", key="mi
 sel_head = head
 steps = steps_from_run(entry.model, result.attention, view, layer, sel_head)
 gap = float(np.abs(steps.weights - maps[layer, sel_head]).max())
-st.markdown(f"Layer {layer}, head {sel_head}, query {query} = `{q_tokens[query]}`, d_k = {steps.d_k}.")
+st.markdown(escape_markdown(f"Layer {layer}, head {sel_head}, query {query} = {q_tokens[query]}, d_k = {steps.d_k}."))
 if head_mode != "single":
     st.caption(f"The maths is per head: showing head {sel_head} (the heatmap above combines heads by {head_mode}).")
 
@@ -359,7 +361,7 @@ st.caption(
     f"Recomputed weights match the model's own to {gap:.1e} (max absolute difference over the whole head). "
     "Scaling by √d_k keeps the dot products from growing with d_k and saturating the softmax (Section 3.2.1)."
 )
-charts["steps"] = figs.stepwise_figure(steps, query, k_tokens, show_mistake=mistake)
+charts["steps"] = figs.stepwise_figure(steps, query, k_tokens, show_mistake=mistake, query_label=q_tokens[query])
 plot(charts["steps"], "steps", "Top: the scaled scores of this query for each key (grey = hidden by the mask). Bottom: the weights after the softmax.")
 st.markdown("**6 · weighted sum of V** (the head's output for this query)")
 out_rows = [steps.output[query]]
@@ -383,6 +385,5 @@ if mistake:
     else:
         st.info("This attention has no mask (every query may see every key), so 0 and −∞ agree. Pick decoder masked self-attention to see the leak.")
 
-link_to_this_view()
 elapsed = time.perf_counter() - started
 st.caption(f"Server time for this view: {elapsed * 1000:.0f} ms.")

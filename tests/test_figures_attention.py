@@ -92,3 +92,13 @@ def test_matrix_heatmap_hides_minus_infinity() -> None:
     assert np.isnan(z[0, 1]) and z[1, 1] == -2.0
     assert fig.data[0].zmid == 0.0
     assert axis_labels(["a", "a"]) == ["0:a", "1:a"]
+
+
+def test_labels_are_escaped_so_plotly_never_reads_tags() -> None:
+    assert axis_labels(["<s>", "<a href='x'>", "&"]) == ["0:&lt;s&gt;", "1:&lt;a href='x'&gt;", "2:&amp;"]
+    w = np.full((1, 1), 1.0)
+    fig = attention_heatmap(w, ["<b>"], ["</s>"], "t")
+    assert "<" not in "".join(fig.data[0].x) + "".join(fig.data[0].y)
+    keep = np.ones((1, 1), dtype=bool)
+    steps = scaled_dot_product_steps(np.ones((1, 2)), np.ones((1, 2)), np.ones((1, 2)), keep)
+    assert stepwise_figure(steps, 0, ["<i>"], query_label="<s>").layout.title.text == "Query 0:&lt;s&gt;: scores and weights"

@@ -84,7 +84,8 @@ def test_changing_view_layer_head_and_head_mode() -> None:
     assert _titles(at)[0] == "Decoder cross-attention · layer 1 · head 2"
     heat = _charts(at)[0]["data"][0]
     assert heat["x"][0].startswith("0:")  # keys are source characters
-    assert heat["y"][0] == "0:<s>"  # queries are decoder inputs, starting with the start token
+    assert heat["y"][0] == "0:&lt;s&gt;"  # queries are decoder inputs, from the start token (escaped for plotly)
+    assert _titles(at)[3] == "Query 0:&lt;s&gt;: scores and weights"
     at.radio(key="heads").set_value("max").run()
     assert _titles(at)[0] == "Decoder cross-attention · layer 1 · max over 4 heads"
     assert "Layer 1, head 2" in " ".join(m.value for m in at.markdown)
@@ -200,3 +201,11 @@ def test_hostile_url_values_fall_back_with_a_notice(params: dict[str, str], phra
     assert any(phrase in w for w in _warnings(at)), _warnings(at)
     assert not any("<b>" in w.value for w in at.warning)  # the hostile value itself is never echoed
     assert _titles(at)[0] == "Encoder self-attention · layer 0 · head 0"  # defaults
+
+
+def test_blank_prefix_is_ignored_with_a_message() -> None:
+    at = _page()
+    at.text_input(key="prefix").set_value("   ").run()
+    assert not at.exception
+    assert "prefix is ignored" in _messages(at)
+    assert not any(s == "yes" for s in _frame(at, "step")["forced"])

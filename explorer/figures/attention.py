@@ -4,7 +4,8 @@ Conventions, shared by every builder here:
 - maps are after the softmax, rows are queries (top to bottom), columns are keys (left to right),
   the explorer's (…, queries, keys) layout;
 - axis labels are made unique by their position (``"3:M"``), because plotly merges equal
-  category names and a text like "2021-12-12" repeats characters;
+  category names and a text like "2021-12-12" repeats characters, and HTML-escaped, because
+  plotly reads ``<s>`` (the start token) as a tag;
 - numbers travel as float32 arrays (plotly sends them base64-encoded) so a page's chart data stays small;
 - figures carry an empty template, so Streamlit's theme styles them and the JSON stays small.
 """
@@ -29,9 +30,15 @@ def _template() -> go.layout.Template:
     return go.layout.Template()
 
 
+def plotly_text(text: str) -> str:
+    """Escape ``& < >`` for Plotly, whose labels understand a few HTML tags: without this the start
+    token ``<s>`` would vanish (read as strike-through) and typed text could add tags or links."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def axis_labels(tokens: Sequence[str]) -> list[str]:
-    """Unique category labels ``"position:token"`` for an axis of tokens."""
-    return [f"{i}:{t}" for i, t in enumerate(tokens)]
+    """Unique, escaped category labels ``"position:token"`` for an axis of tokens."""
+    return [f"{i}:{plotly_text(t)}" for i, t in enumerate(tokens)]
 
 
 def _check_map(weights: np.ndarray, query_labels: Sequence[str], key_labels: Sequence[str]) -> np.ndarray:
@@ -183,6 +190,7 @@ def stepwise_figure(
     query: int,
     key_labels: Sequence[str],
     show_mistake: bool = False,
+    query_label: str | None = None,
 ) -> go.Figure:
     """For one query: scaled scores per key (top) and the softmax weights (bottom).
 
@@ -226,7 +234,7 @@ def stepwise_figure(
         )
     fig.update_layout(
         template=_template(), barmode="group", height=420, margin=dict(l=10, r=10, t=60, b=10),
-        legend=dict(orientation="h", y=-0.15), title=dict(text=f"Query {kl[query] if query < len(kl) else query}: scores and weights"),
+        legend=dict(orientation="h", y=-0.15), title=dict(text=f"Query {query}:{plotly_text(query_label) if query_label is not None else ''}: scores and weights"),
     )
     fig.update_xaxes(type="category", tickfont=dict(size=10))
     fig.update_yaxes(range=[0, 1.05], row=2, col=1)

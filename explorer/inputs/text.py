@@ -142,7 +142,8 @@ def check_text(
             check.error = f"The {what} is empty: type a date such as 'Thursday 26 November 2026'."
         return check
     if text.strip() == "":
-        check.error = f"The {what} is only whitespace: type a date such as '26 Nov 2026'."
+        hint = "leave it empty or type characters" if allow_empty else "type a date such as '26 Nov 2026'"
+        check.error = f"The {what} is only whitespace: {hint}."
         return check
     text, n_surrogates = replace_surrogates(text)
     if n_surrogates:

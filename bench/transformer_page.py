@@ -1,0 +1,75 @@
+"""Benchmark of the Transformer page: server-side rerun time and Plotly chart bytes.
+
+Run from the repository root: ``python bench/transformer_page.py`` (prints JSON and writes
+bench/results/transformer_page.json). Uses AppTest, so times are the script's server-side run
+(no network, no browser rendering); bytes are the Plotly JSON specs the page sends.
+
+Cases: the defaults, each attention view, and the maximum length (a source cut at the model's
+max_len plus the longest teacher-forcing prefix, so the decoder maps are as large as they get).
+"cold" = a new input (the per-input model run is not cached yet); "warm" = a rerun of the same view
+(cached model run, e.g. after moving the layer or head control).
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import streamlit as st  # noqa: E402
+from streamlit.testing.v1 import AppTest  # noqa: E402
+
+from explorer.inputs.text import MAX_PREFIX_CHARS  # noqa: E402
+
+PAGE = str(ROOT / "pages" / "transformer.py")
+LONG_TEXT = ("Thursday, the 26th of November, 2026 " * 8)[:256]
+LONG_PREFIX = ("2026-11-26 " * 4)[:MAX_PREFIX_CHARS]
+
+
+def chart_bytes(at: AppTest) -> int:
+    return sum(len(c.proto.spec) for c in at.get("plotly_chart"))
+
+
+def timed_run(at: AppTest) -> float:
+    start = time.perf_counter()
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return time.perf_counter() - start
+
+
+def measure(params: dict[str, str]) -> dict[str, object]:
+    st.cache_data.clear()
+    at = AppTest.from_file(PAGE, default_timeout=300)
+    at.query_params.update(params)
+    cold = timed_run(at)
+    warm = [timed_run(at) for _ in range(5)]
+    return {
+        "cold_s": round(cold, 3),
+        "warm_median_s": round(statistics.median(warm), 3),
+        "chart_bytes": chart_bytes(at),
+        "charts": len(at.get("plotly_chart")),
+    }
+
+
+def main() -> dict[str, object]:
+    AppTest.from_file(PAGE, default_timeout=300).run()  # imports and model loading, not counted
+    out: dict[str, object] = {}
+    for view in ("encoder", "decoder", "cross"):
+        out[f"defaults, view={view}"] = measure({"view": view})
+    out["defaults, decoder, mask mistake on"] = measure({"view": "decoder", "mistake": "true"})
+    for view in ("encoder", "decoder", "cross"):
+        out[f"max length, view={view}"] = measure({"text": LONG_TEXT, "prefix": LONG_PREFIX, "view": view})
+    out["max length, untrained, cross"] = measure({"text": LONG_TEXT, "prefix": LONG_PREFIX, "view": "cross", "model": "untrained"})
+    return out
+
+
+if __name__ == "__main__":
+    results = main()
+    (ROOT / "bench" / "results").mkdir(exist_ok=True)
+    (ROOT / "bench" / "results" / "transformer_page.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    print(json.dumps(results, indent=2))

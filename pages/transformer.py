@@ -19,6 +19,7 @@ from explorer.analysis.heads import COMBINE_MODES, attention_csv, attention_npz,
 from explorer.analysis.stepwise import KIND_LABELS, TranslationRun, steps_from_run, translate_and_record
 from explorer.figures import attention as figs
 from explorer.inputs.params import ParamSpec
+from explorer.tasks.dates import parse as parse_date
 from explorer.inputs.text import (
     MAX_PREFIX_CHARS,
     MAX_TEXT_CHARS,
@@ -109,11 +110,13 @@ def _highlight_unknown(frame: pd.DataFrame) -> pd.DataFrame:
     return styles
 
 
-def steps_table(steps: list, k: int) -> pd.DataFrame:
-    """Per decoding step: the token emitted, its probability, whether it was forced, and the top-k."""
+def steps_table(steps: list, reads: list[str], k: int) -> pd.DataFrame:
+    """Per decoding step: the target token the decoder reads, the token it emits, its probability,
+    whether it was forced (teacher forcing), and the top-k candidates."""
     rows = []
     for i, s in enumerate(steps):
-        row = {"step": i, "token": display_token(s.token), "p": round(s.probability, 3), "forced": "yes" if s.forced else ""}
+        read = display_token(reads[i]) if i < len(reads) else ""
+        row = {"step": i, "reads": read, "token": display_token(s.token), "p": round(s.probability, 3), "forced": "yes" if s.forced else ""}
         for j, (tok, p) in enumerate(s.top_k[:k]):
             row[f"#{j + 1}"] = f"{display_token(tok)}  {p:.3f}"
         rows.append(row)
@@ -223,7 +226,7 @@ seed = int(st.session_state.get("seed", 0) or 0)
 try:
     result = run_model(MODELS[model_choice], text_check.text, temperature, int(top_k), prefix_check.text, seed if temperature > 0 else 0)
 except ValueError as error:  # e.g. a config the decoder refuses; one line, no traceback
-    st.error(f"The model could not run on this input: {error}")
+    st.error(escape_markdown(f"The model could not run on this input: {error}"))
     st.stop()
 dec = result.decode
 
@@ -236,12 +239,23 @@ st.markdown("**Source tokens** (what the encoder reads; ⚠ = unknown character 
 st.dataframe(frame.style.apply(_highlight_unknown, axis=None), width="stretch")
 st.markdown("**Output**" + ("" if dec.finished else " (stopped at the step limit, no end token)"))
 st.code(dec.text or "(empty)", language=None)
+try:
+    expected = parse_date(text_check.text).isoformat()
+except ValueError:
+    expected = None
+if expected is None:
+    st.caption("The reference parser does not read this as a date in a known format, so there is no answer to check against.")
+elif dec.text == expected:
+    st.success(f"Correct: the reference parser also reads {expected}.", icon="✅")
+else:
+    st.caption(f"✗ Not what the reference parser reads: {expected}.")
 if dec.truncated or text_check.truncated:
     st.caption(f"✂ Only the first {cfg.max_len} characters were read.")
 st.markdown("**Decoding, step by step** (probabilities at temperature 1: the model's own distribution)")
-st.dataframe(steps_table(dec.steps, int(top_k)), hide_index=True, width="stretch")
+st.dataframe(steps_table(dec.steps, dec.decoder_input_tokens, int(top_k)), hide_index=True, width="stretch")
 st.caption(
-    "Each row is one decoder step: the token it emitted, that token's probability and the top-k candidates. "
+    "Each row is one decoder step: the target token the decoder reads (the previous output, starting from <s>), the token it "
+    "emitted, that token's probability and the top-k candidates; </s> ends the output. "
     "'forced' rows came from the target prefix (teacher forcing): the model was told the token, and the row shows what it would have preferred."
 )
 
@@ -372,7 +386,7 @@ if mistake:
 st.dataframe(vector_frame(np.array(out_rows), out_labels, "o"), width="stretch")
 if mistake:
     if steps.has_mask:
-        hidden = [k_tokens[j] for j in np.flatnonzero(~steps.keep[query])]
+        hidden = [f"{j}:{k_tokens[j]}" for j in np.flatnonzero(~steps.keep[query])]
         leaked = float(steps.leaked_mass[query])
         if hidden:
             st.error(escape_markdown(

@@ -63,6 +63,10 @@ def test_defaults_render_every_chart_without_exception() -> None:
     assert len(at.main.code) == 1 and at.main.code[0].value  # the output string
     assert len(at.dataframe) >= 3  # tokens, decoding steps, step-by-step table
     assert "greedy" in _messages(at)  # temperature 0 says what it means
+    steps = _frame(at, "step")
+    assert steps["reads"][0] == "<s>"  # target tokens as the decoder sees them
+    shown = _messages(at) + " ".join(m.value for m in at.success)
+    assert "2026-11-26" in shown  # the reference parser's answer is always shown next to the model's
     overview = _charts(at)[1]
     assert {t.get("coloraxis") for t in overview["data"]} == {"coloraxis"}  # one colour scale
 
@@ -72,6 +76,7 @@ def test_default_input_gives_the_correct_iso_date() -> None:
     at = _page()
     assert not at.exception
     assert at.main.code[0].value == "2026-11-26"
+    assert any("Correct" in m.value for m in at.success)
 
 
 def test_changing_view_layer_head_and_head_mode() -> None:
@@ -209,3 +214,16 @@ def test_blank_prefix_is_ignored_with_a_message() -> None:
     assert not at.exception
     assert "prefix is ignored" in _messages(at)
     assert not any(s == "yes" for s in _frame(at, "step")["forced"])
+
+
+def test_switching_to_a_shorter_view_resets_an_out_of_range_query() -> None:
+    at = _page()
+    n_source = len(_frame(at, "softmax weight"))  # encoder keys = source length
+    at.slider(key="query").set_value(n_source - 1).run()
+    assert not at.exception
+    at.radio(key="view").set_value("decoder").run()
+    assert not at.exception
+    n_decoder = len(_frame(at, "softmax weight"))
+    assert n_decoder < n_source
+    assert at.slider(key="query").value == 0
+    assert _titles(at)[3].startswith("Query 0:")

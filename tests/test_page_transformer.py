@@ -96,16 +96,18 @@ def test_changing_view_layer_head_and_head_mode() -> None:
     assert "Layer 1, head 2" in " ".join(m.value for m in at.markdown)
 
 
-def test_temperature_above_zero_samples_and_reports_probabilities() -> None:
-    at = _page()
+def test_temperature_above_zero_samples_reproducibly() -> None:
+    # The untrained twin's next-token distribution is nearly flat, so sampling must leave the argmax path.
+    at = _page(model="untrained")
     greedy = at.main.code[0].value
     at.number_input(key="temp").set_value(2.0).run()
     assert not at.exception
     assert "greedy" not in " ".join(c.value for c in at.caption)
-    assert at.main.code[0].value  # a sampled output (may or may not equal the greedy one)
-    steps = _frame(at, "step")
-    assert {"step", "token", "p", "#1"} <= set(steps.columns)
-    assert greedy is not None
+    sampled = at.main.code[0].value
+    assert sampled != greedy
+    assert {"step", "reads", "token", "p", "#1"} <= set(_frame(at, "step").columns)
+    again = _page(model="untrained", temp="2.0")
+    assert again.main.code[0].value == sampled  # seeded: the same link gives the same sample
 
 
 def test_teacher_forcing_prefix_is_marked_forced() -> None:

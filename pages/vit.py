@@ -119,7 +119,6 @@ with left:
         if source == "Upload":
             upload = st.file_uploader(
                 "Upload an image", type=list(images.ACCEPTED_EXTENSIONS), key="upload",
-                max_upload_size=int(images.MAX_BYTES // 1_000_000),
                 help="PNG, JPEG, WebP, GIF (first frame) or BMP. Shared links keep the view settings, not the image.",
             )
         else:
@@ -139,6 +138,7 @@ with left:
             st.error(str(error))
             st.stop()
         raw_pixels = np.asarray(images.to_square(loaded.image, fit))
+        st.image(raw_pixels, caption="Your image, upright and made square", width=200)
         facts = f"{loaded.format}, {loaded.original_size[0]} x {loaded.original_size[1]}, mode {loaded.original_mode}"
         st.caption(f"Read as {facts}." + (" " + "; ".join(loaded.notes).capitalize() + "." if loaded.notes else ""))
 
@@ -162,9 +162,24 @@ with right:
     )
 
 # ----------------------------------------------------------------------------- shared view controls
-c1, c2 = st.columns(2)
-layer = c1.slider("Layer", 1, n_layers, n_layers, key="layer", bind="query-params")
-head = c2.slider("Head", 1, n_heads, 1, key="head", bind="query-params")
+# Every URL-bound control lives outside the (lazy) tabs: a widget inside a hidden tab is not
+# rendered, and Streamlit then drops its value and its URL parameter.
+with st.container(border=True):
+    c1, c2, c3 = st.columns(3)
+    layer = c1.slider("Layer", 1, n_layers, n_layers, key="layer", bind="query-params",
+                      help="Which encoder layer's attention to show; rollout is accumulated up to this layer.")
+    head = c2.slider("Head", 1, n_heads, 1, key="head", bind="query-params")
+    patch = c3.number_input(
+        "Patch to inspect", 0, n_patches - 1, n_patches // 2 + gw // 2, 1, key="patch", bind="query-params",
+        help="A patch index from the numbered grid (Patches tab): the Attention tab shows where it looks.",
+    )
+    c1, c2, c3, c4 = st.columns([1.3, 1.2, 1.2, 1.3])
+    fusion = c1.radio("Rollout head fusion", FUSIONS, key="fusion", bind="query-params", horizontal=True)
+    discard = c2.slider("Rollout discard ratio", 0.0, 0.95, 0.0, 0.05, key="discard", bind="query-params",
+                        help="Drop this share of the weakest links in each row before multiplying ([CLS] is never dropped).")
+    residual = c3.checkbox("Rollout: add residual (0.5 A + 0.5 I)", True, key="residual", bind="query-params")
+    size = c4.select_slider("Larger input size (px)", LARGER_SIZES, 64, key="size", bind="query-params",
+                            help="Used by the Resolution tab.")
 L, H = layer - 1, head - 1
 
 cls_maps = distance.cls_maps(run.attention, run.grid)  # (L, H, gh, gw)
@@ -199,10 +214,6 @@ with tabs[0]:
 # ----------------------------------------------------------------------------- tab: attention
 with tabs[1]:
     if tabs[1].open:
-        patch = st.number_input(
-            "Patch to inspect (index on the grid)", 0, n_patches - 1, n_patches // 2 + gw // 2, 1, key="patch",
-            bind="query-params",
-        )
         patch_map, to_cls = distance.patch_query_map(run.attention[L, H], int(patch), run.grid)
         st.plotly_chart(figs.overlays_figure([
             figs.Panel(run.model_view, cls_maps[L, H], run.patch_size, f"[CLS] attention, layer {layer} head {head}"),
@@ -222,11 +233,6 @@ with tabs[1]:
 # ----------------------------------------------------------------------------- tab: rollout
 with tabs[2]:
     if tabs[2].open:
-        c1, c2, c3 = st.columns(3)
-        fusion = c1.radio("Head fusion", FUSIONS, key="fusion", bind="query-params", horizontal=True)
-        discard = c2.slider("Discard ratio", 0.0, 0.95, 0.0, 0.05, key="discard", bind="query-params",
-                            help="Drop this share of the weakest links in each row before multiplying ([CLS] is never dropped).")
-        residual = c3.checkbox("Add residual identity (0.5 A + 0.5 I)", True, key="residual", bind="query-params")
         rolled = _rollout_maps(run, fusion, discard, residual)
         st.plotly_chart(figs.overlays_figure([
             figs.Panel(run.model_view, cls_maps[L, H], run.patch_size, f"raw: layer {layer}, head {head}"),
@@ -256,7 +262,6 @@ with tabs[3]:
 # ----------------------------------------------------------------------------- tab: resolution
 with tabs[4]:
     if tabs[4].open:
-        size = st.select_slider("Larger input size (pixels)", LARGER_SIZES, 64, key="size", bind="query-params")
         if source == "Sample":
             big_pixels = _sample(class_name, int(seed), int(size))
         else:

@@ -128,7 +128,9 @@ def vector_frame(rows: np.ndarray, labels: list[str], prefix: str) -> pd.DataFra
 
 
 def plot(fig, key: str, caption: str, width: str = "stretch") -> None:  # noqa: ANN001
-    st.plotly_chart(fig, key=key, config=PLOT_CONFIG, theme="streamlit", width=width)
+    """Place a figure with a PNG download (the modebar camera) named after the chart, and its caption."""
+    config = {**PLOT_CONFIG, "toImageButtonOptions": {**PLOT_CONFIG["toImageButtonOptions"], "filename": f"transformer_{key}"}}
+    st.plotly_chart(fig, key=key, config=config, theme="streamlit", width=width)
     st.caption(caption)
 
 

@@ -69,6 +69,12 @@ def test_defaults_render_every_chart_without_exception() -> None:
     assert "2026-11-26" in shown  # the reference parser's answer is always shown next to the model's
     overview = _charts(at)[1]
     assert {t.get("coloraxis") for t in overview["data"]} == {"coloraxis"}  # one colour scale
+    hover = _charts(at)[0]["data"][0]["hovertemplate"]
+    assert "query" in hover and "key" in hover and "weight" in hover
+    downloads = at.get("download_button")
+    assert len(downloads) == 2  # CSV and NPZ of the current view
+    configs = [json.loads(c.proto.config) for c in at.get("plotly_chart")]
+    assert all(c["toImageButtonOptions"]["format"] == "png" for c in configs)  # PNG from every chart's camera
 
 
 @pytest.mark.skipif(not HAS_CHECKPOINT, reason="trained dates checkpoint not committed yet")

@@ -182,6 +182,9 @@ def start_server(
     server = StreamlitServer(port=port, proc=proc, log_path=log_path, extra_args=list(extra_args))
     try:
         wait_http_ok(f"{server.url}/_stcore/health", timeout=timeout, proc=proc)
+    except RuntimeError as exc:
+        server.stop()
+        raise RuntimeError(f"{exc}\n--- {log_path} ---\n{server.log_tail(2000)}") from exc
     except BaseException:
         server.stop()
         raise

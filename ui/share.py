@@ -24,6 +24,7 @@ from collections.abc import Mapping
 from urllib.parse import urlencode
 
 import streamlit as st
+from streamlit.errors import StreamlitAPIException
 
 from explorer.inputs.params import ParamSpec, parse_param
 
@@ -84,10 +85,10 @@ def clean_link(schema: Mapping[str, ParamSpec], *, show: bool = True) -> dict[st
     present = {name: st.query_params.get_all(name) for name in schema if name in st.query_params}
     bad = find_bad_params(present, schema)
     if bad:
-        for name in bad:
-            del st.query_params[name]
+        removed = [name for name in bad if _drop_param(name)]
         st.session_state.setdefault(NOTICES_KEY, []).append(notice_text(bad))
-        st.rerun()
+        if removed:  # never rerun for a parameter we could not remove: that would loop
+            st.rerun()
     if show:
         show_link_notices()
     valid: dict[str, object] = {}
@@ -95,6 +96,20 @@ def clean_link(schema: Mapping[str, ParamSpec], *, show: bool = True) -> dict[st
         if name not in bad and values:
             valid[name] = parse_param(str(values[-1]), schema[name])
     return valid
+
+
+def _drop_param(name: str) -> bool:
+    """Remove one query parameter; False if Streamlit refuses.
+
+    Streamlit refuses to delete a parameter that is bound to a widget already registered in this
+    session. That happens when two pages bind the same key (e.g. ``layer`` on two pages): the
+    first page's binding is still registered when the second page runs. Page-unique keys avoid it.
+    """
+    try:
+        del st.query_params[name]
+    except StreamlitAPIException:
+        return False
+    return True
 
 
 def show_link_notices() -> None:

@@ -157,3 +157,15 @@ def test_hostile_seed_in_link_is_ignored_with_a_notice(app: AppPage) -> None:
     app.goto("", "seed=inf")
     assert not app.exceptions(), "a hostile seed in the link broke the page"
     assert app.page.locator(".st-key-seed input").input_value() == "0"
+
+
+def test_one_student_walks_through_every_page(app: AppPage) -> None:
+    """The classroom path: change a control, then visit every page through the sidebar in the same
+    session. Widget keys are session-wide in Streamlit, and a key bound to the URL on one page
+    (e.g. ``layer``) travels to the next page's link: two pages must never share a bound key."""
+    app.goto("transformer")
+    app.act(lambda: app.keyed("model").get_by_text("untrained").click())
+    app.assert_clean()
+    for title in ("Vision Transformer", "Profiler", "Positional encoding", "Transformer", "Home"):
+        app.act(lambda t=title: app.page.locator('[data-testid="stSidebarNav"] a', has_text=t).first.click())
+        assert not app.exceptions(), f"{title} broke after visiting other pages ({app.page.url}): {app.exceptions()[:1]}"

@@ -1,0 +1,32 @@
+"""Warm a freshly started app: wait for its health check, then open the home page once.
+
+Used as systemd's ExecStartPost (deploy/explorer@.service). Two reasons: the first visitor should
+not pay for importing torch and loading the models; and, while a folder named ``pages/`` sits next
+to ``app.py``, Streamlit runs the very first session of a process in its old pages-directory mode
+(a deep link opened first would skip app.py's sidebar and seed), so the first session should be ours.
+
+Usage: python tools/warm.py http://127.0.0.1:8501
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from tools.server import wait_http_ok  # noqa: E402
+from tools.stclient import StreamlitSession  # noqa: E402
+
+
+def warm(url: str, timeout: float = 300.0) -> int:
+    wait_http_ok(f"{url.rstrip('/')}/_stcore/health", timeout=timeout)
+    with StreamlitSession(url, timeout=timeout) as session:
+        result = session.open("")
+    print(f"warmed {url}: {result.status} in {result.seconds:.1f} s")
+    return 0 if result.ok else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(warm(sys.argv[1] if len(sys.argv) > 1 else "http://127.0.0.1:8501"))

@@ -177,10 +177,21 @@ with st.container(border=True):
     fusion = c1.radio("Rollout head fusion", FUSIONS, key="fusion", bind="query-params", horizontal=True)
     discard = c2.slider("Rollout discard ratio", 0.0, 0.95, 0.0, 0.05, key="discard", bind="query-params",
                         help="Drop this share of the weakest links in each row before multiplying ([CLS] is never dropped).")
-    residual = c3.checkbox("Rollout: add residual (0.5 A + 0.5 I)", True, key="residual", bind="query-params")
+    residual = c3.checkbox("Residual 0.5A + 0.5I", True, key="residual", bind="query-params",
+                           help="Rollout: model the skip connection as 0.5 * attention + 0.5 * identity (Abnar & Zuidema).")
     size = c4.select_slider("Larger input size (px)", LARGER_SIZES, 64, key="size", bind="query-params",
                             help="Used by the Resolution tab.")
 L, H = layer - 1, head - 1
+
+
+def _pick_patch() -> None:
+    """on_select callback: runs before the rerun, so it may still set the bound ``patch`` widget."""
+    event = st.session_state.get("attention_chart")
+    points = list(event.selection.points) if event is not None else []
+    picked = figs.picked_patch(points, run.grid, run.patch_size)
+    if picked is not None:
+        st.session_state["patch"] = picked
+
 
 cls_maps = distance.cls_maps(run.attention, run.grid)  # (L, H, gh, gw)
 tabs = st.tabs(TABS, key="tab", bind="query-params")
@@ -218,8 +229,9 @@ with tabs[1]:
         st.plotly_chart(figs.overlays_figure([
             figs.Panel(run.model_view, cls_maps[L, H], run.patch_size, f"[CLS] attention, layer {layer} head {head}"),
             figs.Panel(run.model_view, patch_map, run.patch_size, f"patch {patch} attends to", highlight=int(patch)),
-        ]), key="attention_chart")
+        ], pickable=True), key="attention_chart", on_select=_pick_patch, selection_mode="points")
         st.caption(
+            "Click a patch in either panel to inspect it (or type its index above). "
             f"What am I looking at: left, the row of [CLS] in the attention matrix of layer {layer}, head {head} "
             f"(how much [CLS] draws from each patch; [CLS] keeps {run.attention[L, H, 0, 0]:.1%} for itself). "
             f"Right, the same for patch {patch} (red box); it puts {to_cls:.1%} on [CLS]."

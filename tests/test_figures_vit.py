@@ -126,3 +126,14 @@ def test_default_figures_are_small() -> None:
         figs.token_matrix_figure(RNG.normal(size=(64, 48))),
     ))
     assert total < 500_000
+
+
+def test_pickable_overlay_and_picked_patch() -> None:
+    fig = figs.overlays_figure([figs.Panel(IMAGE, np.zeros((8, 8)), 4, "a")], pickable=True)
+    pick = [t for t in fig.data if isinstance(t, go.Scatter)]
+    assert len(pick) == 1 and list(pick[0].customdata) == list(range(64))
+    assert fig.layout.clickmode == "event+select"
+    assert figs.picked_patch([{"x": 6.0, "y": 10.0}], (8, 8), 4) == 2 * 8 + 1  # row 2, col 1
+    assert figs.picked_patch([{"x": 40.0, "y": 1.0}], (8, 8), 4) is None  # outside the image
+    assert figs.picked_patch([{"curve_number": 0}], (8, 8), 4) is None
+    assert not any(isinstance(t, go.Scatter) for t in figs.overlays_figure([figs.Panel(IMAGE, np.zeros((8, 8)), 4, "a")]).data)

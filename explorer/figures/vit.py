@@ -209,8 +209,23 @@ class Panel:
     highlight: int | None = None
 
 
-def overlays_figure(panels: Sequence[Panel], opacity: float = 0.6, shared_scale: bool = False, height: int = 360) -> go.Figure:
+def _pick_trace(grid: tuple[int, int], patch_size: int) -> go.Scatter:
+    """Near-invisible markers on patch centres, so a click selects a patch (``customdata`` = its index)."""
+    gh, gw = grid
+    rows, cols = np.meshgrid(np.arange(gh), np.arange(gw), indexing="ij")
+    return go.Scatter(
+        x=(cols.ravel() + 0.5) * patch_size, y=(rows.ravel() + 0.5) * patch_size, mode="markers",
+        marker={"size": 14 if gh <= 8 else 7, "opacity": 0.01, "color": "white"}, customdata=np.arange(gh * gw),
+        hovertemplate="patch %{customdata}: click to inspect<extra></extra>", showlegend=False, name="pick",
+    )
+
+
+def overlays_figure(
+    panels: Sequence[Panel], opacity: float = 0.6, shared_scale: bool = False, height: int = 360, pickable: bool = False,
+) -> go.Figure:
     """Side-by-side panels, each an attention map over its image.
+
+    ``pickable`` adds clickable patch-centre markers (for ``st.plotly_chart(on_select=...)``).
 
     ``shared_scale`` gives all panels one colour axis (only meaningful for the same quantity);
     otherwise each panel has its own colour bar, because raw attention and rollout live on
@@ -226,17 +241,32 @@ def overlays_figure(panels: Sequence[Panel], opacity: float = 0.6, shared_scale:
                            coloraxis="coloraxis" if shared_scale else None, zmin=0.0 if not shared_scale else None)
         if not shared_scale:
             domain = fig.layout[f"xaxis{'' if i == 1 else i}"].domain
-            trace.update(colorbar={"x": domain[1] + 0.005, "len": 0.9, "thickness": 10, "tickformat": ".3~g",
+            trace.update(colorbar={"x": domain[1] + 0.005, "len": 0.9, "thickness": 10, "tickformat": ".4~f",
                                    "tickfont": {"size": 9}})
         fig.add_trace(trace, row=1, col=i)
+        if pickable:
+            fig.add_trace(_pick_trace(panel.grid_map.shape, panel.patch_size), row=1, col=i)
         if panel.highlight is not None:
             _add_patch_box(fig, panel.highlight, panel.grid_map.shape[1], panel.patch_size, row=1, col=i)
         _image_axes(fig, array.shape[:2], row=1, col=i)
     if shared_scale:
         fig.update_layout(coloraxis={"colorscale": COLORSCALE, "cmin": 0.0, "cmax": zmax})
     _square(fig, n)
-    fig.update_layout(height=height, margin={"l": 5, "r": 40, "t": 40, "b": 5}, showlegend=False)
+    fig.update_layout(height=height, margin={"l": 5, "r": 40, "t": 40, "b": 5}, showlegend=False,
+                      clickmode="event+select" if pickable else None, dragmode=False if pickable else None)
     return fig
+
+
+def picked_patch(points: Sequence[dict], grid: tuple[int, int], patch_size: int) -> int | None:
+    """The patch index a plotly selection points at (from its x, y in model pixels), or None."""
+    gh, gw = grid
+    for point in points:
+        x, y = point.get("x"), point.get("y")
+        if isinstance(x, (int, float)) and isinstance(y, (int, float)):
+            row, col = int(y // patch_size), int(x // patch_size)
+            if 0 <= row < gh and 0 <= col < gw:
+                return row * gw + col
+    return None
 
 
 def overview_figure(maps: np.ndarray, layer_offset: int = 1, height_per_row: int = 150) -> go.Figure:

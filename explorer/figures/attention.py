@@ -62,7 +62,9 @@ def _size(n_rows: int, n_cols: int) -> tuple[int, int]:
 def _tick_axis(labels: Sequence[str], title: str) -> dict[str, object]:
     step = 1 if len(labels) <= MAX_TICK_LABELS else 2
     shown = list(labels)[::step]
-    return dict(title=title, tickmode="array", tickvals=shown, ticktext=shown, tickfont=dict(size=10), type="category")
+    return dict(
+        title=title, tickmode="array", tickvals=shown, ticktext=shown, tickfont=dict(size=10), type="category", automargin=True
+    )
 
 
 def attention_heatmap(
@@ -91,7 +93,7 @@ def attention_heatmap(
     fig.update_layout(
         template=_template(), title=dict(text=title), height=height, width=width,
         margin=dict(l=10, r=10, t=50, b=10),
-        xaxis=dict(_tick_axis(kl, key_title), side="top"),
+        xaxis=dict(_tick_axis(kl, key_title), tickangle=-90),
         yaxis=dict(_tick_axis(ql, query_title), autorange="reversed"),
     )
     return fig
@@ -180,7 +182,7 @@ def entropy_heatmap(
             fig.add_shape(type="rect", x0=h - 0.5, x1=h + 0.5, y0=l - 0.5, y1=l + 0.5, line=dict(color="red", width=3))
     fig.update_layout(
         template=_template(), title=dict(text=title), height=int(120 + 45 * n_layers),
-        margin=dict(l=10, r=10, t=50, b=10), yaxis=dict(autorange="reversed"),
+        margin=dict(l=10, r=10, t=50, b=10), yaxis=dict(autorange="reversed", automargin=True), xaxis=dict(automargin=True),
     )
     return fig
 
@@ -268,7 +270,7 @@ def matrix_heatmap(
     height, width = _size(len(rl), len(cl))
     fig.update_layout(
         template=_template(), title=dict(text=title), height=height, width=width, margin=dict(l=10, r=10, t=50, b=10),
-        xaxis=dict(_tick_axis(cl, "key token"), side="top"), yaxis=dict(_tick_axis(rl, "query token"), autorange="reversed"),
+        xaxis=dict(_tick_axis(cl, "key token"), tickangle=-90), yaxis=dict(_tick_axis(rl, "query token"), autorange="reversed"),
     )
     return fig
 

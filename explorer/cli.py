@@ -24,25 +24,23 @@ def _train(args: argparse.Namespace) -> int:
 
 def _translate(args: argparse.Namespace) -> int:
     from explorer.decoding import generate  # noqa: PLC0415 - keep `--help` fast
-    from explorer.inputs.text import validate_text  # noqa: PLC0415
+    from explorer.inputs.text import check_text  # noqa: PLC0415
     from explorer.zoo import load_model  # noqa: PLC0415
 
     entry = load_model("dates")
-    try:
-        text = validate_text(args.text)
-    except ValueError as error:
-        raise CliError(str(error)) from error
-    if entry.warning:
-        print(f"warning: {entry.warning}", file=sys.stderr)
-    result = generate(entry.model, entry.tokenizer, text)
-    print(result.output)
+    check = check_text(args.text, entry.tokenizer, entry.config.max_len)
+    if not check.ok:
+        raise CliError(check.error)
+    for message in ([entry.warning] if entry.warning else []) + check.warnings:
+        print(f"warning: {message}", file=sys.stderr)
+    print(generate(entry.model, entry.tokenizer, check.text).output)
     return 0
 
 
 def _classify(args: argparse.Namespace) -> int:
     import torch  # noqa: PLC0415
 
-    from explorer.inputs.images import load_image  # noqa: PLC0415
+    from explorer.inputs.images import load_image, to_square  # noqa: PLC0415
     from explorer.zoo import load_model  # noqa: PLC0415
 
     path = Path(args.path)
@@ -51,7 +49,7 @@ def _classify(args: argparse.Namespace) -> int:
     except OSError as error:
         raise CliError(f"cannot read {path}: {error.strerror or error}") from error
     try:
-        image = load_image(data, path.name)
+        image = to_square(load_image(data, path.name), "pad")  # as the ViT page does by default
     except ValueError as error:
         raise CliError(str(error)) from error
     entry = load_model("shapes")

@@ -40,6 +40,12 @@ VIEWS = {
 }
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (all threads), from /proc: insensitive to other load on the machine."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def chart_bytes(result: object) -> int:
     return sum(len(c.proto.spec) for c in result.charts if c.kind == "plotly_chart")  # type: ignore[attr-defined]
 
@@ -52,10 +58,14 @@ def bench_page() -> dict[str, object]:
             warmup.open("vit")  # imports, model load
         for label, query in VIEWS.items():
             with StreamlitSession(server.url) as session:
+                cpu0 = cpu_seconds(server.pid)
                 first = session.open("vit", query)
+                cpu1 = cpu_seconds(server.pid)
                 assert first.ok, (label, first.exceptions, first.error_alerts)
                 warm = [session.rerun().seconds for _ in range(3)]
+                cpu_warm = (cpu_seconds(server.pid) - cpu1) / 3
                 out[label] = {"cold_s": round(first.seconds, 3), "warm_median_s": round(statistics.median(warm), 3),
+                              "cold_server_cpu_s": round(cpu1 - cpu0, 3), "warm_server_cpu_s": round(cpu_warm, 3),
                               "chart_bytes": chart_bytes(first), "charts": len([c for c in first.charts if c.kind == "plotly_chart"])}
         out["server_rss_mb"] = round(server.rss() / 1e6)
     finally:
@@ -72,18 +82,19 @@ def bench_photo_load() -> dict[str, object]:
         buffer = io.BytesIO()
         Image.fromarray(pixels).save(buffer, format=fmt, **({"quality": 90} if fmt == "JPEG" else {"compress_level": 1}))
         data = buffer.getvalue()
-        times = []
+        times, cpu = [], []
         for _ in range(5):
-            start = time.perf_counter()
+            start, start_cpu = time.perf_counter(), time.process_time()
             load_image_with_info(data, f"photo.{fmt.lower()}")
             times.append(time.perf_counter() - start)
+            cpu.append(time.process_time() - start_cpu)
         result[f"4000x3000 {fmt}"] = {"megabytes": round(len(data) / 1e6, 1), "median_load_s": round(statistics.median(times), 3),
-                                      "min_load_s": round(min(times), 3)}
+                                      "min_load_s": round(min(times), 3), "median_cpu_s": round(statistics.median(cpu), 3)}
     return result
 
 
 if __name__ == "__main__":
-    report = {"load_average_at_start": os.getloadavg()[0], "page": bench_page(), "image_load": bench_photo_load()}
+    report = {"load_average_at_start": round(os.getloadavg()[0], 1), "cpus": os.cpu_count(), "page": bench_page(), "image_load": bench_photo_load()}
     text = json.dumps(report, indent=2)
     print(text)
     (ROOT / "bench" / "results").mkdir(exist_ok=True)

@@ -25,11 +25,14 @@ def softmax_maps(shape: tuple[int, ...]) -> np.ndarray:
 def test_patch_grid_figure_draws_grid_and_indices() -> None:
     fig = figs.patch_grid_figure(IMAGE, patch_size=4)
     assert isinstance(fig.data[0], go.Image) and fig.data[0].source.startswith("data:image/png;base64,")
-    texts = [t for t in fig.data if isinstance(t, go.Scatter)][0].text
+    grid = [t for t in fig.data if t.name == "grid"][0]
+    assert list(grid.x).count(None) == 9 + 9  # 8 x 8 grid: 9 vertical + 9 horizontal segments
+    texts = [t for t in fig.data if isinstance(t, go.Scatter) and t.mode == "text"][0].text
     assert list(texts) == [str(i) for i in range(64)]
-    assert len(fig.layout.shapes) == 9 + 9  # 8 x 8 grid: 9 vertical + 9 horizontal lines
     fig_box = figs.patch_grid_figure(IMAGE, patch_size=4, show_indices=False, highlight=9)
-    assert len(fig_box.layout.shapes) == 19 and not any(isinstance(t, go.Scatter) for t in fig_box.data)
+    assert len(fig_box.layout.shapes) == 1 and not any(t.mode == "text" for t in fig_box.data if isinstance(t, go.Scatter))
+    x0, y0 = fig_box.layout.shapes[0].x0, fig_box.layout.shapes[0].y0
+    assert (x0, y0) == (4, 4)  # patch 9 = row 1, col 1
 
 
 def test_heatmap_lies_on_the_patches() -> None:
@@ -56,14 +59,18 @@ def test_overlays_separate_or_shared_scale() -> None:
 
 
 def test_overview_is_one_figure_on_one_scale() -> None:
-    maps = softmax_maps((4, 4, 8, 8))
+    maps = softmax_maps((4, 3, 8, 8))
     fig = figs.overview_figure(maps)
     heats = [t for t in fig.data if isinstance(t, go.Heatmap)]
-    assert len(heats) == 16
-    assert {h.coloraxis for h in heats} == {"coloraxis"}
-    assert fig.layout.coloraxis.cmin == 0 and fig.layout.coloraxis.cmax == pytest.approx(maps.max(), abs=1e-4)
-    titles = [a.text for a in fig.layout.annotations]
-    assert titles[0] == "L1 H1" and titles[-1] == "L4 H4"
+    assert len(heats) == 1  # one trace: one colour scale by construction
+    z = np.asarray(heats[0].z, dtype=float)
+    assert z.shape == (4 * 9 - 1, 3 * 9 - 1)
+    np.testing.assert_allclose(z[9:17, 18:26], np.round(maps[1, 2], 4))  # layer 2, head 3 tile
+    assert np.isnan(z[8]).all() and np.isnan(z[:, 8]).all()  # gaps between tiles
+    assert heats[0].zmin == 0 and heats[0].zmax == pytest.approx(maps.max())
+    assert list(fig.layout.xaxis.ticktext) == ["head 1", "head 2", "head 3"]
+    assert list(fig.layout.yaxis.ticktext)[-1] == "layer 4"
+    assert tuple(np.asarray(heats[0].customdata)[9, 18]) == (2, 3, 0)
 
 
 def test_topk_figure_orders_as_given() -> None:

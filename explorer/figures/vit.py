@@ -115,11 +115,16 @@ def patch_grid_figure(
     height, width = array.shape[:2]
     gh, gw = height // patch_size, width // patch_size
     fig = go.Figure(_image_trace(array))
-    line = {"color": "rgba(255,255,255,0.85)", "width": 1}
-    for c in range(gw + 1):
-        fig.add_shape(type="line", x0=c * patch_size, x1=c * patch_size, y0=0, y1=height, line=line)
+    xs: list[float | None] = []
+    ys: list[float | None] = []
+    for c in range(gw + 1):  # one trace of segments separated by None: much cheaper than one shape per line
+        xs += [c * patch_size, c * patch_size, None]
+        ys += [0, height, None]
     for r in range(gh + 1):
-        fig.add_shape(type="line", x0=0, x1=width, y0=r * patch_size, y1=r * patch_size, line=line)
+        xs += [0, width, None]
+        ys += [r * patch_size, r * patch_size, None]
+    fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", line={"color": "rgba(255,255,255,0.85)", "width": 1},
+                             hoverinfo="skip", showlegend=False, name="grid"))
     if show_indices:
         rows, cols = np.meshgrid(np.arange(gh), np.arange(gw), indexing="ij")
         fig.add_trace(go.Scatter(
@@ -269,31 +274,37 @@ def picked_patch(points: Sequence[dict], grid: tuple[int, int], patch_size: int)
     return None
 
 
-def overview_figure(maps: np.ndarray, layer_offset: int = 1, height_per_row: int = 150) -> go.Figure:
-    """All layers x heads of [CLS]-to-patch attention in ONE figure, on ONE colour scale.
+def overview_figure(maps: np.ndarray, layer_offset: int = 1, gap: int = 1) -> go.Figure:
+    """All layers x heads of [CLS]-to-patch attention in ONE heatmap, on ONE colour scale.
 
-    ``maps`` (L, H, gh, gw). Rows are layers (first layer on top), columns are heads. A shared
-    scale makes heads comparable: a head whose map is uniformly dark spreads its attention, one
-    bright spot means a head that picks a single patch.
+    ``maps`` (L, H, gh, gw) are tiled into a mosaic: rows of tiles are layers (first on top),
+    columns are heads, separated by ``gap`` empty cells. A single trace makes the shared scale
+    automatic and keeps the figure cheap to build and send. A head whose tile is uniformly dim
+    spreads its attention; one bright cell means it picks a single patch.
     """
     n_layers, n_heads, gh, gw = maps.shape
-    titles = [f"L{layer + layer_offset} H{head + 1}" for layer in range(n_layers) for head in range(n_heads)]
-    fig = make_subplots(rows=n_layers, cols=n_heads, subplot_titles=titles,
-                        horizontal_spacing=0.02, vertical_spacing=0.06)
+    height, width = n_layers * (gh + gap) - gap, n_heads * (gw + gap) - gap
+    mosaic = np.full((height, width), np.nan)
+    info = np.full((height, width, 3), -1, dtype=int)  # layer, head, patch for the hover
     index = np.arange(gh * gw).reshape(gh, gw)
     for layer in range(n_layers):
         for head in range(n_heads):
-            fig.add_trace(go.Heatmap(
-                z=_round(maps[layer, head]), coloraxis="coloraxis", customdata=index,
-                hovertemplate=f"layer {layer + layer_offset} head {head + 1}<br>patch %{{customdata}}<br>weight %{{z:.4f}}<extra></extra>",
-            ), row=layer + 1, col=head + 1)
-    fig.update_xaxes(showticklabels=False, showgrid=False, zeroline=False)
-    fig.update_yaxes(showticklabels=False, showgrid=False, zeroline=False, autorange="reversed")
-    _square(fig, n_layers * n_heads)
-    fig.update_layout(coloraxis={"colorscale": COLORSCALE, "cmin": 0.0, "cmax": float(np.max(maps)),
-                                 "colorbar": {"title": "attention"}},
-                      height=60 + height_per_row * n_layers, margin={"l": 5, "r": 5, "t": 40, "b": 5})
-    fig.update_annotations(font_size=10)
+            r0, c0 = layer * (gh + gap), head * (gw + gap)
+            mosaic[r0:r0 + gh, c0:c0 + gw] = maps[layer, head]
+            info[r0:r0 + gh, c0:c0 + gw] = np.stack(
+                [np.full((gh, gw), layer + layer_offset), np.full((gh, gw), head + 1), index], axis=-1)
+    fig = go.Figure(go.Heatmap(
+        z=_round(mosaic), customdata=info, colorscale=COLORSCALE, zmin=0.0, zmax=float(np.max(maps)),
+        colorbar={"title": "attention", "tickformat": ".3~f"}, hoverongaps=False, xgap=0, ygap=0,
+        hovertemplate="layer %{customdata[0]} head %{customdata[1]}<br>patch %{customdata[2]}<br>weight %{z:.4f}<extra></extra>",
+    ))
+    fig.update_xaxes(tickvals=[h * (gw + gap) + (gw - 1) / 2 for h in range(n_heads)],
+                     ticktext=[f"head {h + 1}" for h in range(n_heads)], side="top", showgrid=False, zeroline=False)
+    fig.update_yaxes(tickvals=[layer * (gh + gap) + (gh - 1) / 2 for layer in range(n_layers)],
+                     ticktext=[f"layer {layer + layer_offset}" for layer in range(n_layers)], autorange="reversed",
+                     showgrid=False, zeroline=False, scaleanchor="x", constrain="domain")
+    fig.update_layout(height=120 + 110 * n_layers, margin={"l": 60, "r": 10, "t": 40, "b": 10},
+                      plot_bgcolor="white")
     return fig
 
 

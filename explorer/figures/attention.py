@@ -138,7 +138,7 @@ def attention_overview(
                 row=l + 1, col=h + 1,
             )
     top = float(arr.max()) if zmax is None else float(zmax)
-    panel = 70 + 3 * max(len(ql), 10)
+    panel = 60 + 5 * max(len(ql), 12)
     fig.update_layout(
         template=_template(), title=dict(text=title),
         height=int(min(1400, max(260, 80 + panel * n_layers))),

@@ -105,7 +105,7 @@ with left:
     entry = load_model(model_name)
     config = entry.config
     classes = list(entry.classes) or list(shapes.CLASSES)
-    source = st.segmented_control("Image source", SOURCES, key="source", bind="query-params", default="Sample")
+    source = st.segmented_control("Image source", SOURCES, key="source", bind="query-params", default="Sample", required=True)
     source = source or "Sample"
     fit = "pad"
     raw_pixels: np.ndarray | None = None

@@ -48,10 +48,11 @@ def test_transformer_type_text_and_move_controls(app: AppPage) -> None:
     assert app.wait_for_charts(1) >= 1
     assert "text=March" in app.page.url, "the typed text is not in the shareable URL"
     # Move the 'query position' slider one step with the keyboard, as a student would.
-    handle = app.keyed("query").locator('[role="slider"]')
-    before = handle.get_attribute("aria-valuenow")
+    # Streamlit 1.67's slider thumb is an <input type="range"> (implicit role "slider").
+    handle = app.keyed("query").get_by_role("slider").first
+    before = handle.input_value()
     app.act(lambda: (handle.focus(), handle.press("ArrowRight")))
-    assert handle.get_attribute("aria-valuenow") != before
+    assert handle.input_value() != before
     app.assert_clean()
     assert app.wait_for_charts(1) >= 1
     assert "seed=3" in app.page.url
@@ -115,11 +116,11 @@ def test_vit_upload_an_image(app: AppPage, tmp_path: Path) -> None:
     assert app.page.get_by_text("disc.png").count() >= 1
     assert app.wait_for_charts(1) >= 1
     # A control on the uploaded image's view: the first slider, one step with the keyboard.
-    handle = app.main().locator('[data-testid="stSlider"] [role="slider"]').first
-    before = handle.get_attribute("aria-valuenow")
-    key = "ArrowLeft" if handle.get_attribute("aria-valuenow") == handle.get_attribute("aria-valuemax") else "ArrowRight"
+    handle = app.main().locator('[data-testid="stSlider"]').get_by_role("slider").first
+    before = handle.input_value()
+    key = "ArrowLeft" if before == handle.get_attribute("max") else "ArrowRight"
     app.act(lambda: (handle.focus(), handle.press(key)))
-    assert handle.get_attribute("aria-valuenow") != before
+    assert handle.input_value() != before
     app.assert_clean()
     assert "source=Upload" in app.page.url
     assert app.wait_for_charts(1) >= 1

@@ -116,7 +116,7 @@ def steps_table(steps: list, reads: list[str], k: int) -> pd.DataFrame:
     rows = []
     for i, s in enumerate(steps):
         read = display_token(reads[i]) if i < len(reads) else ""
-        row = {"step": i, "reads": read, "token": display_token(s.token), "p": round(s.probability, 3), "forced": "yes" if s.forced else ""}
+        row = {"step": i, "reads": read, "token": display_token(s.token), "p": round(s.probability, 4), "forced": "yes" if s.forced else ""}
         for j, (tok, p) in enumerate(s.top_k[:k]):
             row[f"#{j + 1}"] = f"{display_token(tok)}  {p:.3f}"
         rows.append(row)

@@ -46,8 +46,9 @@ PLOT_CONFIG = {"displaylogo": False, "toImageButtonOptions": {"format": "png", "
 # ---------------------------------------------------------------------------------------------
 
 
-def _local_twin(name: str, error: Exception) -> SimpleNamespace:
-    """Private adapter: an untrained dates-sized model when the zoo cannot load (e.g. no checkpoint yet)."""
+@st.cache_resource(max_entries=len(MODELS), show_spinner=False)
+def _local_twin(name: str, reason: str) -> SimpleNamespace:
+    """Private adapter: an untrained dates-sized model when the zoo itself raises (it should not)."""
     import torch  # noqa: PLC0415
 
     from explorer.models import Transformer, TransformerConfig  # noqa: PLC0415
@@ -62,24 +63,26 @@ def _local_twin(name: str, error: Exception) -> SimpleNamespace:
     model = Transformer(config).eval()
     for param in model.parameters():
         param.requires_grad_(False)
-    warning = f"The model '{name}' could not be loaded ({type(error).__name__}); showing untrained weights instead."
+    warning = f"The model '{name}' could not be loaded ({reason}); showing untrained weights instead."
     return SimpleNamespace(name=name, model=model, tokenizer=tokenizer, config=config, trained=False, warning=warning, meta={})
 
 
-@st.cache_resource(max_entries=len(MODELS), show_spinner=False)
 def load_entry(name: str):  # noqa: ANN201 - a zoo entry (or the adapter's stand-in)
-    """The shared, read-only zoo model; never mutated here."""
+    """The shared, read-only zoo model (the zoo caches it); never mutated here."""
     try:
         from explorer.zoo import load_model  # noqa: PLC0415
 
         return load_model(name)
     except Exception as error:  # noqa: BLE001 - the page must stay up; the notice says what happened
-        return _local_twin(name, error)
+        return _local_twin(name, type(error).__name__)
 
 
 @st.cache_data(max_entries=64, show_spinner="Running the model…")
-def run_model(name: str, text: str, temperature: float, top_k: int, prefix: str, seed: int) -> TranslationRun:
-    """Decode ``text`` and record every attention map; cached per input (bounded)."""
+def run_model(name: str, trained: bool, text: str, temperature: float, top_k: int, prefix: str, seed: int) -> TranslationRun:
+    """Decode ``text`` and record every attention map; cached per input (bounded).
+
+    ``trained`` is part of the key so a run on fallback weights is never served once the checkpoint loads.
+    """
     entry = load_entry(name)
     return translate_and_record(entry.model, entry.tokenizer, text, temperature=temperature, top_k=top_k, prefix=prefix, seed=seed)
 
@@ -226,7 +229,7 @@ for message in text_check.infos + prefix_check.infos:
 
 seed = int(st.session_state.get("seed", 0) or 0)
 try:
-    result = run_model(MODELS[model_choice], text_check.text, temperature, int(top_k), prefix_check.text, seed if temperature > 0 else 0)
+    result = run_model(MODELS[model_choice], bool(entry.trained), text_check.text, temperature, int(top_k), prefix_check.text, seed if temperature > 0 else 0)
 except ValueError as error:  # e.g. a config the decoder refuses; one line, no traceback
     st.error(escape_markdown(f"The model could not run on this input: {error}"))
     st.stop()

@@ -235,3 +235,17 @@ def test_switching_to_a_shorter_view_resets_an_out_of_range_query() -> None:
     assert n_decoder < n_source
     assert at.slider(key="query").value == 0
     assert _titles(at)[3].startswith("Query 0:")
+
+
+def test_page_survives_a_broken_zoo(monkeypatch: pytest.MonkeyPatch) -> None:
+    import explorer.zoo
+
+    def broken(name: str, device: object = None) -> None:
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(explorer.zoo, "load_model", broken)
+    at = _page()
+    assert not at.exception
+    assert any("could not be loaded (RuntimeError)" in w for w in _warnings(at))
+    assert "disk on fire" not in _messages(at)  # no internals in the message
+    assert len(at.get("plotly_chart")) == 4

@@ -52,6 +52,7 @@ POSITIONS = ("default", "sinusoidal", "learned", "rope", "none")
 CHARTS = ("icicle", "treemap")
 PLOT_CONFIG = {"displaylogo": False}
 RESULT, BASELINE, SCALING = "profiler_result", "profiler_baseline", "profiler_scaling"
+TABS = ("Modules", "Operators", "Pictures", "Scaling", "Diff", "Honest numbers", "Export")
 
 URL_SCHEMA = {
     "model": ParamSpec("choice", choices=("transformer", "vit")),
@@ -79,6 +80,7 @@ URL_SCHEMA = {
     "op_shapes": ParamSpec("bool"),
     "op_top": ParamSpec("bool"),
     "sizes": ParamSpec("text", max_chars=80),
+    "tab": ParamSpec("choice", choices=TABS),
 }
 
 st.title("Profiler")
@@ -152,7 +154,8 @@ except ProfilingError as error:
 
 controls = st.columns([1, 2.2, 3])
 run_clicked = controls[0].button("Run profiler", type="primary", disabled=request is None)
-auto = controls[1].toggle(f"Run automatically when estimated under {AUTO_RUN_SECONDS:.0f} s", value=True, key="auto_run")
+auto = controls[1].toggle(f"Auto-run if quick (< {AUTO_RUN_SECONDS:.0f} s)", value=True, key="auto_run",
+                          help="Profile as soon as the configuration changes when the estimate is this short.")
 if estimate is not None:
     controls[2].caption(f"Estimate: {estimate.summary()}.")
 
@@ -193,226 +196,233 @@ for note in result.notes:
     st.info(note)
 
 summary = result_summary(result)
-metrics = st.columns(5)
-metrics[0].metric("step time (profiled)", f"{result.step_mean_us / 1e3:.2f} ms", help="Mean over the active steps, from the profiler's step events.")
-metrics[1].metric("spread (std)", f"{summary['step_us_std'] / 1e3:.2f} ms")
+metrics = st.columns(4)
+metrics[0].metric("step (profiled)", f"{result.step_mean_us / 1e3:.1f} ms", help="Mean over the active steps, from the profiler's step events.")
+metrics[1].metric("spread (std)", f"{summary['step_us_std'] / 1e3:.1f} ms", help="Standard deviation over the active steps.")
 metrics[2].metric("profiler overhead", f"x{result.overhead_ratio:.2f}", help="Median profiled step / median unprofiled step, same model, inputs and schedule.")
 metrics[3].metric("forward FLOPs", format_flops(summary["forward_flops"]), help=summary["flop_convention"])
-metrics[4].metric("parameters", f"{result.rows[0].params:,}")
-st.caption(f"{summary['request']} · {summary['device']}")
+st.caption(f"{summary['request']} · {result.rows[0].params:,} parameters · {summary['device']}")
 
-tabs = st.tabs(["Modules", "Operators", "Pictures", "Scaling", "Diff", "Honest numbers", "Export"])
+# Keyed and bound to the URL: the open tab survives reruns (button clicks inside it) and links.
+tabs = st.tabs(TABS, key="tab", bind="query-params", on_change="rerun")
 
 # ---------------------------------------------------------------------------------------------
 # Modules
 # ---------------------------------------------------------------------------------------------
 with tabs[0]:
-    mcols = st.columns([2, 2, 3])
-    max_depth = max(r.depth for r in result.rows)
-    depth = mcols[0].slider("Depth", 0, 8, 4, key="depth", bind="query-params", help="0 = the whole model; each level opens one more layer of sub-modules.")
-    hide = mcols[1].toggle("Hide modules that never ran", value=True, key="hide_uncalled",
-                           help="e.g. attention dropout on the fused path, or containers that only hold layers.")
-    frame = module_display_frame(result, depth, hide_uncalled=hide)
-    st.dataframe(
-        frame.drop(columns=["path"]),
-        hide_index=True,
-        column_config={
-            "share %": st.column_config.ProgressColumn("share %", min_value=0, max_value=100, format="%.1f"),
-            "total ms": st.column_config.NumberColumn(format="%.3f"),
-            "± ms": st.column_config.NumberColumn(format="%.3f"),
-            "self ms": st.column_config.NumberColumn(format="%.3f"),
-            "net mem KiB": st.column_config.NumberColumn(format="%.1f"),
-            "peak mem KiB": st.column_config.NumberColumn(format="%.1f"),
-            "MFLOP": st.column_config.NumberColumn(format="%.2f"),
-            "GFLOP/s": st.column_config.NumberColumn(format="%.2f"),
-            "calls": st.column_config.NumberColumn(format="%.0f"),
-        },
-    )
-    st.caption(
-        "**total** = the module's scope, children included; **self** = total minus its child modules (operators it runs "
-        "itself stay in). Containers that are never called (e.g. `encoder`, `layers`) show the sum of their children. "
-        "Times are per step (mean and standard deviation over the active steps). FLOPs come from a separate, untimed "
-        "pass with `FlopCounterMode`: one multiply-add = 2 FLOPs, matrix products only."
-    )
-    if (frame["net mem KiB"] < 0).any() or any(r.cpu_mem_net < 0 for r in result.rows):
-        st.info(
-            "**Why some net memory is negative.** Net memory is what a module allocated minus what was freed while it "
-            "ran. A module that releases tensors made before it started (its input's intermediates, or in backward the "
-            "activations saved during forward) frees more than it allocates, so its net is negative. Peak memory (the "
-            "highest point above the level at entry) is never negative."
+    if tabs[0].open:  # only the open tab is computed and sent
+        mcols = st.columns([2, 2, 3])
+        depth = mcols[0].slider("Depth", 0, 8, 4, key="depth", bind="query-params", help="0 = the whole model; each level opens one more layer of sub-modules.")
+        hide = mcols[1].toggle("Hide modules that never ran", value=True, key="hide_uncalled",
+                               help="e.g. attention dropout on the fused path, or containers that only hold layers.")
+        frame = module_display_frame(result, depth, hide_uncalled=hide)
+        st.dataframe(
+            frame.drop(columns=["path"]),
+            hide_index=True,
+            height=min(36 * (len(frame) + 1) + 4, 640),
+            column_config={
+                "share %": st.column_config.ProgressColumn("share %", min_value=0, max_value=100, format="%.1f"),
+                "total ms": st.column_config.NumberColumn(format="%.3f"),
+                "± ms": st.column_config.NumberColumn(format="%.3f"),
+                "self ms": st.column_config.NumberColumn(format="%.3f"),
+                "net mem KiB": st.column_config.NumberColumn(format="%.1f"),
+                "peak mem KiB": st.column_config.NumberColumn(format="%.1f"),
+                "MFLOP": st.column_config.NumberColumn(format="%.2f"),
+                "GFLOP/s": st.column_config.NumberColumn(format="%.2f"),
+                "calls": st.column_config.NumberColumn(format="%.0f"),
+            },
         )
+        st.caption(
+            "**total** = the module's scope, children included; **self** = total minus its child modules (operators it runs "
+            "itself stay in). Containers that are never called (e.g. `encoder`, `layers`) show the sum of their children. "
+            "Times are per step (mean and standard deviation over the active steps). FLOPs come from a separate, untimed "
+            "pass with `FlopCounterMode`: one multiply-add = 2 FLOPs, matrix products only."
+        )
+        if (frame["net mem KiB"] < 0).any() or any(r.cpu_mem_net < 0 for r in result.rows):
+            st.info(
+                "**Why some net memory is negative.** Net memory is what a module allocated minus what was freed while it "
+                "ran. A module that releases tensors made before it started (its input's intermediates, or in backward the "
+                "activations saved during forward) frees more than it allocates, so its net is negative. Peak memory (the "
+                "highest point above the level at entry) is never negative."
+            )
 
 # ---------------------------------------------------------------------------------------------
 # Operators
 # ---------------------------------------------------------------------------------------------
 with tabs[1]:
-    ocols = st.columns(4)
-    sort_by = ocols[0].selectbox("Sort by", SORT_KEYS, key="op_sort", bind="query-params")
-    limit = ocols[1].number_input("Rows", 1, 500, 20, key="op_limit", bind="query-params")
-    by_shape = ocols[2].toggle("Group by input shape", key="op_shapes", bind="query-params")
-    top_level = ocols[3].toggle("Top-level operators only", key="op_top", bind="query-params",
-                                help="Operators called from model code, not the ones they call (aten::linear, not the aten::addmm inside).")
-    try:
-        ops = operator_table(result, sort_by=sort_by, limit=int(limit), group_by_input_shape=by_shape, top_level_only=top_level)
-    except ValueError as error:
-        st.error(str(error))
-    else:
-        st.dataframe(operator_display_frame(ops), hide_index=True)
-        st.caption(
-            f"As `prof.key_averages()` gives it: summed over the {result.active_steps} active steps. Self time excludes "
-            "operators called inside; total includes them."
-        )
-        if by_shape and not result.request.record_shapes:
-            st.warning("Shapes were not recorded for this run.")
+    if tabs[1].open:  # only the open tab is computed and sent
+        ocols = st.columns(4)
+        sort_by = ocols[0].selectbox("Sort by", SORT_KEYS, key="op_sort", bind="query-params")
+        limit = ocols[1].number_input("Rows", 1, 500, 20, key="op_limit", bind="query-params")
+        by_shape = ocols[2].toggle("Group by input shape", key="op_shapes", bind="query-params")
+        top_level = ocols[3].toggle("Top-level operators only", key="op_top", bind="query-params",
+                                    help="Operators called from model code, not the ones they call (aten::linear, not the aten::addmm inside).")
+        try:
+            ops = operator_table(result, sort_by=sort_by, limit=int(limit), group_by_input_shape=by_shape, top_level_only=top_level)
+        except ValueError as error:
+            st.error(str(error))
+        else:
+            st.dataframe(operator_display_frame(ops), hide_index=True)
+            st.caption(
+                f"As `prof.key_averages()` gives it: summed over the {result.active_steps} active steps. Self time excludes "
+                "operators called inside; total includes them."
+            )
+            if by_shape and not result.request.record_shapes:
+                st.warning("Shapes were not recorded for this run.")
 
 # ---------------------------------------------------------------------------------------------
 # Pictures
 # ---------------------------------------------------------------------------------------------
 with tabs[2]:
-    rows = [r for r in result.rows if r.called or r.total_us > 0]
-    chart = st.radio("Layout", CHARTS, key="chart", bind="query-params", horizontal=True)
-    st.plotly_chart(
-        figs.time_icicle([r.path for r in rows], [r.parent for r in rows], [r.self_us for r in rows],
-                         [r.total_us for r in rows], [r.category for r in rows], style=chart),
-        config=PLOT_CONFIG,
-    )
-    leaves = [r for r in result.rows if r.called]
-    st.plotly_chart(
-        figs.top_modules_bar([r.path for r in leaves], [r.self_us for r in leaves], [r.total_us for r in leaves],
-                             [r.category for r in leaves]),
-        config=PLOT_CONFIG,
-    )
-    st.plotly_chart(
-        figs.memory_timeline(result.timeline.t_ms, result.timeline.bytes, timeline_spans(result)),
-        config=PLOT_CONFIG,
-    )
-    st.caption("Memory: the profiler's allocation records during the first active step, relative to the step start; shaded bands are blocks and top-level modules.")
+    if tabs[2].open:  # only the open tab is computed and sent
+        rows = [r for r in result.rows if r.called or r.total_us > 0]
+        chart = st.radio("Layout", CHARTS, key="chart", bind="query-params", horizontal=True)
+        st.plotly_chart(
+            figs.time_icicle([r.path for r in rows], [r.parent for r in rows], [r.self_us for r in rows],
+                             [r.total_us for r in rows], [r.category for r in rows], style=chart),
+            config=PLOT_CONFIG,
+        )
+        leaves = [r for r in result.rows if r.called]
+        st.plotly_chart(
+            figs.top_modules_bar([r.path for r in leaves], [r.self_us for r in leaves], [r.total_us for r in leaves],
+                                 [r.category for r in leaves]),
+            config=PLOT_CONFIG,
+        )
+        st.plotly_chart(
+            figs.memory_timeline(result.timeline.t_ms, result.timeline.bytes, timeline_spans(result)),
+            config=PLOT_CONFIG,
+        )
+        st.caption("Memory: the profiler's allocation records during the first active step, relative to the step start; shaded bands are blocks and top-level modules.")
 
 # ---------------------------------------------------------------------------------------------
 # Scaling
 # ---------------------------------------------------------------------------------------------
 with tabs[3]:
-    unit = "sequence lengths" if result.request.model == "transformer" else "image sizes (pixels, multiples of the patch)"
-    suggested = ", ".join(str(s) for s in default_sizes(result.request))
-    sizes_text = st.text_input(f"Sizes to sweep ({unit})", value="", placeholder=suggested, key="sizes", bind="query-params",
-                               max_chars=80, help="Empty = halving from the current size.")
-    if st.button("Run scaling sweep", disabled=request is None):
-        try:
-            sizes = parse_sizes(sizes_text) if sizes_text.strip() else default_sizes(result.request)
-            with st.status("Sweeping...", expanded=False) as sweep_status:
+    if tabs[3].open:  # only the open tab is computed and sent
+        unit = "sequence lengths" if result.request.model == "transformer" else "image sizes (pixels, multiples of the patch)"
+        suggested = ", ".join(str(s) for s in default_sizes(result.request))
+        sizes_text = st.text_input(f"Sizes to sweep ({unit})", value="", placeholder=suggested, key="sizes", bind="query-params",
+                                   max_chars=80, help="Empty = halving from the current size.")
+        if st.button("Run scaling sweep", disabled=request is None):
+            try:
+                sizes = parse_sizes(sizes_text) if sizes_text.strip() else default_sizes(result.request)
+                with st.status("Sweeping...", expanded=False) as sweep_status:
 
-                def sweep_wait(message: str) -> None:
-                    sweep_status.update(label="Waiting for another session's profiler run...", expanded=True)
-                    sweep_status.write(message)
+                    def sweep_wait(message: str) -> None:
+                        sweep_status.update(label="Waiting for another session's profiler run...", expanded=True)
+                        sweep_status.write(message)
 
-                def sweep_progress(i: int, n: int, size: int) -> None:
-                    sweep_status.update(label=f"Sweeping: size {size} ({i + 1} of {n})")
+                    def sweep_progress(i: int, n: int, size: int) -> None:
+                        sweep_status.update(label=f"Sweeping: size {size} ({i + 1} of {n})")
 
-                sweep = scaling_sweep(result.request, sizes, on_wait=sweep_wait, progress=sweep_progress, max_seconds=PAGE_MAX_SECONDS)
-                sweep_status.update(label="Sweep done", state="complete")
-            st.session_state[SCALING] = (result.request.fingerprint(), sweep)
-        except ProfilingError as error:
-            st.error(str(error), icon="🚫")
-    stored_sweep = st.session_state.get(SCALING)
-    if stored_sweep is not None:
-        sweep = stored_sweep[1]
-        if stored_sweep[0] != result.request.fingerprint():
-            st.caption("This sweep was run for an earlier configuration.")
-        scols = st.columns(2)
-        scols[0].plotly_chart(
-            figs.scaling_figure(sweep.tokens, sweep.time_us, sweep.time_exponent, title="Time per step vs tokens (log-log)"),
-            config=PLOT_CONFIG,
-        )
-        scols[1].plotly_chart(
-            figs.scaling_figure(sweep.tokens, sweep.memory, sweep.memory_exponent, y_title="peak memory (MiB)",
-                                scale=1 / 2**20, title="Peak memory inside the module vs tokens (log-log)"),
-            config=PLOT_CONFIG,
-        )
-        st.dataframe(
-            {
-                "kind": list(sweep.time_exponent),
-                "time exponent": [round(v, 2) for v in sweep.time_exponent.values()],
-                "memory exponent": [round(v, 2) for v in sweep.memory_exponent.values()],
-                "FLOP exponent": [round(v, 2) for v in sweep.flops_exponent.values()],
-            },
-            hide_index=True,
-        )
-        st.caption(
-            "k is the slope of a straight-line fit on log-log axes over the upper half of the sweep (y ~ tokens^k). "
-            "Feed-forward work is per token (k ~ 1); attention's Q K^T and weights x V grow with tokens^2, so its k climbs "
-            "toward 2 once the sequence is long next to d_model. CPU's fused attention never stores the T x T matrix, so "
-            "its memory stays close to linear."
-        )
-    else:
-        st.info("Press **Run scaling sweep** to profile the current configuration at several sizes.")
+                    sweep = scaling_sweep(result.request, sizes, on_wait=sweep_wait, progress=sweep_progress, max_seconds=PAGE_MAX_SECONDS)
+                    sweep_status.update(label="Sweep done", state="complete")
+                st.session_state[SCALING] = (result.request.fingerprint(), sweep)
+            except ProfilingError as error:
+                st.error(str(error), icon="🚫")
+        stored_sweep = st.session_state.get(SCALING)
+        if stored_sweep is not None:
+            sweep = stored_sweep[1]
+            if stored_sweep[0] != result.request.fingerprint():
+                st.caption("This sweep was run for an earlier configuration.")
+            scols = st.columns(2)
+            scols[0].plotly_chart(
+                figs.scaling_figure(sweep.tokens, sweep.time_us, sweep.time_exponent, title="Time per step vs tokens (log-log)"),
+                config=PLOT_CONFIG,
+            )
+            scols[1].plotly_chart(
+                figs.scaling_figure(sweep.tokens, sweep.memory, sweep.memory_exponent, y_title="peak memory (MiB)",
+                                    scale=1 / 2**20, title="Peak memory inside the module vs tokens (log-log)"),
+                config=PLOT_CONFIG,
+            )
+            st.dataframe(
+                {
+                    "kind": list(sweep.time_exponent),
+                    "time exponent": [round(v, 2) for v in sweep.time_exponent.values()],
+                    "memory exponent": [round(v, 2) for v in sweep.memory_exponent.values()],
+                    "FLOP exponent": [round(v, 2) for v in sweep.flops_exponent.values()],
+                },
+                hide_index=True,
+            )
+            st.caption(
+                "k is the slope of a straight-line fit on log-log axes over the upper half of the sweep (y ~ tokens^k). "
+                "Feed-forward work is per token (k ~ 1); attention's Q K^T and weights x V grow with tokens^2, so its k climbs "
+                "toward 2 once the sequence is long next to d_model. CPU's fused attention never stores the T x T matrix, so "
+                "its memory stays close to linear."
+            )
+        else:
+            st.info("Press **Run scaling sweep** to profile the current configuration at several sizes.")
 
 # ---------------------------------------------------------------------------------------------
 # Diff
 # ---------------------------------------------------------------------------------------------
 with tabs[4]:
-    dcols = st.columns([1, 1, 3])
-    if dcols[0].button("Keep this run as the baseline"):
-        st.session_state[BASELINE] = result
-    if dcols[1].button("Clear the baseline"):
-        st.session_state.pop(BASELINE, None)
-    baseline = st.session_state.get(BASELINE)
-    if baseline is None:
-        st.info("Keep a run as the baseline, change the configuration, run again: this tab then shows what changed.")
-    else:
-        st.caption(f"Baseline: {baseline.request.describe()} ({baseline.started_at}).")
-        st.caption(f"Current: {result.request.describe()} ({result.started_at}).")
-        modules_diff = diff_modules(baseline, result)
-        ops_diff = diff_operators(baseline, result)
-        st.plotly_chart(
-            figs.diff_bar(modules_diff["path"], modules_diff["delta_total_us"], title="Per-module change in total time (current - baseline)"),
-            config=PLOT_CONFIG,
-        )
-        st.dataframe(modules_diff, hide_index=True)
-        st.plotly_chart(
-            figs.diff_bar(ops_diff["name"], ops_diff["delta_self_us"], title="Per-operator change in self time per step"),
-            config=PLOT_CONFIG,
-        )
-        st.dataframe(ops_diff, hide_index=True)
+    if tabs[4].open:  # only the open tab is computed and sent
+        dcols = st.columns([1, 1, 3])
+        if dcols[0].button("Keep this run as the baseline"):
+            st.session_state[BASELINE] = result
+        if dcols[1].button("Clear the baseline"):
+            st.session_state.pop(BASELINE, None)
+        baseline = st.session_state.get(BASELINE)
+        if baseline is None:
+            st.info("Keep a run as the baseline, change the configuration, run again: this tab then shows what changed.")
+        else:
+            st.caption(f"Baseline: {baseline.request.describe()} ({baseline.started_at}).")
+            st.caption(f"Current: {result.request.describe()} ({result.started_at}).")
+            modules_diff = diff_modules(baseline, result)
+            ops_diff = diff_operators(baseline, result)
+            st.plotly_chart(
+                figs.diff_bar(modules_diff["path"], modules_diff["delta_total_us"], title="Per-module change in total time (current - baseline)"),
+                config=PLOT_CONFIG,
+            )
+            st.dataframe(modules_diff, hide_index=True)
+            st.plotly_chart(
+                figs.diff_bar(ops_diff["name"], ops_diff["delta_self_us"], title="Per-operator change in self time per step"),
+                config=PLOT_CONFIG,
+            )
+            st.dataframe(ops_diff, hide_index=True)
 
 # ---------------------------------------------------------------------------------------------
 # Honest numbers
 # ---------------------------------------------------------------------------------------------
 with tabs[5]:
-    st.plotly_chart(
-        figs.step_times_figure([t * 1e3 for t in result.wall_plain_s], [t * 1e3 for t in result.wall_profiled_s]),
-        config=PLOT_CONFIG,
-    )
-    st.markdown(
-        f"""
-- **Profiler overhead x{result.overhead_ratio:.2f}**: median wall time of a profiled step over an unprofiled one (same private
-  model, inputs and schedule, run just before). Each module scope and each operator record costs a little; small
-  models feel it most.
-- **Mean and spread**: every time is the mean over {result.active_steps} active steps; the module table's ± column is their standard
-  deviation. {result.request.warmup} warm-up step(s) were recorded and discarded (first calls pay for allocation and caches).
-- **Memory**: *net* = allocations minus frees inside a module; it can be negative (see the Modules tab). *Peak* = the
-  highest point above the level at entry.
-- **FLOPs**: counted once in an untimed pass; one multiply-add = 2 FLOPs; only matrix products count (norms, softmax
-  and activations are left out, as usual).
-- **Estimate before the run**: {result.estimate.summary()}; measured peak inside the model {format_bytes(result.rows[0].cpu_mem_peak)}.
-- **Shared machine**: sessions share CPU cores; another session's work slows yours. Only one profiler runs at a time,
-  so you may wait for another session's run.
-"""
-    )
+    if tabs[5].open:  # only the open tab is computed and sent
+        st.plotly_chart(
+            figs.step_times_figure([t * 1e3 for t in result.wall_plain_s], [t * 1e3 for t in result.wall_profiled_s]),
+            config=PLOT_CONFIG,
+        )
+        st.markdown(
+            f"""
+    - **Profiler overhead x{result.overhead_ratio:.2f}**: median wall time of a profiled step over an unprofiled one (same private
+      model, inputs and schedule, run just before). Each module scope and each operator record costs a little; small
+      models feel it most.
+    - **Mean and spread**: every time is the mean over {result.active_steps} active steps; the module table's ± column is their standard
+      deviation. {result.request.warmup} warm-up step(s) were recorded and discarded (first calls pay for allocation and caches).
+    - **Memory**: *net* = allocations minus frees inside a module; it can be negative (see the Modules tab). *Peak* = the
+      highest point above the level at entry.
+    - **FLOPs**: counted once in an untimed pass; one multiply-add = 2 FLOPs; only matrix products count (norms, softmax
+      and activations are left out, as usual).
+    - **Estimate before the run**: {result.estimate.summary()}; measured peak inside the model {format_bytes(result.rows[0].cpu_mem_peak)}.
+    - **Shared machine**: sessions share CPU cores; another session's work slows yours. Only one profiler runs at a time,
+      so you may wait for another session's run.
+    """
+        )
 
 # ---------------------------------------------------------------------------------------------
 # Export
 # ---------------------------------------------------------------------------------------------
 with tabs[6]:
-    ecols = st.columns(5)
-    if result.chrome_trace_gz:
-        ecols[0].download_button("Chrome trace (.json.gz)", result.chrome_trace_gz, file_name="profiler_trace.json.gz",
-                                 mime="application/gzip", help="Open in https://ui.perfetto.dev or chrome://tracing.")
-    if result.tensorboard_zip:
-        ecols[1].download_button("TensorBoard trace dir (.zip)", result.tensorboard_zip, file_name="profiler_tensorboard.zip",
-                                 mime="application/zip", help="Unzip, then: tensorboard --logdir profiler_trace")
-    ecols[2].download_button("Modules (CSV)", to_csv(module_table(result)), file_name="profiler_modules.csv", mime="text/csv")
-    ecols[3].download_button("Operators (CSV)", to_csv(operator_table(result, limit=None)), file_name="profiler_operators.csv", mime="text/csv")
-    ecols[4].download_button("Summary + modules (JSON)", to_json(result), file_name="profiler.json", mime="application/json")
-    st.caption("The same table from the command line: `python -m explorer profile --model transformer --format csv`.")
+    if tabs[6].open:  # only the open tab is computed and sent
+        ecols = st.columns(5)
+        if result.chrome_trace_gz:
+            ecols[0].download_button("Chrome trace (.json.gz)", result.chrome_trace_gz, file_name="profiler_trace.json.gz",
+                                     mime="application/gzip", help="Open in https://ui.perfetto.dev or chrome://tracing.")
+        if result.tensorboard_zip:
+            ecols[1].download_button("TensorBoard trace dir (.zip)", result.tensorboard_zip, file_name="profiler_tensorboard.zip",
+                                     mime="application/zip", help="Unzip, then: tensorboard --logdir profiler_trace")
+        ecols[2].download_button("Modules (CSV)", to_csv(module_table(result)), file_name="profiler_modules.csv", mime="text/csv")
+        ecols[3].download_button("Operators (CSV)", to_csv(operator_table(result, limit=None)), file_name="profiler_operators.csv", mime="text/csv")
+        ecols[4].download_button("Summary + modules (JSON)", to_json(result), file_name="profiler.json", mime="application/json")
+        st.caption("The same table from the command line: `python -m explorer profile --model transformer --format csv`.")
 
 link_to_this_view()

@@ -48,6 +48,12 @@ def _button(at: AppTest, label: str):  # noqa: ANN202 - a Button element
     raise AssertionError(f"no button {label!r}")
 
 
+def _open(at: AppTest, tab: str) -> AppTest:
+    """Switch tabs the way a click does (the tab bar is a keyed widget; only the open tab renders)."""
+    at.session_state["tab"] = tab
+    return at.run()
+
+
 def _clean(at: AppTest) -> None:
     assert not at.exception, [e.value for e in at.exception]
     assert not at.error, [e.value for e in at.error]
@@ -62,16 +68,30 @@ def test_defaults_profile_and_render_tables_and_charts() -> None:
     names = [n.strip("\u2003") for n in modules["module"]]
     assert names[0] == "(model)" and "self_attn" in names and "feed_forward" in names
     assert (modules["total ms"] >= modules["self ms"] - 1e-9).all()
+    assert not at.get("plotly_chart")  # closed tabs are not rendered
+
+    _open(at, "Operators")
+    _clean(at)
     ops = _frame(at, "self CPU ms")
     assert len(ops) == 20 and "aten::addmm" in set(ops["operator"])
+
+    _open(at, "Pictures")
+    _clean(at)
     titles = _titles(at)
     assert any("time goes" in t for t in titles)
     assert any("Top modules" in t for t in titles)
     assert any("Memory during one step" in t for t in titles)
-    assert any("with and without the profiler" in t for t in titles)
+
+    _open(at, "Honest numbers")
+    _clean(at)
+    assert any("with and without the profiler" in t for t in _titles(at))
+
+    _open(at, "Export")
+    _clean(at)
     downloads = [d.proto.label for d in at.get("download_button")]
     assert "Chrome trace (.json.gz)" in downloads and "TensorBoard trace dir (.zip)" in downloads
     assert "Modules (CSV)" in downloads and "Operators (CSV)" in downloads
+    assert at.session_state["profiler_result"][1].started_at  # one run served every tab
 
 
 @pytest.mark.parametrize(
@@ -118,7 +138,7 @@ def test_link_reproduces_the_configuration() -> None:
 
 
 def test_operator_options_change_the_table() -> None:
-    at = _page(**SMALL)
+    at = _page(tab="Operators", **SMALL)
     _clean(at)
     at.toggle(key="op_top").set_value(True)
     at.number_input(key="op_limit").set_value(50)
@@ -136,7 +156,7 @@ def test_operator_options_change_the_table() -> None:
 
 
 def test_diff_against_a_kept_baseline() -> None:
-    at = _page(**SMALL)
+    at = _page(tab="Diff", **SMALL)
     _clean(at)
     _button(at, "Keep this run as the baseline").click()
     at.run()
@@ -152,7 +172,7 @@ def test_diff_against_a_kept_baseline() -> None:
 
 
 def test_scaling_sweep_shows_log_log_fits() -> None:
-    at = _page(**SMALL)
+    at = _page(tab="Scaling", **SMALL)
     _clean(at)
     at.text_input(key="sizes").input("8, 16, 32")
     _button(at, "Run scaling sweep").click()
@@ -169,7 +189,7 @@ def test_scaling_sweep_shows_log_log_fits() -> None:
 
 
 def test_bad_sweep_sizes_are_an_error() -> None:
-    at = _page(**SMALL)
+    at = _page(tab="Scaling", **SMALL)
     at.text_input(key="sizes").input("16, banana")
     _button(at, "Run scaling sweep").click()
     at.run()

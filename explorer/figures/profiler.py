@@ -50,7 +50,8 @@ def time_icicle(
     total_us: Sequence[float],
     categories: Sequence[str] | None = None,
     style: str = "icicle",
-    title: str = "Where the step's time goes (self time; a block's width = its total)",
+    title: str = "Where the step's time goes (a box's size = its total time; click a box to zoom)",
+    max_depth: int = -1,
 ) -> go.Figure:
     """Icicle (or treemap) of modules; each box's size is its total time, built from self times.
 
@@ -74,11 +75,11 @@ def time_icicle(
         marker=dict(colors=colours),
         hovertext=hover,
         hoverinfo="text",
-        maxdepth=4,
+        maxdepth=max_depth,
     )
     trace = go.Treemap(**kwargs) if style == "treemap" else go.Icicle(**kwargs, tiling=dict(orientation="h"))
     fig = go.Figure(trace)
-    fig.update_layout(title=title, margin=dict(t=50, l=10, r=10, b=10), height=460)
+    fig.update_layout(title=title, margin=dict(t=50, l=10, r=10, b=10), height=520)
     return fig
 
 

@@ -98,7 +98,7 @@ class ProfileRequest:
             if isinstance(cfg, TransformerConfig)
             else f"{cfg.n_layers} layers"
         )
-        source = "trained" if self.trained else "random init"
+        source = f"zoo model '{TRAINED_NAMES[self.model]}'" if self.trained else "random init"
         return (
             f"{self.model} ({source}, d_model {cfg.d_model}, {cfg.n_heads} heads, {layers}), batch {self.batch_size}, {size}, "
             f"{MODE_LABELS[self.mode]}, {self.device}, {self.warmup} warm-up + {self.active} active steps"

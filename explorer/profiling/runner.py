@@ -228,9 +228,17 @@ def install_scopes(model: nn.Module) -> None:
         original = module.forward
         label = SCOPE + display_path(path)
 
-        def forward(*args: Any, _original: Callable[..., Any] = original, _label: str = label, **kwargs: Any) -> Any:
-            with _Scope(_label):
-                return _original(*args, **kwargs)
+        if _RecordFunctionFast is not None:
+
+            def forward(*args: Any, _original: Callable[..., Any] = original, _label: str = label, **kwargs: Any) -> Any:
+                with _RecordFunctionFast(_label):  # ~2 us per call with the profiler on, ~0.5 us when off
+                    return _original(*args, **kwargs)
+
+        else:  # pragma: no cover - older torch
+
+            def forward(*args: Any, _original: Callable[..., Any] = original, _label: str = label, **kwargs: Any) -> Any:
+                with _Scope(_label):
+                    return _original(*args, **kwargs)
 
         module.forward = forward  # instance attribute: nn.Module.__call__ finds it first
 

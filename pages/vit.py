@@ -77,12 +77,13 @@ def _forward(model_name: str, pixels: np.ndarray, size: int) -> distance.ViTRun:
 
 
 @st.cache_data(max_entries=32, show_spinner="Running the model...")
-def _run(model_name: str, pixels: np.ndarray, size: int) -> distance.ViTRun:
+def _run(model_name: str, trained: bool, pixels: np.ndarray, size: int) -> distance.ViTRun:
+    """``trained`` is part of the key so results of a fallback (untrained) model never outlive it."""
     return _forward(model_name, pixels, size)
 
 
 @st.cache_data(max_entries=16, show_spinner="Running the model at the larger size...")
-def _summary(model_name: str, pixels: np.ndarray, size: int) -> distance.RunSummary:
+def _summary(model_name: str, trained: bool, pixels: np.ndarray, size: int) -> distance.RunSummary:
     """Only maps and statistics are kept: at 128 px the full attention would be 67 MB per entry."""
     return distance.RunSummary(_forward(model_name, pixels, size))
 
@@ -147,7 +148,7 @@ if entry.warning:
 if not entry.trained:
     notice_area.info("Untrained weights: the attention you see is what random projections give, a baseline for the trained model.")
 
-run = _run(model_name, raw_pixels, int(config.image_size))
+run = _run(model_name, entry.trained, raw_pixels, int(config.image_size))
 n_layers, n_heads = run.attention.shape[:2]
 gh, gw = run.grid
 n_patches = gh * gw
@@ -278,7 +279,7 @@ with tabs[4]:
             big_pixels = _sample(class_name, int(seed), int(size))
         else:
             big_pixels = raw_pixels
-        big = _summary(model_name, big_pixels, int(size))
+        big = _summary(model_name, entry.trained, big_pixels, int(size))
         big_maps = big.cls_maps
         st.plotly_chart(figs.overlays_figure([
             figs.Panel(run.model_view, cls_maps[L, H], run.patch_size, f"{run.image_size} px: {gh} x {gw} patches"),

@@ -372,15 +372,16 @@ with tabs[4]:
             modules_diff = diff_modules(baseline, result)
             ops_diff = diff_operators(baseline, result)
             st.plotly_chart(
-                figs.diff_bar(modules_diff["path"], modules_diff["delta_total_us"], title="Per-module change in total time (current - baseline)"),
+                figs.diff_bar(modules_diff["path"], modules_diff["delta_self_us"], title="Per-module change in self time (current - baseline)"),
                 config=PLOT_CONFIG,
             )
-            st.dataframe(modules_diff, hide_index=True)
+            st.dataframe(modules_diff.round(1), hide_index=True)
             st.plotly_chart(
                 figs.diff_bar(ops_diff["name"], ops_diff["delta_self_us"], title="Per-operator change in self time per step"),
                 config=PLOT_CONFIG,
             )
-            st.dataframe(ops_diff, hide_index=True)
+            st.dataframe(ops_diff.round(2), hide_index=True)
+            st.caption("Module rows: times in us per step, memory in bytes; operator rows: self CPU time in us and calls per step.")
 
 # ---------------------------------------------------------------------------------------------
 # Honest numbers

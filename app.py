@@ -6,6 +6,10 @@ Run with ``streamlit run app.py``. Each page lives in ``pages/`` and only places
 
 from __future__ import annotations
 
+import os
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # idle torch threads sleep instead of spinning: many sessions share few cores
+
 import streamlit as st
 
 from explorer.device import configure_threads, describe_device, pick_device

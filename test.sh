@@ -5,6 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 PYTHON=${PYTHON:-python3}
+export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}  # idle torch threads sleep: tests and servers share 2 cores
 # A CPU wheel of torch first, so the bounded range in requirements.txt is already satisfied and pip
 # never reaches for a multi-GB CUDA build. Machines of this project's kind carry torch 2.13.0+cpu locally.
 if ! "$PYTHON" -c "import torch" >/dev/null 2>&1; then

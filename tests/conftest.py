@@ -6,6 +6,8 @@ import os
 import sys
 from pathlib import Path
 
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # idle torch threads sleep instead of spinning: many sessions share few cores
+
 ROOT = Path(__file__).resolve().parent.parent
 os.chdir(ROOT)
 if str(ROOT) not in sys.path:

@@ -43,6 +43,22 @@ class FeedForward(nn.Module):
         return self.linear2(self.dropout(hidden))
 
 
+def layer_options(config: object) -> dict[str, object]:
+    """Constructor arguments of an encoder/decoder layer, read from a TransformerConfig or ViTConfig."""
+    return dict(
+        d_model=config.d_model,  # type: ignore[attr-defined]
+        n_heads=config.n_heads,  # type: ignore[attr-defined]
+        d_ff=config.d_ff,  # type: ignore[attr-defined]
+        n_kv_heads=config.n_kv_heads,  # type: ignore[attr-defined]
+        dropout=config.dropout,  # type: ignore[attr-defined]
+        activation=config.activation,  # type: ignore[attr-defined]
+        norm_first=config.norm_first,  # type: ignore[attr-defined]
+        bias=config.bias,  # type: ignore[attr-defined]
+        layer_norm_eps=config.layer_norm_eps,  # type: ignore[attr-defined]
+        rope=getattr(config, "positions", None) == "rope",
+    )
+
+
 class _Residual(nn.Module):
     """Shared add & norm logic for pre-LN and post-LN sub-layers."""
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from explorer.models.blocks import DecoderLayer, EncoderLayer
+from explorer.models.blocks import DecoderLayer, EncoderLayer, layer_options
 from explorer.models.config import TransformerConfig
 from explorer.models.positions import sinusoidal_encoding
 
@@ -74,27 +74,12 @@ class Decoder(nn.Module):
         self.norm = nn.LayerNorm(config.d_model, eps=config.layer_norm_eps) if config.norm_first else None
 
 
-def _layer_kwargs(config: TransformerConfig) -> dict[str, object]:
-    return dict(
-        d_model=config.d_model,
-        n_heads=config.n_heads,
-        d_ff=config.d_ff,
-        n_kv_heads=config.n_kv_heads,
-        dropout=config.dropout,
-        activation=config.activation,
-        norm_first=config.norm_first,
-        bias=config.bias,
-        layer_norm_eps=config.layer_norm_eps,
-        rope=config.positions == "rope",
-    )
-
-
 def _encoder_layer(config: TransformerConfig) -> EncoderLayer:
-    return EncoderLayer(**_layer_kwargs(config))  # type: ignore[arg-type]
+    return EncoderLayer(**layer_options(config))  # type: ignore[arg-type]
 
 
 def _decoder_layer(config: TransformerConfig) -> DecoderLayer:
-    return DecoderLayer(**_layer_kwargs(config))  # type: ignore[arg-type]
+    return DecoderLayer(**layer_options(config))  # type: ignore[arg-type]
 
 
 class Transformer(nn.Module):

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from explorer.models.blocks import EncoderLayer
+from explorer.models.blocks import EncoderLayer, layer_options
 from explorer.models.config import ViTConfig
 from explorer.models.positions import interpolate_pos_embed, sinusoidal_2d_grid
 
@@ -70,22 +70,7 @@ class ViT(nn.Module):
             nn.Parameter(torch.zeros(1, 1 + config.n_patches, config.d_model)) if config.positions == "learned" else None
         )
         self.dropout = nn.Dropout(config.dropout)
-        self.layers = nn.ModuleList(
-            [
-                EncoderLayer(
-                    d_model=config.d_model,
-                    n_heads=config.n_heads,
-                    d_ff=config.d_ff,
-                    n_kv_heads=config.n_kv_heads,
-                    dropout=config.dropout,
-                    activation=config.activation,
-                    norm_first=config.norm_first,
-                    bias=config.bias,
-                    layer_norm_eps=config.layer_norm_eps,
-                )
-                for _ in range(config.n_layers)
-            ]
-        )
+        self.layers = nn.ModuleList([EncoderLayer(**layer_options(config)) for _ in range(config.n_layers)])  # type: ignore[arg-type]
         self.norm = nn.LayerNorm(config.d_model, eps=config.layer_norm_eps)
         self.head = nn.Linear(config.d_model, config.n_classes, bias=config.bias)
         self._init_weights()

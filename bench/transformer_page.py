@@ -62,11 +62,11 @@ def main() -> dict[str, object]:
     AppTest.from_file(PAGE, default_timeout=300).run()  # imports and model loading, not counted
     out: dict[str, object] = {}
     for view in ("encoder", "decoder", "cross"):
-        out[f"defaults, view={view}"] = measure({"view": view})
-    out["defaults, decoder, mask mistake on"] = measure({"view": "decoder", "mistake": "true"})
+        out[f"defaults, view={view}"] = measure({"tf_view": view})
+    out["defaults, decoder, mask mistake on"] = measure({"tf_view": "decoder", "tf_mistake": "true"})
     for view in ("encoder", "decoder", "cross"):
-        out[f"max length, view={view}"] = measure({"text": LONG_TEXT, "prefix": LONG_PREFIX, "view": view})
-    out["max length, untrained, cross"] = measure({"text": LONG_TEXT, "prefix": LONG_PREFIX, "view": "cross", "model": "untrained"})
+        out[f"max length, view={view}"] = measure({"tf_text": LONG_TEXT, "tf_prefix": LONG_PREFIX, "tf_view": view})
+    out["max length, untrained, cross"] = measure({"tf_text": LONG_TEXT, "tf_prefix": LONG_PREFIX, "tf_view": "cross", "tf_model": "untrained"})
     return out
 
 

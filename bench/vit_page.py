@@ -29,14 +29,14 @@ from tools.stclient import StreamlitSession  # noqa: E402
 
 VIEWS = {
     "defaults (Patches tab)": {},
-    "Attention tab": {"tab": "Attention"},
-    "Rollout tab": {"tab": "Rollout"},
-    "Head analytics tab": {"tab": "Head analytics"},
-    "Export tab": {"tab": "Export"},
-    "Resolution tab, 64 px (default)": {"tab": "Resolution"},
-    "Resolution tab, 96 px": {"tab": "Resolution", "size": "96"},
-    "Resolution tab, 128 px (largest)": {"tab": "Resolution", "size": "128"},
-    "new sample (seed 123), Attention tab": {"tab": "Attention", "sample_seed": "123"},
+    "Attention tab": {"vit_tab": "Attention"},
+    "Rollout tab": {"vit_tab": "Rollout"},
+    "Head analytics tab": {"vit_tab": "Head analytics"},
+    "Export tab": {"vit_tab": "Export"},
+    "Resolution tab, 64 px (default)": {"vit_tab": "Resolution"},
+    "Resolution tab, 96 px": {"vit_tab": "Resolution", "vit_size": "96"},
+    "Resolution tab, 128 px (largest)": {"vit_tab": "Resolution", "vit_size": "128"},
+    "new sample (seed 123), Attention tab": {"vit_tab": "Attention", "vit_sample_seed": "123"},
 }
 
 

@@ -64,7 +64,7 @@ def chart(fig: go.Figure, caption: str) -> None:
 def downloads(matrices: dict[str, np.ndarray], key: str) -> None:
     """CSV of one chosen matrix and an NPZ of all of them; files are built only when clicked."""
     with st.expander("Download these matrices (CSV / NPZ)"):
-        name = st.selectbox("Matrix for CSV", list(matrices), key=f"{key}_csv_choice")
+        name = st.selectbox("Matrix for CSV", list(matrices), key=f"pe_{key}_csv_choice")
         chosen = matrices[name]
         col_a, col_b = st.columns(2)
         col_a.download_button(
@@ -73,7 +73,7 @@ def downloads(matrices: dict[str, np.ndarray], key: str) -> None:
             file_name=re.sub(r"[^A-Za-z0-9_.-]+", "_", f"positions_{name}").strip("_") + ".csv",
             mime="text/csv",
             on_click="ignore",
-            key=f"{key}_csv",
+            key=f"pe_{key}_csv",
         )
         col_b.download_button(
             "NPZ of all matrices",
@@ -81,7 +81,7 @@ def downloads(matrices: dict[str, np.ndarray], key: str) -> None:
             file_name=f"positions_{key}.npz",
             mime="application/octet-stream",
             on_click="ignore",
-            key=f"{key}_npz",
+            key=f"pe_{key}_npz",
         )
 
 

@@ -55,32 +55,32 @@ RESULT, BASELINE, SCALING = "profiler_result", "profiler_baseline", "profiler_sc
 TABS = ("Modules", "Operators", "Pictures", "Scaling", "Diff", "Honest numbers", "Export")
 
 URL_SCHEMA = {
-    "model": ParamSpec("choice", choices=("transformer", "vit")),
-    "weights": ParamSpec("choice", choices=tuple(WEIGHTS)),
-    "mode": ParamSpec("choice", choices=tuple(MODE_LABELS)),
-    "device": ParamSpec("choice", choices=DEVICES),
-    "d_model": ParamSpec("int", minimum=1, maximum=4096),
-    "heads": ParamSpec("int", minimum=1, maximum=64),
-    "kv_heads": ParamSpec("int", minimum=0, maximum=64),
-    "layers": ParamSpec("int", minimum=1, maximum=48),
-    "d_ff": ParamSpec("int", minimum=1, maximum=16384),
-    "norm": ParamSpec("choice", choices=NORMS),
-    "act": ParamSpec("choice", choices=ACTIVATIONS),
-    "pos": ParamSpec("choice", choices=POSITIONS),
-    "patch": ParamSpec("int", minimum=1, maximum=64),
-    "batch": ParamSpec("int", minimum=1, maximum=1024),
-    "seq_len": ParamSpec("int", minimum=1, maximum=8192),
-    "image": ParamSpec("int", minimum=1, maximum=1024),
-    "warmup": ParamSpec("int", minimum=0, maximum=20),
-    "active": ParamSpec("int", minimum=0, maximum=50),
-    "depth": ParamSpec("int", minimum=0, maximum=8),
-    "chart": ParamSpec("choice", choices=CHARTS),
-    "op_sort": ParamSpec("choice", choices=SORT_KEYS),
-    "op_limit": ParamSpec("int", minimum=1, maximum=500),
-    "op_shapes": ParamSpec("bool"),
-    "op_top": ParamSpec("bool"),
-    "sizes": ParamSpec("text", max_chars=80),
-    "tab": ParamSpec("choice", choices=TABS),
+    "prof_model": ParamSpec("choice", choices=("transformer", "vit")),
+    "prof_weights": ParamSpec("choice", choices=tuple(WEIGHTS)),
+    "prof_mode": ParamSpec("choice", choices=tuple(MODE_LABELS)),
+    "prof_device": ParamSpec("choice", choices=DEVICES),
+    "prof_d_model": ParamSpec("int", minimum=1, maximum=4096),
+    "prof_heads": ParamSpec("int", minimum=1, maximum=64),
+    "prof_kv_heads": ParamSpec("int", minimum=0, maximum=64),
+    "prof_layers": ParamSpec("int", minimum=1, maximum=48),
+    "prof_d_ff": ParamSpec("int", minimum=1, maximum=16384),
+    "prof_norm": ParamSpec("choice", choices=NORMS),
+    "prof_act": ParamSpec("choice", choices=ACTIVATIONS),
+    "prof_pos": ParamSpec("choice", choices=POSITIONS),
+    "prof_patch": ParamSpec("int", minimum=1, maximum=64),
+    "prof_batch": ParamSpec("int", minimum=1, maximum=1024),
+    "prof_seq_len": ParamSpec("int", minimum=1, maximum=8192),
+    "prof_image": ParamSpec("int", minimum=1, maximum=1024),
+    "prof_warmup": ParamSpec("int", minimum=0, maximum=20),
+    "prof_active": ParamSpec("int", minimum=0, maximum=50),
+    "prof_depth": ParamSpec("int", minimum=0, maximum=8),
+    "prof_chart": ParamSpec("choice", choices=CHARTS),
+    "prof_op_sort": ParamSpec("choice", choices=SORT_KEYS),
+    "prof_op_limit": ParamSpec("int", minimum=1, maximum=500),
+    "prof_op_shapes": ParamSpec("bool"),
+    "prof_op_top": ParamSpec("bool"),
+    "prof_sizes": ParamSpec("text", max_chars=80),
+    "prof_tab": ParamSpec("choice", choices=TABS),
 }
 
 st.title("Profiler")
@@ -97,42 +97,42 @@ clean_link(URL_SCHEMA)
 top = st.columns([1.2, 1.6, 1.4, 0.8])
 # Bound radios and selects show their raw option values: Streamlit writes the *formatted* label to the
 # URL when a format_func is given, so plain values keep links short and stable.
-model = top[0].radio("Model", ("transformer", "vit"), key="model", bind="query-params", horizontal=True,
+model = top[0].radio("Model", ("transformer", "vit"), key="prof_model", bind="query-params", horizontal=True,
                      captions=["encoder-decoder (text)", "Vision Transformer"])
-weights = top[1].radio("Weights", tuple(WEIGHTS), captions=list(WEIGHTS.values()), key="weights", bind="query-params", horizontal=True)
-mode = top[2].radio("Pass", tuple(MODE_LABELS), captions=list(MODE_LABELS.values()), key="mode", bind="query-params", horizontal=True,
+weights = top[1].radio("Weights", tuple(WEIGHTS), captions=list(WEIGHTS.values()), key="prof_weights", bind="query-params", horizontal=True)
+mode = top[2].radio("Pass", tuple(MODE_LABELS), captions=list(MODE_LABELS.values()), key="prof_mode", bind="query-params", horizontal=True,
                     help="Train = forward + backward: gradients of a dummy loss (no optimiser step).")
-device = top[3].selectbox("Device", DEVICES, key="device", bind="query-params")
+device = top[3].selectbox("Device", DEVICES, key="prof_device", bind="query-params")
 trained = weights == "trained"
 
 with st.expander("Architecture" + (" (fixed by the trained checkpoint)" if trained else ""), expanded=not trained):
     arch = st.columns(4)
-    d_model = arch[0].number_input("d_model", 1, 4096, 128, step=8, key="d_model", bind="query-params", disabled=trained)
-    heads = arch[1].number_input("heads", 1, 64, 4, key="heads", bind="query-params", disabled=trained)
-    kv_heads = arch[2].number_input("key/value heads (0 = same as heads)", 0, 64, 0, key="kv_heads", bind="query-params",
+    d_model = arch[0].number_input("d_model", 1, 4096, 128, step=8, key="prof_d_model", bind="query-params", disabled=trained)
+    heads = arch[1].number_input("heads", 1, 64, 4, key="prof_heads", bind="query-params", disabled=trained)
+    kv_heads = arch[2].number_input("key/value heads (0 = same as heads)", 0, 64, 0, key="prof_kv_heads", bind="query-params",
                                     disabled=trained, help="1 = multi-query, a divisor of heads = grouped-query attention.")
     layers = arch[3].number_input("layers" + (" (encoder and decoder each)" if model == "transformer" else ""), 1, 48, 2,
-                                  key="layers", bind="query-params", disabled=trained)
+                                  key="prof_layers", bind="query-params", disabled=trained)
     arch2 = st.columns(4)
-    d_ff = arch2[0].number_input("d_ff", 1, 16384, 512, step=64, key="d_ff", bind="query-params", disabled=trained)
-    norm = arch2[1].selectbox("LayerNorm", NORMS, key="norm", bind="query-params", disabled=trained)
-    activation = arch2[2].selectbox("activation", ACTIVATIONS, key="act", bind="query-params", disabled=trained)
-    positions = arch2[3].selectbox("positions", POSITIONS, key="pos", bind="query-params", disabled=trained)
+    d_ff = arch2[0].number_input("d_ff", 1, 16384, 512, step=64, key="prof_d_ff", bind="query-params", disabled=trained)
+    norm = arch2[1].selectbox("LayerNorm", NORMS, key="prof_norm", bind="query-params", disabled=trained)
+    activation = arch2[2].selectbox("activation", ACTIVATIONS, key="prof_act", bind="query-params", disabled=trained)
+    positions = arch2[3].selectbox("positions", POSITIONS, key="prof_pos", bind="query-params", disabled=trained)
     patch = None
     if model == "vit":
-        patch = st.number_input("patch size", 1, 64, 4, key="patch", bind="query-params", disabled=trained)
+        patch = st.number_input("patch size", 1, 64, 4, key="prof_patch", bind="query-params", disabled=trained)
 
 run_cols = st.columns(4)
-batch = run_cols[0].number_input("batch", 1, 1024, 8, key="batch", bind="query-params")
+batch = run_cols[0].number_input("batch", 1, 1024, 8, key="prof_batch", bind="query-params")
 if model == "transformer":
-    seq_len = run_cols[1].number_input("sequence length (source = target)", 1, 8192, 64, step=16, key="seq_len", bind="query-params")
+    seq_len = run_cols[1].number_input("sequence length (source = target)", 1, 8192, 64, step=16, key="prof_seq_len", bind="query-params")
     image_size = 32
 else:
-    image_size = run_cols[1].number_input("image size (pixels)", 1, 1024, 32, step=8, key="image", bind="query-params")
+    image_size = run_cols[1].number_input("image size (pixels)", 1, 1024, 32, step=8, key="prof_image", bind="query-params")
     seq_len = 64
-warmup = run_cols[2].number_input("warm-up steps", 0, 20, 1, key="warmup", bind="query-params",
+warmup = run_cols[2].number_input("warm-up steps", 0, 20, 1, key="prof_warmup", bind="query-params",
                                   help="Recorded and thrown away: first calls pay for caches and allocations.")
-active = run_cols[3].number_input("active steps", 0, 50, 3, key="active", bind="query-params",
+active = run_cols[3].number_input("active steps", 0, 50, 3, key="prof_active", bind="query-params",
                                   help="Measured steps; tables show the mean and spread over them.")
 
 request = None
@@ -154,7 +154,7 @@ except ProfilingError as error:
 
 controls = st.columns([1, 2.2, 3])
 run_clicked = controls[0].button("Run profiler", type="primary", disabled=request is None)
-auto = controls[1].toggle(f"Auto-run if quick (< {AUTO_RUN_SECONDS:.0f} s)", value=True, key="auto_run",
+auto = controls[1].toggle(f"Auto-run if quick (< {AUTO_RUN_SECONDS:.0f} s)", value=True, key="prof_auto_run",
                           help="Profile as soon as the configuration changes when the estimate is this short.")
 if estimate is not None:
     controls[2].caption(f"Estimate: {estimate.summary()}.")
@@ -204,7 +204,7 @@ metrics[3].metric("forward FLOPs", format_flops(summary["forward_flops"]), help=
 st.caption(f"{summary['request']} · {result.rows[0].params:,} parameters · {summary['device']}")
 
 # Keyed and bound to the URL: the open tab survives reruns (button clicks inside it) and links.
-tabs = st.tabs(TABS, key="tab", bind="query-params", on_change="rerun")
+tabs = st.tabs(TABS, key="prof_tab", bind="query-params", on_change="rerun")
 
 # ---------------------------------------------------------------------------------------------
 # Modules
@@ -212,8 +212,8 @@ tabs = st.tabs(TABS, key="tab", bind="query-params", on_change="rerun")
 with tabs[0]:
     if tabs[0].open:  # only the open tab is computed and sent
         mcols = st.columns([2, 2, 3])
-        depth = mcols[0].slider("Depth", 0, 8, 4, key="depth", bind="query-params", help="0 = the whole model; each level opens one more layer of sub-modules.")
-        hide = mcols[1].toggle("Hide modules that never ran", value=True, key="hide_uncalled",
+        depth = mcols[0].slider("Depth", 0, 8, 4, key="prof_depth", bind="query-params", help="0 = the whole model; each level opens one more layer of sub-modules.")
+        hide = mcols[1].toggle("Hide modules that never ran", value=True, key="prof_hide_uncalled",
                                help="e.g. attention dropout on the fused path, or containers that only hold layers.")
         frame = module_display_frame(result, depth, hide_uncalled=hide)
         st.dataframe(
@@ -252,10 +252,10 @@ with tabs[0]:
 with tabs[1]:
     if tabs[1].open:  # only the open tab is computed and sent
         ocols = st.columns(4)
-        sort_by = ocols[0].selectbox("Sort by", SORT_KEYS, key="op_sort", bind="query-params")
-        limit = ocols[1].number_input("Rows", 1, 500, 20, key="op_limit", bind="query-params")
-        by_shape = ocols[2].toggle("Group by input shape", key="op_shapes", bind="query-params")
-        top_level = ocols[3].toggle("Top-level operators only", key="op_top", bind="query-params",
+        sort_by = ocols[0].selectbox("Sort by", SORT_KEYS, key="prof_op_sort", bind="query-params")
+        limit = ocols[1].number_input("Rows", 1, 500, 20, key="prof_op_limit", bind="query-params")
+        by_shape = ocols[2].toggle("Group by input shape", key="prof_op_shapes", bind="query-params")
+        top_level = ocols[3].toggle("Top-level operators only", key="prof_op_top", bind="query-params",
                                     help="Operators called from model code, not the ones they call (aten::linear, not the aten::addmm inside).")
         try:
             ops = operator_table(result, sort_by=sort_by, limit=int(limit), group_by_input_shape=by_shape, top_level_only=top_level)
@@ -276,7 +276,7 @@ with tabs[1]:
 with tabs[2]:
     if tabs[2].open:  # only the open tab is computed and sent
         rows = [r for r in result.rows if r.called or r.total_us > 0]
-        chart = st.radio("Layout", CHARTS, key="chart", bind="query-params", horizontal=True)
+        chart = st.radio("Layout", CHARTS, key="prof_chart", bind="query-params", horizontal=True)
         st.plotly_chart(
             figs.time_icicle([r.path for r in rows], [r.parent for r in rows], [r.self_us for r in rows],
                              [r.total_us for r in rows], [r.category for r in rows], style=chart),
@@ -301,7 +301,7 @@ with tabs[3]:
     if tabs[3].open:  # only the open tab is computed and sent
         unit = "sequence lengths" if result.request.model == "transformer" else "image sizes (pixels, multiples of the patch)"
         suggested = ", ".join(str(s) for s in default_sizes(result.request))
-        sizes_text = st.text_input(f"Sizes to sweep ({unit})", value="", placeholder=suggested, key="sizes", bind="query-params",
+        sizes_text = st.text_input(f"Sizes to sweep ({unit})", value="", placeholder=suggested, key="prof_sizes", bind="query-params",
                                    max_chars=80, help="Empty = halving from the current size.")
         if st.button("Run scaling sweep", disabled=request is None):
             try:

@@ -133,7 +133,7 @@ def vector_frame(rows: np.ndarray, labels: list[str], prefix: str) -> pd.DataFra
 def plot(fig, key: str, caption: str, width: str = "stretch") -> None:  # noqa: ANN001
     """Place a figure with a PNG download (the modebar camera) named after the chart, and its caption."""
     config = {**PLOT_CONFIG, "toImageButtonOptions": {**PLOT_CONFIG["toImageButtonOptions"], "filename": f"transformer_{key}"}}
-    st.plotly_chart(fig, key=key, config=config, theme="streamlit", width=width)
+    st.plotly_chart(fig, key=f"tf_{key}", config=config, theme="streamlit", width=width)
     st.caption(caption)
 
 
@@ -153,24 +153,24 @@ st.caption(
 # or raise on some). Both models share one architecture, so the ranges come from the trained entry.
 _arch = load_entry(MODELS["trained"]).config
 URL_SCHEMA = {
-    "model": ParamSpec("choice", choices=tuple(MODELS)),
-    "temp": ParamSpec("float", minimum=0.0, maximum=TEMPERATURE_MAX),
-    "topk": ParamSpec("int", minimum=1, maximum=TOP_K_MAX),
-    "view": ParamSpec("choice", choices=tuple(VIEWS)),
-    "layer": ParamSpec("int", minimum=0, maximum=max(_arch.n_encoder_layers, _arch.n_decoder_layers) - 1),
-    "head": ParamSpec("int", minimum=0, maximum=_arch.n_heads - 1),
-    "heads": ParamSpec("choice", choices=HEAD_MODES),
-    "query": ParamSpec("int", minimum=0, maximum=_arch.max_len),
-    "mistake": ParamSpec("bool"),
+    "tf_model": ParamSpec("choice", choices=tuple(MODELS)),
+    "tf_temp": ParamSpec("float", minimum=0.0, maximum=TEMPERATURE_MAX),
+    "tf_topk": ParamSpec("int", minimum=1, maximum=TOP_K_MAX),
+    "tf_view": ParamSpec("choice", choices=tuple(VIEWS)),
+    "tf_layer": ParamSpec("int", minimum=0, maximum=max(_arch.n_encoder_layers, _arch.n_decoder_layers) - 1),
+    "tf_head": ParamSpec("int", minimum=0, maximum=_arch.n_heads - 1),
+    "tf_heads": ParamSpec("choice", choices=HEAD_MODES),
+    "tf_query": ParamSpec("int", minimum=0, maximum=_arch.max_len),
+    "tf_mistake": ParamSpec("bool"),
 }
 clean_link(URL_SCHEMA)
 # Text is not in the schema: a 10,000-character link is cut with a message, not dropped. Its raw
 # length is read here because the text box's max_chars cuts it silently.
-raw_text_param = st.query_params.get("text")
-raw_query_param = st.query_params.get("query")
+raw_text_param = st.query_params.get("tf_text")
+raw_query_param = st.query_params.get("tf_query")
 
 # A lone surrogate cannot be encoded as UTF-8 (nor put in the URL): clean widget state before the widgets see it.
-for state_key, what in (("text", "text"), ("prefix", "prefix")):
+for state_key, what in (("tf_text", "text"), ("tf_prefix", "prefix")):
     state_value = st.session_state.get(state_key)
     if isinstance(state_value, str):
         clean_value, n_bad = replace_surrogates(state_value)
@@ -180,10 +180,10 @@ for state_key, what in (("text", "text"), ("prefix", "prefix")):
 
 top = st.columns([3, 1])
 text_raw = top[0].text_input(
-    "Text to translate", value=DEFAULT_TEXT, max_chars=MAX_TEXT_CHARS, key="text", bind="query-params",
+    "Text to translate", value=DEFAULT_TEXT, max_chars=MAX_TEXT_CHARS, key="tf_text", bind="query-params",
     help=f"Any date, in any format. The model reads at most its max_len characters; the box takes {MAX_TEXT_CHARS}.",
 )
-model_choice = top[1].radio("Model", list(MODELS), key="model", bind="query-params", horizontal=True,
+model_choice = top[1].radio("Model", list(MODELS), key="tf_model", bind="query-params", horizontal=True,
                             help="The trained model, or the same architecture with random weights: compare what training changed.")
 
 entry = load_entry(MODELS[model_choice])
@@ -196,15 +196,15 @@ if entry.warning:
 elif not entry.trained:
     st.info("Untrained model: random weights, so the output is gibberish and attention is nearly uniform. That is the point of comparing.")
 
-with st.expander("Decoding settings", expanded=any(k in st.query_params for k in ("temp", "topk", "prefix"))):
+with st.expander("Decoding settings", expanded=any(k in st.query_params for k in ("tf_temp", "tf_topk", "tf_prefix"))):
     dcols = st.columns(3)
     temperature_in = dcols[0].number_input(
-        "Temperature", min_value=0.0, max_value=TEMPERATURE_MAX, value=0.0, step=0.1, key="temp", bind="query-params",
+        "Temperature", min_value=0.0, max_value=TEMPERATURE_MAX, value=0.0, step=0.1, key="tf_temp", bind="query-params",
         help="0 = greedy (argmax). Above 0, the next token is sampled from softmax(logits / T), seeded by the sidebar seed.",
     )
-    top_k = dcols[1].slider("Top-k shown per step", 1, TOP_K_MAX, 5, key="topk", bind="query-params")
+    top_k = dcols[1].slider("Top-k shown per step", 1, TOP_K_MAX, 5, key="tf_topk", bind="query-params")
     prefix_raw = dcols[2].text_input(
-        "Target prefix (teacher forcing)", value="", max_chars=MAX_PREFIX_CHARS, key="prefix", bind="query-params",
+        "Target prefix (teacher forcing)", value="", max_chars=MAX_PREFIX_CHARS, key="tf_prefix", bind="query-params",
         help="Characters forced as the first output, e.g. '19' to make the model start the year with 19.",
     )
 
@@ -268,14 +268,14 @@ st.caption(
 st.subheader("Attention")
 vcols = st.columns([2, 1, 1, 1])
 view_name = vcols[0].radio(
-    "View", list(VIEWS), captions=[KIND_LABELS[k] for k in VIEWS.values()], key="view", bind="query-params",
+    "View", list(VIEWS), captions=[KIND_LABELS[k] for k in VIEWS.values()], key="tf_view", bind="query-params",
     help="Which attention to look at: the encoder's, the decoder's masked self-attention, or the decoder's look at the source.",
 )
 view = VIEWS[view_name]
 n_layers = n_layers_by_kind[view]
-layer = vcols[1].number_input("Layer", min_value=0, max_value=max(0, max_layers - 1), value=0, step=1, key="layer", bind="query-params")
-head = vcols[2].number_input("Head", min_value=0, max_value=cfg.n_heads - 1, value=0, step=1, key="head", bind="query-params")
-head_mode = vcols[3].radio("Heads", HEAD_MODES, key="heads", bind="query-params", help="One head, or all heads of the layer combined by mean or max.")
+layer = vcols[1].number_input("Layer", min_value=0, max_value=max(0, max_layers - 1), value=0, step=1, key="tf_layer", bind="query-params")
+head = vcols[2].number_input("Head", min_value=0, max_value=cfg.n_heads - 1, value=0, step=1, key="tf_head", bind="query-params")
+head_mode = vcols[3].radio("Heads", HEAD_MODES, key="tf_heads", bind="query-params", help="One head, or all heads of the layer combined by mean or max.")
 layer = min(int(layer), n_layers - 1)
 head = int(head)
 
@@ -321,11 +321,11 @@ stem = f"attention_{view}_{model_choice}"
 ecols = st.columns(3)
 ecols[0].download_button(
     "Download CSV", data=lambda: attention_csv(maps, q_tokens, k_tokens, view), file_name=f"{stem}.csv",
-    mime="text/csv", on_click="ignore", key="dl_csv",
+    mime="text/csv", on_click="ignore", key="tf_dl_csv",
 )
 ecols[1].download_button(
     "Download NPZ", data=lambda: attention_npz(maps, q_tokens, k_tokens, view), file_name=f"{stem}.npz",
-    mime="application/octet-stream", on_click="ignore", key="dl_npz",
+    mime="application/octet-stream", on_click="ignore", key="tf_dl_npz",
 )
 ecols[2].caption("Exports hold every layer and head of the current view. For a PNG of any chart, use the camera icon on the chart.")
 
@@ -334,16 +334,16 @@ st.subheader("Scaled dot-product attention, step by step")
 st.caption("Attention(Q, K, V) = softmax(Q Kᵀ / √d_k) V  (Vaswani et al. 2017, Eq. 1), recomputed for one head and one query from this input.")
 n_queries = len(q_tokens)
 if raw_query_param is not None and raw_query_param.strip().isdigit() and int(raw_query_param) >= n_queries:
-    st.warning(f"Ignored from the link: 'query' (this view has queries 0 to {n_queries - 1}). Showing query 0 instead.", icon="🔗")
-if int(st.session_state.get("query", 0) or 0) >= n_queries:
-    st.session_state["query"] = 0
+    st.warning(f"Ignored from the link: 'tf_query' (this view has queries 0 to {n_queries - 1}). Showing query 0 instead.", icon="🔗")
+if int(st.session_state.get("tf_query", 0) or 0) >= n_queries:
+    st.session_state["tf_query"] = 0
 scols = st.columns([2, 1])
 query = scols[0].slider(
-    "Query position", 0, max(1, n_queries - 1), key="query", bind="query-params",
+    "Query position", 0, max(1, n_queries - 1), key="tf_query", bind="query-params",
     help="The row of the attention map to compute by hand.", disabled=n_queries == 1,
 )
 query = min(int(query), n_queries - 1)
-mistake = scols[1].toggle("Mask with 0 instead of −∞ (the mistake)", key="mistake", bind="query-params")
+mistake = scols[1].toggle("Mask with 0 instead of −∞ (the mistake)", key="tf_mistake", bind="query-params")
 sel_head = head
 steps = steps_from_run(entry.model, result.attention, view, layer, sel_head)
 gap = float(np.abs(steps.weights - maps[layer, sel_head]).max())

@@ -33,14 +33,14 @@ def _link_schema() -> dict[str, ParamSpec]:
     cfg = load_model("shapes-untrained").config
     n_patches = (cfg.image_size // cfg.patch_size) ** 2
     return {
-        "model": ParamSpec("choice", MODELS), "source": ParamSpec("choice", SOURCES),
-        "cls": ParamSpec("choice", tuple(load_model("shapes-untrained").classes or shapes.CLASSES)),
-        "sample_seed": ParamSpec("int", minimum=0, maximum=MAX_SEED), "fit": ParamSpec("choice", images.FIT_MODES),
-        "topk": ParamSpec("int", minimum=1, maximum=cfg.n_classes), "layer": ParamSpec("int", minimum=1, maximum=cfg.n_layers),
-        "head": ParamSpec("int", minimum=1, maximum=cfg.n_heads), "patch": ParamSpec("int", minimum=0, maximum=n_patches - 1),
-        "fusion": ParamSpec("choice", FUSIONS), "discard": ParamSpec("float", minimum=0.0, maximum=0.95),
-        "residual": ParamSpec("bool"), "size": ParamSpec("choice", tuple(str(s) for s in LARGER_SIZES)),
-        "tab": ParamSpec("choice", TABS),
+        "vit_model": ParamSpec("choice", MODELS), "vit_source": ParamSpec("choice", SOURCES),
+        "vit_cls": ParamSpec("choice", tuple(load_model("shapes-untrained").classes or shapes.CLASSES)),
+        "vit_sample_seed": ParamSpec("int", minimum=0, maximum=MAX_SEED), "vit_fit": ParamSpec("choice", images.FIT_MODES),
+        "vit_topk": ParamSpec("int", minimum=1, maximum=cfg.n_classes), "vit_layer": ParamSpec("int", minimum=1, maximum=cfg.n_layers),
+        "vit_head": ParamSpec("int", minimum=1, maximum=cfg.n_heads), "vit_patch": ParamSpec("int", minimum=0, maximum=n_patches - 1),
+        "vit_fusion": ParamSpec("choice", FUSIONS), "vit_discard": ParamSpec("float", minimum=0.0, maximum=0.95),
+        "vit_residual": ParamSpec("bool"), "vit_size": ParamSpec("choice", tuple(str(s) for s in LARGER_SIZES)),
+        "vit_tab": ParamSpec("choice", TABS),
     }
 
 
@@ -100,32 +100,32 @@ def _rollout_maps(run: distance.ViTRun, fusion: str, discard: float, residual: b
 left, right = st.columns([1, 1], gap="large")
 with left:
     model_name = st.radio(
-        "Model", MODELS, key="model", bind="query-params", horizontal=True,
+        "Model", MODELS, key="vit_model", bind="query-params", horizontal=True,
         captions=("trained on the shapes task", "same architecture, random weights"),
     )
     entry = load_model(model_name)
     config = entry.config
     classes = list(entry.classes) or list(shapes.CLASSES)
-    source = st.segmented_control("Image source", SOURCES, key="source", bind="query-params", default="Sample", required=True)
+    source = st.segmented_control("Image source", SOURCES, key="vit_source", bind="query-params", default="Sample", required=True)
     source = source or "Sample"
     fit = "pad"
     raw_pixels: np.ndarray | None = None
     if source == "Sample":
         c1, c2 = st.columns(2)
-        class_name = c1.selectbox("Sample class", classes, key="cls", bind="query-params")
-        seed = c2.number_input("Sample seed", 0, MAX_SEED, 0, 1, key="sample_seed", bind="query-params")
+        class_name = c1.selectbox("Sample class", classes, key="vit_cls", bind="query-params")
+        seed = c2.number_input("Sample seed", 0, MAX_SEED, 0, 1, key="vit_sample_seed", bind="query-params")
         raw_pixels = _sample(class_name, int(seed), int(config.image_size))
         st.caption("Sample images are drawn fresh from the training generator: same class and seed, same picture.")
     else:
         if source == "Upload":
             upload = st.file_uploader(
-                "Upload an image", type=list(images.ACCEPTED_EXTENSIONS), key="upload",
+                "Upload an image", type=list(images.ACCEPTED_EXTENSIONS), key="vit_upload",
                 help="PNG, JPEG, WebP, GIF (first frame) or BMP. Shared links keep the view settings, not the image.",
             )
         else:
-            upload = st.camera_input("Take a photo", key="camera")
+            upload = st.camera_input("Take a photo", key="vit_camera")
         fit = st.radio(
-            "Make it square by", images.FIT_MODES, key="fit", bind="query-params", horizontal=True,
+            "Make it square by", images.FIT_MODES, key="vit_fit", bind="query-params", horizontal=True,
             captions=("letterbox with grey, keep everything", "keep the central square"),
             help="The model only takes squares. Padding keeps the whole picture (vital for a 4000 x 10 strip); "
                  "cropping keeps the centre at full size, as ImageNet evaluation does.",
@@ -154,9 +154,9 @@ gh, gw = run.grid
 n_patches = gh * gw
 
 with right:
-    top_k = st.slider("Top-k classes", 1, len(classes), min(3, len(classes)), key="topk", bind="query-params")
+    top_k = st.slider("Top-k classes", 1, len(classes), min(3, len(classes)), key="vit_topk", bind="query-params")
     order = np.argsort(run.probabilities)[::-1][:top_k]
-    st.plotly_chart(figs.topk_figure([classes[i] for i in order], run.probabilities[order]), key="topk_chart")
+    st.plotly_chart(figs.topk_figure([classes[i] for i in order], run.probabilities[order]), key="vit_topk_chart")
     st.caption(
         "What am I looking at: the model's probability for its most likely classes. It only knows these "
         f"{len(classes)} classes: " + ", ".join(classes) + ". Anything else (a cat, a face) is forced into one of them."
@@ -167,42 +167,42 @@ with right:
 # rendered, and Streamlit then drops its value and its URL parameter.
 with st.container(border=True):
     c1, c2, c3 = st.columns(3)
-    layer = c1.slider("Layer", 1, n_layers, n_layers, key="layer", bind="query-params",
+    layer = c1.slider("Layer", 1, n_layers, n_layers, key="vit_layer", bind="query-params",
                       help="Which encoder layer's attention to show; rollout is accumulated up to this layer.")
-    head = c2.slider("Head", 1, n_heads, 1, key="head", bind="query-params")
+    head = c2.slider("Head", 1, n_heads, 1, key="vit_head", bind="query-params")
     patch = c3.number_input(
-        "Patch to inspect", 0, n_patches - 1, n_patches // 2 + gw // 2, 1, key="patch", bind="query-params",
+        "Patch to inspect", 0, n_patches - 1, n_patches // 2 + gw // 2, 1, key="vit_patch", bind="query-params",
         help="A patch index from the numbered grid (Patches tab): the Attention tab shows where it looks.",
     )
     c1, c2, c3, c4 = st.columns([1.3, 1.2, 1.2, 1.3])
-    fusion = c1.radio("Rollout head fusion", FUSIONS, key="fusion", bind="query-params", horizontal=True)
-    discard = c2.slider("Rollout discard ratio", 0.0, 0.95, 0.0, 0.05, key="discard", bind="query-params",
+    fusion = c1.radio("Rollout head fusion", FUSIONS, key="vit_fusion", bind="query-params", horizontal=True)
+    discard = c2.slider("Rollout discard ratio", 0.0, 0.95, 0.0, 0.05, key="vit_discard", bind="query-params",
                         help="Drop this share of the weakest links in each row before multiplying ([CLS] is never dropped).")
-    residual = c3.checkbox("Residual 0.5A + 0.5I", True, key="residual", bind="query-params",
+    residual = c3.checkbox("Residual 0.5A + 0.5I", True, key="vit_residual", bind="query-params",
                            help="Rollout: model the skip connection as 0.5 * attention + 0.5 * identity (Abnar & Zuidema).")
-    size = c4.select_slider("Larger input size (px)", LARGER_SIZES, 64, key="size", bind="query-params",
+    size = c4.select_slider("Larger input size (px)", LARGER_SIZES, 64, key="vit_size", bind="query-params",
                             help="Used by the Resolution tab.")
 L, H = layer - 1, head - 1
 
 
 def _pick_patch() -> None:
-    """on_select callback: runs before the rerun, so it may still set the bound ``patch`` widget."""
-    event = st.session_state.get("attention_chart")
+    """on_select callback: runs before the rerun, so it may still set the bound ``vit_patch`` widget."""
+    event = st.session_state.get("vit_attention_chart")
     points = list(event.selection.points) if event is not None else []
     picked = figs.picked_patch(points, run.grid, run.patch_size)
     if picked is not None:
-        st.session_state["patch"] = picked
+        st.session_state["vit_patch"] = picked
 
 
 cls_maps = distance.cls_maps(run.attention, run.grid)  # (L, H, gh, gw)
-tabs = st.tabs(TABS, key="tab", bind="query-params")
+tabs = st.tabs(TABS, key="vit_tab", bind="query-params")
 
 # ----------------------------------------------------------------------------- tab: patches
 with tabs[0]:
     if tabs[0].open:
         settings = entry.meta.get("preprocess", {})
         c1, c2 = st.columns(2)
-        c1.plotly_chart(figs.patch_grid_figure(run.model_view, run.patch_size), key="grid_chart")
+        c1.plotly_chart(figs.patch_grid_figure(run.model_view, run.patch_size), key="vit_grid_chart")
         c1.caption(
             f"What am I looking at: the image resized to {run.image_size} x {run.image_size}, cut into "
             f"{gh} x {gw} = {n_patches} patches of {run.patch_size} x {run.patch_size} pixels, numbered in reading order."
@@ -212,7 +212,7 @@ with tabs[0]:
             f"What am I looking at: token 0 is [CLS] (a learned vector, no pixels), then patches 0..{n_patches - 1} "
             f"as tokens 1..{n_patches}; a learned position embedding is added to each so order is not lost."
         )
-        st.plotly_chart(figs.token_matrix_figure(run.patch_vectors), key="tokens_chart")
+        st.plotly_chart(figs.token_matrix_figure(run.patch_vectors), key="vit_tokens_chart")
         st.caption(
             f"What am I looking at: each row is one patch flattened to {run.patch_vectors.shape[1]} numbers "
             "(channel, row, column) after normalisation: the x_p that Eq. 1 multiplies by the embedding matrix E."
@@ -230,14 +230,14 @@ with tabs[1]:
         st.plotly_chart(figs.overlays_figure([
             figs.Panel(run.model_view, cls_maps[L, H], run.patch_size, f"[CLS] attention, layer {layer} head {head}"),
             figs.Panel(run.model_view, patch_map, run.patch_size, f"patch {patch} attends to", highlight=int(patch)),
-        ], pickable=True), key="attention_chart", on_select=_pick_patch, selection_mode="points")
+        ], pickable=True), key="vit_attention_chart", on_select=_pick_patch, selection_mode="points")
         st.caption(
             "Click a patch in either panel to inspect it (or type its index above). "
             f"What am I looking at: left, the row of [CLS] in the attention matrix of layer {layer}, head {head} "
             f"(how much [CLS] draws from each patch; [CLS] keeps {run.attention[L, H, 0, 0]:.1%} for itself). "
             f"Right, the same for patch {patch} (red box); it puts {to_cls:.1%} on [CLS]."
         )
-        st.plotly_chart(figs.overview_figure(cls_maps), key="overview_chart")
+        st.plotly_chart(figs.overview_figure(cls_maps), key="vit_overview_chart")
         st.caption(
             "What am I looking at: [CLS]-to-patch attention for every layer (rows, first on top) and head (columns), "
             "all on one colour scale, so bright means the same weight everywhere."
@@ -251,7 +251,7 @@ with tabs[2]:
             figs.Panel(run.model_view, cls_maps[L, H], run.patch_size, f"raw: layer {layer}, head {head}"),
             figs.Panel(run.model_view, cls_maps[L].mean(0), run.patch_size, f"raw: layer {layer}, mean of heads"),
             figs.Panel(run.model_view, rolled[L], run.patch_size, f"rollout through layer {layer}"),
-        ]), key="rollout_chart")
+        ]), key="vit_rollout_chart")
         st.caption(
             "What am I looking at: raw attention says where [CLS] looked within one layer, whose inputs are already "
             "mixtures of patches. Rollout (Abnar & Zuidema 2020) multiplies the layers' attention (with the residual "
@@ -263,7 +263,7 @@ with tabs[3]:
     if tabs[3].open:
         dist = distance.mean_attention_distance(run.attention, run.grid, run.patch_size)
         ent = distance.attention_entropy(run.attention)
-        st.plotly_chart(figs.head_statistics_figure({f"{run.image_size} px input": (dist, ent)}), key="stats_chart")
+        st.plotly_chart(figs.head_statistics_figure({f"{run.image_size} px input": (dist, ent)}), key="vit_stats_chart")
         st.caption(
             "What am I looking at: each marker is one head. Left, the attention-weighted distance between a patch and "
             "the patches it attends to, averaged over patches (the ViT paper's Fig. 7 right): low = local like a "
@@ -284,7 +284,7 @@ with tabs[4]:
         st.plotly_chart(figs.overlays_figure([
             figs.Panel(run.model_view, cls_maps[L, H], run.patch_size, f"{run.image_size} px: {gh} x {gw} patches"),
             figs.Panel(big.model_view, big_maps[L, H], big.patch_size, f"{big.image_size} px: {big.grid[0]} x {big.grid[1]} patches"),
-        ]), key="resolution_chart")
+        ]), key="vit_resolution_chart")
         r = distance.map_correlation(cls_maps[L, H], big_maps[L, H])
         best = int(np.argmax(big.probabilities))
         st.caption(
@@ -297,7 +297,7 @@ with tabs[4]:
             f"{run.image_size} px": (distance.mean_attention_distance(run.attention, run.grid, run.patch_size), distance.attention_entropy(run.attention)),
             f"{big.image_size} px": (big.distance, big.entropy),
         }
-        st.plotly_chart(figs.head_statistics_figure(stats), key="resolution_stats_chart")
+        st.plotly_chart(figs.head_statistics_figure(stats), key="vit_resolution_stats_chart")
         st.caption(
             "What am I looking at: the head statistics at both sizes. Distances are in input pixels, so a head that "
             "keeps its distance in patches roughly doubles it in pixels when the image doubles."
@@ -313,16 +313,16 @@ with tabs[5]:
         c1.download_button(
             "Attention (NPZ)", lambda: figs.attention_npz(run.attention, cls_maps=cls_maps, grid=np.array(run.grid),
                                                           probabilities=run.probabilities, classes=np.array(classes)),
-            f"{stem}-attention.npz", "application/octet-stream", on_click="ignore", key="dl_npz",
+            f"{stem}-attention.npz", "application/octet-stream", on_click="ignore", key="vit_dl_npz",
         )
         c2.download_button("[CLS] attention (CSV)", lambda: figs.cls_attention_csv(cls_maps), f"{stem}-cls.csv",
-                           "text/csv", on_click="ignore", key="dl_csv")
+                           "text/csv", on_click="ignore", key="vit_dl_csv")
         c3.download_button(f"Overlay L{layer} H{head} (PNG)", lambda: figs.overlay_png(run.model_view, cls_maps[L, H]),
-                           f"{stem}-L{layer}H{head}.png", "image/png", on_click="ignore", key="dl_png")
+                           f"{stem}-L{layer}H{head}.png", "image/png", on_click="ignore", key="vit_dl_png")
         c4.download_button(
             "Rollout overlay (PNG)",
             lambda: figs.overlay_png(run.model_view, _rollout_maps(run, "mean", 0.0, True)[-1]),
-            f"{stem}-rollout.png", "image/png", on_click="ignore", key="dl_rollout_png",
+            f"{stem}-rollout.png", "image/png", on_click="ignore", key="vit_dl_rollout_png",
         )
         st.caption(
             "The NPZ holds `attention` (layers, heads, 1+N, 1+N; token 0 is [CLS]), `cls_maps`, `grid`, `probabilities` "

@@ -51,13 +51,13 @@ def test_sessions_see_their_own_state(server: StreamlitServer) -> None:
         a1 = alice.open("transformer", {"seed": 11})
         b1 = bob.open("transformer", {"seed": 22})
         assert a1.ok and b1.ok, (a1.exceptions, b1.exceptions)
-        a2 = alice.set({"text": "26 Nov 2026"})
-        b2 = bob.set({"text": "March 3, 1999"})
+        a2 = alice.set({"tf_text": "26 Nov 2026"})
+        b2 = bob.set({"tf_text": "March 3, 1999"})
         a3 = alice.rerun()  # after Bob's change, Alice's view must not have moved
         assert seed_of(a3) == 11 and seed_of(b2) == 22
         assert alice.widget_states and bob.widget_states
-        assert a3.widgets["text"].proto.value == "26 Nov 2026"
-        assert b2.widgets["text"].proto.value == "March 3, 1999"
+        assert a3.widgets["tf_text"].proto.value == "26 Nov 2026"
+        assert b2.widgets["tf_text"].proto.value == "March 3, 1999"
         assert outputs(a3) == outputs(a2), "Alice's output changed when only Bob acted"
         assert outputs(a2) != outputs(b2), "two different inputs gave the same output"
         assert "seed=11" in alice.query_string and "seed=22" in bob.query_string
@@ -65,17 +65,20 @@ def test_sessions_see_their_own_state(server: StreamlitServer) -> None:
 
 HOSTILE = {
     "seed": "-1e309",
-    "text": "<img src=x onerror=alert(1)>",
-    "layer": "999",
-    "head": "-3",
-    "view": "../../etc/passwd",
-    "temp": "nan",
+    "tf_text": "<img src=x onerror=alert(1)>",
+    "tf_layer": "999",
+    "tf_head": "-3",
+    "tf_view": "../../etc/passwd",
+    "tf_temp": "nan",
     "pe_d_model": "1e12",
     "pe_max_len": "abc",
     "pe_base": "0",
-    "model": "\u202etrained",
-    "sample": "%00",
-    "seq_len": "99999999",
+    "tf_model": "\u202etrained",
+    "vit_model": "\u202eshapes",
+    "vit_layer": "0",
+    "vit_sample_seed": "%00",
+    "prof_heads": "-1",
+    "prof_seq_len": "99999999",
 }
 
 

@@ -15,7 +15,7 @@ from explorer.profiling import is_locked, profiler_lock
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGE = str(ROOT / "pages" / "profiler.py")
-SMALL = dict(d_model="32", heads="2", layers="1", d_ff="64", batch="2", seq_len="16", warmup="0", active="2")
+SMALL = dict(prof_d_model="32", prof_heads="2", prof_layers="1", prof_d_ff="64", prof_batch="2", prof_seq_len="16", prof_warmup="0", prof_active="2")
 
 
 def _page(**params: str) -> AppTest:
@@ -50,7 +50,7 @@ def _button(at: AppTest, label: str):  # noqa: ANN202 - a Button element
 
 def _open(at: AppTest, tab: str) -> AppTest:
     """Switch tabs the way a click does (the tab bar is a keyed widget; only the open tab renders)."""
-    at.session_state["tab"] = tab
+    at.session_state["prof_tab"] = tab
     return at.run()
 
 
@@ -97,11 +97,11 @@ def test_defaults_profile_and_render_tables_and_charts() -> None:
 @pytest.mark.parametrize(
     "params,needle",
     [
-        (dict(d_model="30", heads="4"), "divisible"),
-        (dict(active="0"), "active steps is 0"),
-        (dict(model="vit", image="30"), "multiple of the patch"),
-        (dict(model="vit", pos="rope"), "positions must be one of"),
-        (dict(d_model="4096", heads="8", layers="48", seq_len="8192", batch="64"), "refused"),
+        (dict(prof_d_model="30", prof_heads="4"), "divisible"),
+        (dict(prof_active="0"), "active steps is 0"),
+        (dict(prof_model="vit", prof_image="30"), "multiple of the patch"),
+        (dict(prof_model="vit", prof_pos="rope"), "positions must be one of"),
+        (dict(prof_d_model="4096", prof_heads="8", prof_layers="48", prof_seq_len="8192", prof_batch="64"), "refused"),
     ],
 )
 def test_bad_input_is_one_error_line_and_no_run(params, needle) -> None:
@@ -115,39 +115,39 @@ def test_bad_input_is_one_error_line_and_no_run(params, needle) -> None:
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
 def test_cuda_without_cuda_is_an_error() -> None:
-    at = _page(device="cuda", **SMALL)
+    at = _page(prof_device="cuda", **SMALL)
     assert not at.exception
     assert any("no CUDA" in e.value for e in at.error)
 
 
 def test_hostile_link_values_fall_back_with_a_notice() -> None:
-    at = _page(d_model="abc", batch="1e309", **{k: v for k, v in SMALL.items() if k not in ("d_model", "batch")})
+    at = _page(prof_d_model="abc", prof_batch="1e309", **{k: v for k, v in SMALL.items() if k not in ("prof_d_model", "prof_batch")})
     assert not at.exception
     assert any("Ignored from the link" in w.value for w in at.warning)
-    assert at.number_input(key="d_model").value == 128
+    assert at.number_input(key="prof_d_model").value == 128
 
 
 def test_link_reproduces_the_configuration() -> None:
-    at = _page(model="vit", mode="train", **{k: v for k, v in SMALL.items() if k != "seq_len"}, image="16")
+    at = _page(prof_model="vit", prof_mode="train", **{k: v for k, v in SMALL.items() if k != "prof_seq_len"}, prof_image="16")
     _clean(at)
-    assert at.radio(key="model").value == "vit"
-    assert at.radio(key="mode").value == "train"
-    assert at.number_input(key="image").value == 16
+    assert at.radio(key="prof_model").value == "vit"
+    assert at.radio(key="prof_mode").value == "train"
+    assert at.number_input(key="prof_image").value == 16
     names = [n.strip("\u2003") for n in _frame(at, "self ms")["module"]]
     assert "[backward]" in names and "patch_embed" in names
 
 
 def test_operator_options_change_the_table() -> None:
-    at = _page(tab="Operators", **SMALL)
+    at = _page(prof_tab="Operators", **SMALL)
     _clean(at)
-    at.toggle(key="op_top").set_value(True)
-    at.number_input(key="op_limit").set_value(50)
+    at.toggle(key="prof_op_top").set_value(True)
+    at.number_input(key="prof_op_limit").set_value(50)
     at.run()
     _clean(at)
     ops = _frame(at, "self CPU ms")
     assert "aten::linear" in set(ops["operator"]) and "aten::addmm" not in set(ops["operator"])
-    at.toggle(key="op_shapes").set_value(True)
-    at.selectbox(key="op_sort").set_value("calls")
+    at.toggle(key="prof_op_shapes").set_value(True)
+    at.selectbox(key="prof_op_sort").set_value("calls")
     at.run()
     _clean(at)
     ops = _frame(at, "self CPU ms")
@@ -156,11 +156,11 @@ def test_operator_options_change_the_table() -> None:
 
 
 def test_diff_against_a_kept_baseline() -> None:
-    at = _page(tab="Diff", **SMALL)
+    at = _page(prof_tab="Diff", **SMALL)
     _clean(at)
     _button(at, "Keep this run as the baseline").click()
     at.run()
-    at.number_input(key="batch").set_value(4)
+    at.number_input(key="prof_batch").set_value(4)
     at.run()
     _clean(at)
     diff = _frame(at, "delta_total_us")
@@ -172,9 +172,9 @@ def test_diff_against_a_kept_baseline() -> None:
 
 
 def test_scaling_sweep_shows_log_log_fits() -> None:
-    at = _page(tab="Scaling", **SMALL)
+    at = _page(prof_tab="Scaling", **SMALL)
     _clean(at)
-    at.text_input(key="sizes").input("8, 16, 32")
+    at.text_input(key="prof_sizes").input("8, 16, 32")
     _button(at, "Run scaling sweep").click()
     at.run()
     _clean(at)
@@ -189,8 +189,8 @@ def test_scaling_sweep_shows_log_log_fits() -> None:
 
 
 def test_bad_sweep_sizes_are_an_error() -> None:
-    at = _page(tab="Scaling", **SMALL)
-    at.text_input(key="sizes").input("16, banana")
+    at = _page(prof_tab="Scaling", **SMALL)
+    at.text_input(key="prof_sizes").input("16, banana")
     _button(at, "Run scaling sweep").click()
     at.run()
     assert not at.exception

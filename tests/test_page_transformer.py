@@ -87,9 +87,9 @@ def test_default_input_gives_the_correct_iso_date() -> None:
 
 def test_changing_view_layer_head_and_head_mode() -> None:
     at = _page()
-    at.radio(key="view").set_value("cross")
-    at.number_input(key="layer").set_value(1)
-    at.number_input(key="head").set_value(2)
+    at.radio(key="tf_view").set_value("cross")
+    at.number_input(key="tf_layer").set_value(1)
+    at.number_input(key="tf_head").set_value(2)
     at.run()
     assert not at.exception
     assert _titles(at)[0] == "Decoder cross-attention · layer 1 · head 2"
@@ -97,28 +97,28 @@ def test_changing_view_layer_head_and_head_mode() -> None:
     assert heat["x"][0].startswith("0:")  # keys are source characters
     assert heat["y"][0] == "0:&lt;s&gt;"  # queries are decoder inputs, from the start token (escaped for plotly)
     assert _titles(at)[3] == "Query 0:&lt;s&gt;: scores and weights"
-    at.radio(key="heads").set_value("max").run()
+    at.radio(key="tf_heads").set_value("max").run()
     assert _titles(at)[0] == "Decoder cross-attention · layer 1 · max over 4 heads"
     assert "Layer 1, head 2" in " ".join(m.value for m in at.markdown)
 
 
 def test_temperature_above_zero_samples_reproducibly() -> None:
     # The untrained twin's next-token distribution is nearly flat, so sampling must leave the argmax path.
-    at = _page(model="untrained")
+    at = _page(tf_model="untrained")
     greedy = at.main.code[0].value
-    at.number_input(key="temp").set_value(2.0).run()
+    at.number_input(key="tf_temp").set_value(2.0).run()
     assert not at.exception
     assert "greedy" not in " ".join(c.value for c in at.caption)
     sampled = at.main.code[0].value
     assert sampled != greedy
     assert {"step", "reads", "token", "p", "#1"} <= set(_frame(at, "step").columns)
-    again = _page(model="untrained", temp="2.0")
+    again = _page(tf_model="untrained", tf_temp="2.0")
     assert again.main.code[0].value == sampled  # seeded: the same link gives the same sample
 
 
 def test_teacher_forcing_prefix_is_marked_forced() -> None:
     at = _page()
-    at.text_input(key="prefix").set_value("19").run()
+    at.text_input(key="tf_prefix").set_value("19").run()
     assert not at.exception
     steps = _frame(at, "step")
     assert list(steps["token"][:2]) == ["1", "9"]
@@ -127,19 +127,19 @@ def test_teacher_forcing_prefix_is_marked_forced() -> None:
 
 
 def test_mask_mistake_shows_the_leak_in_decoder_self_attention() -> None:
-    at = _page(view="decoder", mistake="true")
+    at = _page(tf_view="decoder", tf_mistake="true")
     assert not at.exception
-    assert at.toggle(key="mistake").value is True
+    assert at.toggle(key="tf_mistake").value is True
     assert any("leak" in _plain(e.value) and "exp(0) = 1" in _plain(e.value) for e in at.error)
     table = _frame(at, "softmax weight")
     assert "weight (mask 0)" in table.columns
     assert (table["mask"] == "hide").sum() == len(table) - 1  # query 0 may only see itself
-    at.radio(key="view").set_value("encoder").run()
+    at.radio(key="tf_view").set_value("encoder").run()
     assert any("no mask" in i.value for i in at.info)
 
 
 def test_step_by_step_reproduces_the_models_weights() -> None:
-    at = _page(view="decoder", layer="1", head="3", query="2")
+    at = _page(tf_view="decoder", tf_layer="1", tf_head="3", tf_query="2")
     table = _frame(at, "softmax weight")
     assert (table["softmax weight"] - table["model's weight"]).abs().max() < 1e-3
     assert abs(table["softmax weight"].sum() - 1.0) < 1e-3
@@ -161,7 +161,7 @@ BAD_TEXT = [
 @pytest.mark.parametrize("text, phrase", BAD_TEXT, ids=["empty", "blank", "10k", "emoji", "cjk", "rtl", "control", "script"])
 def test_bad_text_gets_a_message_not_a_traceback(text: str, phrase: str) -> None:
     at = _page()
-    at.text_input(key="text").set_value(text).run()
+    at.text_input(key="tf_text").set_value(text).run()
     assert not at.exception
     assert phrase in _messages(at)
     if text.strip():
@@ -173,39 +173,39 @@ def test_bad_text_gets_a_message_not_a_traceback(text: str, phrase: str) -> None
 
 def test_lone_surrogate_in_widget_state_is_replaced_with_a_message() -> None:
     at = AppTest.from_file(PAGE, default_timeout=120)
-    at.session_state["text"] = "\ud800 26 nov 2026"
+    at.session_state["tf_text"] = "\ud800 26 nov 2026"
     at.run()
     assert not at.exception
     assert "surrogate" in _messages(at)
 
 
 def test_truncation_is_marked_in_the_token_table() -> None:
-    at = _page(text="1" * 10_000)
+    at = _page(tf_text="1" * 10_000)
     assert not at.exception
     assert "10,000 characters" in _messages(at)
     assert "✂" in _frame(at, "✂").columns
 
 
 def test_url_reproduces_the_view() -> None:
-    params = dict(text="26.11.2026", model="untrained", view="cross", layer="1", head="3", heads="mean", query="2", topk="3", temp="0.5")
+    params = dict(tf_text="26.11.2026", tf_model="untrained", tf_view="cross", tf_layer="1", tf_head="3", tf_heads="mean", tf_query="2", tf_topk="3", tf_temp="0.5")
     at = _page(**params)
     assert not at.exception
     assert not at.warning or all("link" not in w.value for w in at.warning)
-    assert at.text_input(key="text").value == "26.11.2026"
-    assert at.radio(key="model").value == "untrained"
-    assert at.radio(key="view").value == "cross"
-    assert at.number_input(key="layer").value == 1 and at.number_input(key="head").value == 3
-    assert at.slider(key="query").value == 2 and at.slider(key="topk").value == 3
-    assert at.number_input(key="temp").value == 0.5
+    assert at.text_input(key="tf_text").value == "26.11.2026"
+    assert at.radio(key="tf_model").value == "untrained"
+    assert at.radio(key="tf_view").value == "cross"
+    assert at.number_input(key="tf_layer").value == 1 and at.number_input(key="tf_head").value == 3
+    assert at.slider(key="tf_query").value == 2 and at.slider(key="tf_topk").value == 3
+    assert at.number_input(key="tf_temp").value == 0.5
     assert _titles(at)[0] == "Decoder cross-attention · layer 1 · mean over 4 heads"
     assert [c for c in _frame(at, "step").columns if c.startswith("#")] == ["#1", "#2", "#3"]
 
 
 @pytest.mark.parametrize(
     "params, phrase",
-    [({"layer": "99"}, "'layer'"), ({"head": "-1"}, "'head'"), ({"view": "<b>x</b>"}, "'view'"),
-     ({"temp": "abc"}, "'temp'"), ({"temp": "inf"}, "'temp'"), ({"layer": "1e999"}, "'layer'"),
-     ({"query": "40"}, "'query'"), ({"query": "5000"}, "'query'"), ({"model": "gpt"}, "'model'")],
+    [({"tf_layer": "99"}, "'tf_layer'"), ({"tf_head": "-1"}, "'tf_head'"), ({"tf_view": "<b>x</b>"}, "'tf_view'"),
+     ({"tf_temp": "abc"}, "'tf_temp'"), ({"tf_temp": "inf"}, "'tf_temp'"), ({"tf_layer": "1e999"}, "'tf_layer'"),
+     ({"tf_query": "40"}, "'tf_query'"), ({"tf_query": "5000"}, "'tf_query'"), ({"tf_model": "gpt"}, "'tf_model'")],
     ids=["layer", "head", "view", "temp", "temp-inf", "layer-huge", "query-view", "query", "model"],
 )
 def test_hostile_url_values_fall_back_with_a_notice(params: dict[str, str], phrase: str) -> None:
@@ -218,7 +218,7 @@ def test_hostile_url_values_fall_back_with_a_notice(params: dict[str, str], phra
 
 def test_blank_prefix_is_ignored_with_a_message() -> None:
     at = _page()
-    at.text_input(key="prefix").set_value("   ").run()
+    at.text_input(key="tf_prefix").set_value("   ").run()
     assert not at.exception
     assert "prefix is ignored" in _messages(at)
     assert not any(s == "yes" for s in _frame(at, "step")["forced"])
@@ -227,13 +227,13 @@ def test_blank_prefix_is_ignored_with_a_message() -> None:
 def test_switching_to_a_shorter_view_resets_an_out_of_range_query() -> None:
     at = _page()
     n_source = len(_frame(at, "softmax weight"))  # encoder keys = source length
-    at.slider(key="query").set_value(n_source - 1).run()
+    at.slider(key="tf_query").set_value(n_source - 1).run()
     assert not at.exception
-    at.radio(key="view").set_value("decoder").run()
+    at.radio(key="tf_view").set_value("decoder").run()
     assert not at.exception
     n_decoder = len(_frame(at, "softmax weight"))
     assert n_decoder < n_source
-    assert at.slider(key="query").value == 0
+    assert at.slider(key="tf_query").value == 0
     assert _titles(at)[3].startswith("Query 0:")
 
 

@@ -38,7 +38,7 @@ def encode(image: Image.Image, fmt: str, **kwargs: object) -> bytes:
 
 
 def switch_tab(at: AppTest, tab: str) -> AppTest:
-    at.session_state["tab"] = tab
+    at.session_state["vit_tab"] = tab
     return at.run()
 
 
@@ -49,8 +49,8 @@ def app() -> AppTest:
 
 def test_default_sample_shows_prediction_and_patches(app: AppTest) -> None:
     assert_clean(app)
-    assert app.radio(key="model").value == "shapes"
-    assert app.selectbox(key="cls").value == "circle"
+    assert app.radio(key="vit_model").value == "shapes"
+    assert app.selectbox(key="vit_cls").value == "circle"
     assert n_charts(app) == 3  # top-k, patch grid, token matrix
     captions = " ".join(c.value for c in app.caption)
     assert "It only knows these 8 classes" in captions and "8 x 8 = 64 patches" in captions
@@ -69,27 +69,27 @@ def test_each_tab_renders(app: AppTest, tab: str, charts: int) -> None:
 
 def test_every_control_changes_without_errors() -> None:
     at = new_app()
-    at.radio(key="model").set_value("shapes-untrained").run()
+    at.radio(key="vit_model").set_value("shapes-untrained").run()
     assert_clean(at)
     assert any("Untrained weights" in i.value for i in at.info)
-    at.selectbox(key="cls").set_value("star").run()
-    at.number_input(key="sample_seed").set_value(11).run()
-    at.slider(key="topk").set_value(5).run()
+    at.selectbox(key="vit_cls").set_value("star").run()
+    at.number_input(key="vit_sample_seed").set_value(11).run()
+    at.slider(key="vit_topk").set_value(5).run()
     assert len(json.loads(at.get("plotly_chart")[0].proto.spec)["data"][0]["y"]) == 5
-    at.slider(key="layer").set_value(2).run()
-    at.slider(key="head").set_value(3).run()
+    at.slider(key="vit_layer").set_value(2).run()
+    at.slider(key="vit_head").set_value(3).run()
     assert_clean(at)
     switch_tab(at, "Attention")
-    at.number_input(key="patch").set_value(0).run()
+    at.number_input(key="vit_patch").set_value(0).run()
     assert any("patch 0 attends to" in c.value or "patch 0 (red box)" in c.value for c in at.caption)
     switch_tab(at, "Rollout")
-    at.radio(key="fusion").set_value("min").run()
-    at.slider(key="discard").set_value(0.9).run()
-    at.checkbox(key="residual").uncheck().run()
+    at.radio(key="vit_fusion").set_value("min").run()
+    at.slider(key="vit_discard").set_value(0.9).run()
+    at.checkbox(key="vit_residual").uncheck().run()
     assert_clean(at)
     assert any("through layer 2" in c.value for c in at.caption)
     switch_tab(at, "Resolution")
-    at.select_slider(key="size").set_value(96).run()
+    at.select_slider(key="vit_size").set_value(96).run()
     assert_clean(at)
     assert any("at 96 px" in c.value for c in at.caption)
     switch_tab(at, "Export")
@@ -97,38 +97,38 @@ def test_every_control_changes_without_errors() -> None:
 
 
 def test_url_parameters_set_the_view() -> None:
-    at = new_app(model="shapes-untrained", cls="ring", sample_seed="42", layer="1", head="2", tab="Rollout",
-                 fusion="max", discard="0.3", residual="false", topk="2")
+    at = new_app(vit_model="shapes-untrained", vit_cls="ring", vit_sample_seed="42", vit_layer="1", vit_head="2", vit_tab="Rollout",
+                 vit_fusion="max", vit_discard="0.3", vit_residual="false", vit_topk="2")
     assert_clean(at)
-    assert at.radio(key="model").value == "shapes-untrained"
-    assert at.selectbox(key="cls").value == "ring" and at.number_input(key="sample_seed").value == 42
-    assert at.slider(key="layer").value == 1 and at.slider(key="head").value == 2
-    assert at.radio(key="fusion").value == "max" and at.slider(key="discard").value == pytest.approx(0.3)
-    assert at.checkbox(key="residual").value is False and at.slider(key="topk").value == 2
+    assert at.radio(key="vit_model").value == "shapes-untrained"
+    assert at.selectbox(key="vit_cls").value == "ring" and at.number_input(key="vit_sample_seed").value == 42
+    assert at.slider(key="vit_layer").value == 1 and at.slider(key="vit_head").value == 2
+    assert at.radio(key="vit_fusion").value == "max" and at.slider(key="vit_discard").value == pytest.approx(0.3)
+    assert at.checkbox(key="vit_residual").value is False and at.slider(key="vit_topk").value == 2
     assert not [w for w in at.warning if "from the link" in w.value]
 
 
 def test_hostile_url_parameters_fall_back_with_a_warning() -> None:
-    at = new_app(model="evil<script>", cls="dragon", layer="99", head="-1", sample_seed="inf", tab="Nope")
+    at = new_app(vit_model="evil<script>", vit_cls="dragon", vit_layer="99", vit_head="-1", vit_sample_seed="inf", vit_tab="Nope")
     assert_clean(at)
     notices = [w.value for w in at.warning if "from the link" in w.value]
     assert len(notices) == 1, notices
-    for name in ("model", "cls", "layer", "head", "sample_seed", "tab"):
+    for name in ("vit_model", "vit_cls", "vit_layer", "vit_head", "vit_sample_seed", "vit_tab"):
         assert f"'{name}'" in notices[0]
     assert "<script>" not in notices[0]  # hostile values are never echoed
-    assert at.radio(key="model").value == "shapes" and at.selectbox(key="cls").value == "circle"
-    assert at.slider(key="layer").value == at.slider(key="layer").max
+    assert at.radio(key="vit_model").value == "shapes" and at.selectbox(key="vit_cls").value == "circle"
+    assert at.slider(key="vit_layer").value == at.slider(key="vit_layer").max
     assert n_charts(at) == 3  # back on the first tab
 
 
 def upload(at: AppTest, name: str, data: bytes, mime: str = "image/png") -> AppTest:
-    at.file_uploader(key="upload").upload(name, data, mime)
+    at.file_uploader(key="vit_upload").upload(name, data, mime)
     return at.run()
 
 
 @pytest.fixture(scope="module")
 def upload_app() -> AppTest:
-    return new_app(source="Upload")
+    return new_app(vit_source="Upload")
 
 
 def test_upload_prompt_without_file(upload_app: AppTest) -> None:
@@ -153,7 +153,7 @@ BAD_UPLOADS = {
 
 @pytest.mark.parametrize("name", list(BAD_UPLOADS))
 def test_bad_uploads_get_one_line_errors(name: str) -> None:
-    at = new_app(source="Upload")
+    at = new_app(vit_source="Upload")
     data, fragment = BAD_UPLOADS[name]
     upload(at, name, data)
     assert_clean(at)
@@ -187,7 +187,7 @@ def odd_images() -> dict[str, tuple[bytes, str]]:
 @pytest.mark.parametrize("name", list(odd_images()))
 def test_odd_but_valid_uploads_are_analysed(upload_app: AppTest, name: str) -> None:
     data, mime = odd_images()[name]
-    upload_app.file_uploader(key="upload").set_value((name, data, mime))
+    upload_app.file_uploader(key="vit_upload").set_value((name, data, mime))
     upload_app.run()
     assert_clean(upload_app)
     assert not upload_app.error, [e.value for e in upload_app.error]
@@ -197,8 +197,8 @@ def test_odd_but_valid_uploads_are_analysed(upload_app: AppTest, name: str) -> N
 
 def test_upload_notes_and_fit_mode(upload_app: AppTest) -> None:
     data, mime = odd_images()["strip.webp"]
-    upload_app.file_uploader(key="upload").set_value(("strip.webp", data, mime))
-    upload_app.radio(key="fit").set_value("crop").run()
+    upload_app.file_uploader(key="vit_upload").set_value(("strip.webp", data, mime))
+    upload_app.radio(key="vit_fit").set_value("crop").run()
     assert_clean(upload_app)
     assert any("4000 x 10" in c.value for c in upload_app.caption)
     switch_tab(upload_app, "Resolution")
@@ -208,9 +208,9 @@ def test_upload_notes_and_fit_mode(upload_app: AppTest) -> None:
 
 
 def test_camera_photo() -> None:
-    at = new_app(source="Camera")
+    at = new_app(vit_source="Camera")
     assert_clean(at)
-    at.camera_input(key="camera").set_value(("shot.jpg", encode(Image.new("RGB", (64, 48), (120, 60, 30)), "JPEG"), "image/jpeg"))
+    at.camera_input(key="vit_camera").set_value(("shot.jpg", encode(Image.new("RGB", (64, 48), (120, 60, 30)), "JPEG"), "image/jpeg"))
     at.run()
     assert_clean(at)
     assert not at.error and n_charts(at) == 3

@@ -50,10 +50,10 @@ DATES = ("26 Nov 2026", "March 3, 1999", "Tuesday 7 July 2015", "2001/09/11", "1
 # Preferred widget keys per page, tried in order; the first one present on the page is changed.
 # When none is present (a page changed its keys), any numeric slider/number input is used instead.
 PAGE_ACTIONS: dict[str, tuple[str, ...]] = {
-    "transformer": ("text",),
+    "transformer": ("tf_text",),
     "positional-encoding": ("pe_max_len", "pe_shift", "pe_d_model"),
-    "vit": ("sample", "vit_sample", "layer", "vit_layer", "head", "vit_head"),
-    "profiler": ("seq_len", "prof_seq_len", "batch", "batch_size", "prof_batch"),
+    "vit": ("vit_sample_seed", "vit_layer", "vit_head"),
+    "profiler": ("prof_seq_len", "prof_batch"),
     "home": (),
 }
 SKIP_KEYS = frozenset({"seed"})  # the seed is the isolation probe; never change it
@@ -93,7 +93,7 @@ def value_for(element: Element, index: int) -> Any:
     """A valid new value for a widget: a sample date for text, a nearby number, another option."""
     proto = element.proto
     if element.kind in ("text_input", "text_area"):
-        return DATES[index % len(DATES)] if element.key == "text" else None
+        return DATES[index % len(DATES)] if element.key == "tf_text" else None
     if element.kind in ("number_input", "slider") and not (element.kind == "slider" and proto.type == proto.SELECT_SLIDER):
         lo = proto.min
         hi = proto.max

@@ -42,14 +42,14 @@ def test_transformer_type_text_and_move_controls(app: AppPage) -> None:
     app.goto("transformer", "seed=3")
     app.assert_clean()
     assert app.wait_for_charts(1) >= 1
-    text = app.keyed("text").locator("input")
+    text = app.keyed("tf_text").locator("input")
     app.act(lambda: (text.fill("March 3, 1999"), text.press("Enter")))
     app.assert_clean()
     assert app.wait_for_charts(1) >= 1
-    assert "text=March" in app.page.url, "the typed text is not in the shareable URL"
+    assert "tf_text=March" in app.page.url, "the typed text is not in the shareable URL"
     # Move the 'query position' slider one step with the keyboard, as a student would.
     # Streamlit 1.67's slider thumb is an <input type="range"> (implicit role "slider").
-    handle = app.keyed("query").get_by_role("slider").first
+    handle = app.keyed("tf_query").get_by_role("slider").first
     before = handle.input_value()
     app.act(lambda: (handle.focus(), handle.press("ArrowRight")))
     assert handle.input_value() != before
@@ -61,7 +61,7 @@ def test_transformer_type_text_and_move_controls(app: AppPage) -> None:
 def test_transformer_shows_html_as_text(app: AppPage) -> None:
     """Cross-site scripting: typed HTML is shown as text, never parsed, and no script runs."""
     app.goto("transformer")
-    text = app.keyed("text").locator("input")
+    text = app.keyed("tf_text").locator("input")
     app.act(lambda: (text.fill(XSS), text.press("Enter")))
     assert not app.exceptions()
     assert app.dialogs == [], f"script ran: {app.dialogs}"
@@ -69,11 +69,11 @@ def test_transformer_shows_html_as_text(app: AppPage) -> None:
     assert app.page.evaluate("() => document.querySelectorAll('[onerror]').length") == 0
     assert text.input_value() == XSS
     # The same text from a shared link: still inert.
-    app.goto("transformer", "text=%3Cimg%20src%3Dx%20onerror%3Dalert(1)%3E")
+    app.goto("transformer", "tf_text=%3Cimg%20src%3Dx%20onerror%3Dalert(1)%3E")
     assert not app.exceptions()
     assert app.dialogs == [] and app.page.locator("img[src='x']").count() == 0
     shown = app.main().inner_text()
-    assert XSS in shown or app.keyed("text").locator("input").input_value() == XSS
+    assert XSS in shown or app.keyed("tf_text").locator("input").input_value() == XSS
 
 
 def test_positional_encoding_move_a_control(app: AppPage) -> None:
@@ -107,7 +107,7 @@ def test_vit_upload_an_image(app: AppPage, tmp_path: Path) -> None:
         pytest.xfail("vit page is still the placeholder")
     app.assert_clean()
     assert app.wait_for_charts(1) >= 1
-    app.act(lambda: app.keyed("source").get_by_role("radio", name="Upload").click())
+    app.act(lambda: app.keyed("vit_source").get_by_role("radio", name="Upload").click())
     image = tmp_path / "disc.png"
     image.write_bytes(_png_bytes())
     dropzone = app.page.locator('[data-testid="stFileUploaderDropzoneInput"]')
@@ -122,7 +122,7 @@ def test_vit_upload_an_image(app: AppPage, tmp_path: Path) -> None:
     app.act(lambda: (handle.focus(), handle.press(key)))
     assert handle.input_value() != before
     app.assert_clean()
-    assert "source=Upload" in app.page.url
+    assert "vit_source=Upload" in app.page.url
     assert app.wait_for_charts(1) >= 1
 
 
@@ -141,14 +141,14 @@ def test_profiler_runs(app: AppPage) -> None:
 
 def test_shared_link_reproduces_the_view(app: AppPage) -> None:
     """A link with settings opens the same view: the widgets show the link's values."""
-    app.goto("transformer", "seed=9&text=26%20Nov%202026&layer=1&head=2")
+    app.goto("transformer", "seed=9&tf_text=26%20Nov%202026&tf_layer=1&tf_head=2")
     app.assert_clean()
     assert app.page.locator(".st-key-seed input").input_value() == "9"
-    assert app.keyed("text").locator("input").input_value() == "26 Nov 2026"
-    assert app.keyed("layer").locator("input").input_value() == "1"
-    assert app.keyed("head").locator("input").input_value() == "2"
+    assert app.keyed("tf_text").locator("input").input_value() == "26 Nov 2026"
+    assert app.keyed("tf_layer").locator("input").input_value() == "1"
+    assert app.keyed("tf_head").locator("input").input_value() == "2"
     url = app.page.url
-    for part in ("seed=9", "layer=1", "head=2"):
+    for part in ("seed=9", "tf_layer=1", "tf_head=2"):
         assert part in url, (part, url)
 
 
@@ -163,9 +163,10 @@ def test_hostile_seed_in_link_is_ignored_with_a_notice(app: AppPage) -> None:
 def test_one_student_walks_through_every_page(app: AppPage) -> None:
     """The classroom path: change a control, then visit every page through the sidebar in the same
     session. Widget keys are session-wide in Streamlit, and a key bound to the URL on one page
-    (e.g. ``layer``) travels to the next page's link: two pages must never share a bound key."""
+    (e.g. ``layer``) travels to the next page's link: two pages must never share a bound key (hence the
+    page prefixes ``tf_``, ``vit_``, ``prof_``, ``pe_``)."""
     app.goto("transformer")
-    app.act(lambda: app.keyed("model").get_by_text("untrained").click())
+    app.act(lambda: app.keyed("tf_model").get_by_text("untrained").click())
     app.assert_clean()
     for title in ("Vision Transformer", "Profiler", "Positional encoding", "Transformer", "Home"):
         app.act(lambda t=title: app.page.locator('[data-testid="stSidebarNav"] a', has_text=t).first.click())

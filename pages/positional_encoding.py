@@ -19,6 +19,12 @@ from explorer.figures import positions as pf
 from explorer.inputs.params import ParamSpec
 from ui.share import clean_link, link_to_this_view
 
+# No ui.frame.ensure_app_frame() here (yet): Streamlit's legacy pages-folder runner knows this page only
+# as "positional_encoding", so a first deep link to /positional-encoding already runs app.py as the main
+# page, and app.py runs this page; ensure_app_frame() would then see the legacy runner on the stack and
+# run app.py a second time (StreamlitDuplicateElementKey 'seed'). Add it once ui/frame.py skips runs
+# that are already inside app.py.
+
 SECTIONS = ("Sinusoidal", "Learned", "RoPE", "ViT resolution", "Compare")
 WHICH_VIT = ("trained", "untrained")
 PLOT_CONFIG = {"displaylogo": False}

@@ -39,7 +39,10 @@ from explorer.profiling.tables import (
     result_summary,
     timeline_spans,
 )
+from ui.frame import ensure_app_frame
 from ui.share import clean_link, link_to_this_view
+
+ensure_app_frame()  # a deep link on a fresh server: run inside app.py's frame (see ui/frame.py)
 
 PAGE_MAX_SECONDS = 60.0  # refuse anything estimated longer: other sessions share 2 cores
 AUTO_RUN_SECONDS = 5.0  # run without a click when the estimate is this quick

@@ -31,7 +31,10 @@ from explorer.inputs.text import (
     replace_surrogates,
     surrogate_notice,
 )
+from ui.frame import ensure_app_frame
 from ui.share import clean_link
+
+ensure_app_frame()  # a deep link on a fresh server: run inside app.py's frame (see ui/frame.py)
 
 DEFAULT_TEXT = "Thursday 26 November 2026"
 MODELS = {"trained": "dates", "untrained": "dates-untrained"}

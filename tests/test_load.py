@@ -92,18 +92,16 @@ def test_hostile_link_never_shows_a_traceback(server: StreamlitServer, page: str
         assert seed_of(result) is not None
 
 
-@pytest.mark.xfail(
-    reason="Streamlit runs the very first session of a fresh server in pages-directory (MPA v1) mode "
-    "because a folder named pages/ sits next to app.py: a deep link opened first skips app.py "
-    "(no sidebar, no seed, no page config). Fix: rename pages/ (e.g. views/) in app.py.",
-    strict=False,
-)
-def test_deep_link_as_first_visit_runs_the_app_shell() -> None:
+@pytest.mark.parametrize("page", [p for p in PAGES if p != "home"])
+def test_deep_link_as_first_visit_runs_the_app_shell(page: str) -> None:
+    """A fresh server's first session goes through Streamlit's legacy pages-folder runner (a folder named
+    pages/ sits next to app.py), which would run a deep-linked page without app.py (no sidebar, no seed);
+    every page calls ui.frame.ensure_app_frame() first, which runs the page inside app.py instead."""
     srv = start_server()
     try:
         with StreamlitSession(srv.url) as first:
-            result = first.open("transformer", {"seed": 5})
-        assert result.ok
+            result = first.open(page, {"seed": 5})
+        assert result.ok, (result.exceptions, result.error_alerts)
         assert seed_of(result) == 5, "the shared sidebar (app.py) did not run for a first deep-link visit"
     finally:
         srv.stop()

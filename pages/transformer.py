@@ -110,9 +110,9 @@ def _highlight_unknown(frame: pd.DataFrame) -> pd.DataFrame:
     styles = pd.DataFrame("", index=frame.index, columns=frame.columns)
     for col in frame.columns:
         if "⚠" in str(frame.loc["token", col]):
-            styles[col] = "background-color: #ffe0b2"
+            styles[col] = "background-color: #ffe0b2; color: #111"
         if col == "✂":
-            styles[col] = "background-color: #ffcdd2"
+            styles[col] = "background-color: #ffcdd2; color: #111"
     return styles
 
 

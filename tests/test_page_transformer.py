@@ -43,6 +43,17 @@ def _plain(markdown: str) -> str:
     return re.sub(r"\\(.)", r"\1", markdown)
 
 
+def _zero_colour_is_dark(scale: list) -> bool:
+    """The colour a scale gives to 0 (attention nobody pays) is not white-ish: on the dark theme
+    a white-at-zero scale makes the least attention the brightest thing on the page."""
+    low = str(scale[0][1]).lstrip("#").lower()
+    if low.startswith("rgb"):
+        channels = [float(c) for c in low[low.index("(") + 1 : low.index(")")].split(",")[:3]]
+    else:
+        channels = [int(low[i : i + 2], 16) for i in (0, 2, 4)]
+    return sum(channels) / 3 < 160
+
+
 def _messages(at: AppTest) -> str:
     return " | ".join(_plain(e.value) for e in [*at.error, *at.warning, *at.info, *at.caption])
 
@@ -69,6 +80,8 @@ def test_defaults_render_every_chart_without_exception() -> None:
     assert "2026-11-26" in shown  # the reference parser's answer is always shown next to the model's
     overview = _charts(at)[1]
     assert {t.get("coloraxis") for t in overview["data"]} == {"coloraxis"}  # one colour scale
+    assert _zero_colour_is_dark(overview["layout"]["coloraxis"]["colorscale"])
+    assert _zero_colour_is_dark(_charts(at)[0]["data"][0]["colorscale"])
     hover = _charts(at)[0]["data"][0]["hovertemplate"]
     assert "query" in hover and "key" in hover and "weight" in hover
     downloads = at.get("download_button")

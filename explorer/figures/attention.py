@@ -20,7 +20,7 @@ from plotly.subplots import make_subplots
 
 from explorer.analysis.stepwise import AttentionSteps
 
-COLORSCALE = "Blues"
+COLORSCALE = "Viridis"  # dark at zero: low attention must not be the brightest thing on a dark theme
 DIVERGING = "RdBu_r"
 HOVER = "query %{y}<br>key %{x}<br>weight %{z:.3f}<extra></extra>"
 MAX_TICK_LABELS = 40  # beyond this many tokens a heatmap shows every other label

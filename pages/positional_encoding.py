@@ -17,7 +17,7 @@ import torch
 from explorer.analysis import positions as pa
 from explorer.figures import positions as pf
 from explorer.inputs.params import ParamSpec
-from ui.share import clean_link, link_to_this_view
+from ui.share import clean_link
 
 # No ui.frame.ensure_app_frame() here (yet): Streamlit's legacy pages-folder runner knows this page only
 # as "positional_encoding", so a first deep link to /positional-encoding already runs app.py as the main
@@ -451,4 +451,3 @@ for label, tab in zip(SECTIONS, tabs):
     with tab:
         if tab.open is not False:  # only the selected tab does any work
             sections[label]()
-link_to_this_view()

@@ -189,7 +189,7 @@ if should_run and request is not None:
 if stored is None:
     if request is not None:
         st.info("Press **Run profiler** to measure this configuration.")
-    link_to_this_view()
+    link_to_this_view()  # app.py draws the link after the page, but st.stop() ends the run before it gets there
     st.stop()
 
 result = stored[1]
@@ -428,5 +428,3 @@ with tabs[6]:
         ecols[3].download_button("Operators (CSV)", to_csv(operator_table(result, limit=None)), file_name="profiler_operators.csv", mime="text/csv")
         ecols[4].download_button("Summary + modules (JSON)", to_json(result), file_name="profiler.json", mime="application/json")
         st.caption("The same table from the command line: `python -m explorer profile --model transformer --format csv`.")
-
-link_to_this_view()

@@ -19,7 +19,7 @@ from explorer.inputs.params import ParamSpec
 from explorer.tasks import shapes
 from explorer.zoo import load_model
 from ui.frame import ensure_app_frame
-from ui.share import clean_link, link_to_this_view, show_link_notices
+from ui.share import clean_link, show_link_notices
 
 ensure_app_frame()  # a deep link on a fresh server: run inside app.py's frame (see ui/frame.py)
 
@@ -331,5 +331,3 @@ with tabs[5]:
             "The NPZ holds `attention` (layers, heads, 1+N, 1+N; token 0 is [CLS]), `cls_maps`, `grid`, `probabilities` "
             "and `classes`; the CSV has one row per layer, head and patch. The rollout PNG uses mean fusion with the residual."
         )
-
-link_to_this_view()

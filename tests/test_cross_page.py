@@ -21,6 +21,8 @@ pytestmark = pytest.mark.slow
 
 def _clean(at: AppTest, where: str) -> None:
     assert not at.exception, (where, [e.value for e in at.exception])
+    links = [c for c in at.sidebar.code if "://" in c.value or c.value.startswith("?")]
+    assert len(links) == 1, (where, "expected one 'link to this view' box (app.py draws it)", [c.value for c in at.sidebar.code])
 
 
 def test_values_set_on_one_page_do_not_break_the_next_pages() -> None:

@@ -10,6 +10,9 @@ import logging
 import re
 
 import numpy as np
+# Plotly looks pandas up with sys.modules.get(); while another session's thread is still importing it, that
+# is a half-initialised module ("no attribute 'Series'"). A real import waits until pandas is complete.
+import pandas  # noqa: F401
 import plotly.graph_objects as go
 import streamlit as st
 import torch

@@ -8,6 +8,9 @@ from __future__ import annotations
 import hashlib
 
 import numpy as np
+# Plotly looks pandas up with sys.modules.get(); while another session's thread is still importing it, that
+# is a half-initialised module ("no attribute 'Series'"). A real import waits until pandas is complete.
+import pandas  # noqa: F401
 import streamlit as st
 import torch
 from PIL import Image

@@ -8,6 +8,7 @@ not from here (no timing assertions in tests).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 import pytest
@@ -33,8 +34,9 @@ def server() -> Iterator[StreamlitServer]:
 
 
 def outputs(result: RunResult) -> list[str]:
-    """What the page printed as code/text output (the Transformer page shows its ISO date there)."""
-    return [e.proto.code_text for e in result.elements if e.kind == "code"]
+    """The ISO dates the Transformer page printed (its output code block; the sidebar link is left out)."""
+    codes = [e.proto.code_text for e in result.elements if e.kind == "code"]
+    return [c for c in codes if re.fullmatch(r"\d{4}-\d{2}-\d{2}", c)]
 
 
 def test_small_load_has_zero_errors(server: StreamlitServer) -> None:
@@ -51,15 +53,15 @@ def test_sessions_see_their_own_state(server: StreamlitServer) -> None:
         a1 = alice.open("transformer", {"seed": 11})
         b1 = bob.open("transformer", {"seed": 22})
         assert a1.ok and b1.ok, (a1.exceptions, b1.exceptions)
-        a2 = alice.set({"tf_text": "26 Nov 2026"})
+        a2 = alice.set({"tf_text": "Tuesday 7 July 2015"})
         b2 = bob.set({"tf_text": "March 3, 1999"})
         a3 = alice.rerun()  # after Bob's change, Alice's view must not have moved
         assert seed_of(a3) == 11 and seed_of(b2) == 22
         assert alice.widget_states and bob.widget_states
-        assert a3.widgets["tf_text"].proto.value == "26 Nov 2026"
-        assert b2.widgets["tf_text"].proto.value == "March 3, 1999"
+        # The server echoes a widget's value only when it set it itself, so each session's input is
+        # checked through what the model made of it (the trained model gets these dates right).
+        assert outputs(a2) == ["2015-07-07"] and outputs(b2) == ["1999-03-03"], (outputs(a2), outputs(b2))
         assert outputs(a3) == outputs(a2), "Alice's output changed when only Bob acted"
-        assert outputs(a2) != outputs(b2), "two different inputs gave the same output"
         assert "seed=11" in alice.query_string and "seed=22" in bob.query_string
 
 

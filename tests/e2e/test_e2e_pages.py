@@ -135,8 +135,12 @@ def test_profiler_runs(app: AppPage) -> None:
     if run.count():
         app.act(lambda: run.click())
     app.assert_clean()
+    # The first tab (Modules) is a table; only the open tab is rendered, so charts come with "Pictures".
+    app.main().locator('[data-testid="stDataFrame"], [data-testid="stTable"]').first.wait_for(state="attached")
+    app.act(lambda: app.main().get_by_role("tab", name="Pictures").click())
+    app.assert_clean()
     assert app.wait_for_charts(1) >= 1
-    assert app.main().locator('[data-testid="stDataFrame"], [data-testid="stTable"]').count() >= 1
+    assert "prof_tab=Pictures" in app.page.url
 
 
 def test_shared_link_reproduces_the_view(app: AppPage) -> None:

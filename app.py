@@ -44,5 +44,7 @@ with st.sidebar:
         help="Every random choice (sampling, sample images, untrained weights) uses this seed, so a shared link shows the same numbers.",
     )
 
-navigation.run()
-link_to_this_view()  # after the page's widgets, so the link holds their final values
+try:
+    navigation.run()
+finally:
+    link_to_this_view()  # after the page's widgets (so the link holds their final values), even if the page stopped early

@@ -2,6 +2,10 @@
 
 import streamlit as st
 
+from ui.frame import ensure_app_frame
+
+ensure_app_frame()
+
 st.title("Transformer Explorer")
 st.markdown(
     "Type a sentence or upload an image; a small Transformer or Vision Transformer, written from scratch "

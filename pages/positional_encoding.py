@@ -20,13 +20,10 @@ import torch
 from explorer.analysis import positions as pa
 from explorer.figures import positions as pf
 from explorer.inputs.params import ParamSpec
+from ui.frame import ensure_app_frame
 from ui.share import clean_link
 
-# No ui.frame.ensure_app_frame() here (yet): Streamlit's legacy pages-folder runner knows this page only
-# as "positional_encoding", so a first deep link to /positional-encoding already runs app.py as the main
-# page, and app.py runs this page; ensure_app_frame() would then see the legacy runner on the stack and
-# run app.py a second time (StreamlitDuplicateElementKey 'seed'). Add it once ui/frame.py skips runs
-# that are already inside app.py.
+ensure_app_frame()  # a deep link on a fresh server: run inside app.py's frame (see ui/frame.py)
 
 SECTIONS = ("Sinusoidal", "Learned", "RoPE", "ViT resolution", "Compare")
 WHICH_VIT = ("trained", "untrained")

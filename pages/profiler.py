@@ -40,7 +40,7 @@ from explorer.profiling.tables import (
     timeline_spans,
 )
 from ui.frame import ensure_app_frame
-from ui.share import clean_link, link_to_this_view
+from ui.share import clean_link
 
 ensure_app_frame()  # a deep link on a fresh server: run inside app.py's frame (see ui/frame.py)
 
@@ -189,7 +189,6 @@ if should_run and request is not None:
 if stored is None:
     if request is not None:
         st.info("Press **Run profiler** to measure this configuration.")
-    link_to_this_view()  # app.py draws the link after the page, but st.stop() ends the run before it gets there
     st.stop()
 
 result = stored[1]

@@ -24,13 +24,19 @@ _state = threading.local()  # each session's script runs on its own thread
 
 
 def running_in_legacy_pages_mode() -> bool:
-    """True when this run was started by Streamlit's old pages-folder runner, not by app.py."""
+    """True when the old pages-folder runner started this page directly, with no app.py in between.
+
+    For some URLs (``/positional-encoding``, whose file is ``positional_encoding.py``) the old
+    runner finds no matching file and runs app.py itself; app.py is then on the stack and all is well.
+    """
+    legacy = False
     frame = sys._getframe(1)  # noqa: SLF001 - a cheap walk up the current stack
     while frame is not None:
-        if frame.f_code.co_name == _LEGACY_RUNNER:
-            return True
+        if Path(frame.f_code.co_filename).resolve() == _APP:
+            return False
+        legacy = legacy or frame.f_code.co_name == _LEGACY_RUNNER
         frame = frame.f_back
-    return False
+    return legacy
 
 
 def ensure_app_frame() -> None:

@@ -58,6 +58,31 @@ def test_shape_contrasts_with_background(data: tuple[np.ndarray, ...]) -> None:
         assert diff > 0.15
 
 
+def test_shapes_are_lighter_than_their_background(data: tuple[np.ndarray, ...]) -> None:
+    images, _, _, masks = data
+    luma = images.astype(np.float32) / 255 @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
+    for y, mask in zip(luma, masks):
+        assert y[mask].mean() - y[~mask].mean() > 0.15
+
+
+def test_rotation_stays_in_range() -> None:
+    angles = []
+    original = shapes._draw_mask
+
+    def spy(class_name: str, cx: float, cy: float, radius: float, angle: float, size: int) -> np.ndarray:
+        angles.append(angle)
+        return original(class_name, cx, cy, radius, angle, size)
+
+    shapes._draw_mask = spy  # type: ignore[assignment]
+    try:
+        generate(200, seed=1)
+    finally:
+        shapes._draw_mask = original  # type: ignore[assignment]
+    limit = np.radians(shapes.MAX_ROTATION_DEG)
+    assert np.abs(angles).max() <= limit
+    assert np.ptp(angles) > limit  # and it really varies
+
+
 def _mask_of(class_name: str, **kw: float) -> np.ndarray:
     args = {"cx": 16.0, "cy": 16.0, "radius": 7.0, "angle": 0.0, "size": 32} | kw
     return shapes._draw_mask(class_name, **args) >= 0.5  # type: ignore[arg-type]

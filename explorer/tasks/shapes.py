@@ -2,7 +2,8 @@
 
 The ViT page needs a model whose attention has something to find, and a way to check that it
 found it. Each image here holds exactly one shape of a known class at a random position, size,
-rotation and colour on a noisy, textured background, and its bounding box is known, so
+rotation (within +-30 degrees) and colour (the shape lighter than its background) on a noisy,
+textured background, and its bounding box is known, so
 "does [CLS] look at the shape?" becomes a number (``explorer.analysis.rollout.box_mass_ratio``).
 
 Everything is drawn in code with PIL (no downloads) and is a pure function of the seed.
@@ -24,17 +25,25 @@ CLASSES: tuple[str, ...] = ("circle", "square", "triangle", "star", "cross", "he
 IMAGE_SIZE = 32
 SUPERSAMPLE = 4
 MIN_SIZE, MAX_SIZE = 10, 16  # circumscribed diameter of the shape, pixels: 10-25% of the image area
+# Rotation is uniform in [-MAX_ROTATION_DEG, +MAX_ROTATION_DEG] (circles and rings look the same at any angle).
+# Measured after 3000 steps of batch 32: full 360-degree rotation 76% held-out accuracy (that run also started
+# its positions from sin-cos), +-29 degrees 87%; a tiny ViT must learn each orientation of a corner separately.
+MAX_ROTATION_DEG = 30.0
 MIN_CONTRAST = 0.45  # RGB distance (0..sqrt 3) between shape and background colour
-MIN_LUMA_CONTRAST = 0.25  # and luminance difference (either sign), so no shape is red-on-green iso-luminant
+# Shapes are always *lighter* than their background, by at least this much luminance; hue, saturation and
+# brightness of both stay random. A linear patch embedding sees a light-on-dark mask directly, a mask of either
+# sign only after a non-linearity. Measured with an earlier recipe (batch 64, full rotation): either polarity
+# about 50% held-out accuracy after 1400 steps, lighter shapes 59%.
+MIN_LUMA_CONTRAST = 0.3
 NOISE_STD = 0.08  # largest per-pixel Gaussian noise on the final image, in [0, 1] units
 # Each image draws its own clutter level in [MIN_CLUTTER, 1]: it scales the background texture and the
-# noise, so the set runs from clean to busy images (the clean ones let a small ViT start learning fast).
+# noise, so the set runs from clean to busy images (the clean ones give a small ViT an easy start).
 MIN_CLUTTER = 0.2
 _LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)  # ITU-R BT.601
 
-# Per-channel statistics of generated images (measured: mean 0.50, std 0.254 on 2 000 images, seed 0), rounded.
-DEFAULT_MEAN: tuple[float, float, float] = (0.5, 0.5, 0.5)
-DEFAULT_STD: tuple[float, float, float] = (0.25, 0.25, 0.25)
+# Per-channel statistics of generated images (measured on 3 000 images, seed 0), rounded.
+DEFAULT_MEAN: tuple[float, float, float] = (0.371, 0.316, 0.400)
+DEFAULT_STD: tuple[float, float, float] = (0.223, 0.217, 0.221)
 
 
 @dataclass(frozen=True)
@@ -125,11 +134,11 @@ def _background(rng: np.random.Generator, size: int, base: np.ndarray, clutter: 
 
 
 def _colours(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """Random background and shape colours, far enough apart in RGB and in luminance to see the shape."""
+    """Random background and shape colours; the shape lighter by MIN_LUMA_CONTRAST and MIN_CONTRAST apart in RGB."""
     while True:
-        bg = rng.uniform(0.1, 0.9, size=3).astype(np.float32)
-        fg = rng.uniform(0.0, 1.0, size=3).astype(np.float32)
-        if float(np.linalg.norm(fg - bg)) >= MIN_CONTRAST and abs(float(_LUMA @ (fg - bg))) >= MIN_LUMA_CONTRAST:
+        bg = rng.uniform(0.05, 0.75, size=3).astype(np.float32)
+        fg = rng.uniform(0.25, 1.0, size=3).astype(np.float32)
+        if float(np.linalg.norm(fg - bg)) >= MIN_CONTRAST and float(_LUMA @ (fg - bg)) >= MIN_LUMA_CONTRAST:
             return bg, fg
 
 
@@ -142,7 +151,7 @@ def render(class_index: int, rng: np.random.Generator, size: int = IMAGE_SIZE) -
     radius = diameter / 2
     margin = radius + 1
     cx, cy = rng.uniform(margin, size - margin, size=2)
-    angle = rng.uniform(0, 2 * math.pi)
+    angle = math.radians(rng.uniform(-MAX_ROTATION_DEG, MAX_ROTATION_DEG))
     bg_colour, fg_colour = _colours(rng)
     clutter = float(rng.uniform(MIN_CLUTTER, 1.0))
     coverage = _draw_mask(CLASSES[class_index], float(cx), float(cy), float(radius), float(angle), size)

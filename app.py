@@ -14,10 +14,12 @@ import streamlit as st
 
 from explorer.device import configure_threads, describe_device, pick_device
 from explorer.inputs.params import ParamSpec
+from ui.preload import preload_library
 from ui.share import clean_link, link_to_this_view
 
 st.set_page_config(page_title="Transformer Explorer", page_icon="🔍", layout="wide")
 configure_threads()  # once per process, not per request
+preload_library()  # serialised first import: concurrent first sessions must not import half-built modules
 
 PAGES = [
     st.Page("pages/home.py", title="Home", icon="🏠", url_path="home", default=True),

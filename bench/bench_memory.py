@@ -35,7 +35,7 @@ def _rows_for(report: dict) -> list[Measurement]:
 
 def main(argv: list[str] | None = None) -> list[Measurement]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sessions", type=int, nargs="+", default=[1, 30])
+    parser.add_argument("--sessions", type=int, nargs="+", default=[1, 10, 30])
     parser.add_argument("--rounds", type=int, default=1)
     args = parser.parse_args(argv)
     rows: list[Measurement] = []

@@ -22,7 +22,7 @@ BENCHES = {
     "profiler": ("bench.bench_profiler", [], "3. Profiler overhead"),
     "pages": ("bench.bench_pages", [], "4. Page cost against a baseline heatmap-grid page"),
     "startup": ("bench.bench_startup", [], "5. Start-up against importing torch and streamlit"),
-    "memory": ("bench.bench_memory", [], "6. Server memory with 1 and 30 sessions"),
+    "memory": ("bench.bench_memory", [], "6. Server memory and rerun latency with 1, 10 and 30 sessions"),
     "training": ("bench.bench_training", [], "7. Training wall time"),
 }
 

@@ -12,8 +12,11 @@ import re
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.e2e.conftest import RESULTS, AppPage
+
+UI_SETTLE_MS = 15_000  # how long a drawn value may lag behind the finished run on a loaded machine
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -147,10 +150,11 @@ def test_shared_link_reproduces_the_view(app: AppPage) -> None:
     """A link with settings opens the same view: the widgets show the link's values."""
     app.goto("transformer", "seed=9&tf_text=26%20Nov%202026&tf_layer=1&tf_head=2")
     app.assert_clean()
-    assert app.page.locator(".st-key-seed input").input_value() == "9"
-    assert app.keyed("tf_text").locator("input").input_value() == "26 Nov 2026"
-    assert app.keyed("tf_layer").locator("input").input_value() == "1"
-    assert app.keyed("tf_head").locator("input").input_value() == "2"
+    # expect() retries: the browser may draw a widget's value a moment after the run has finished.
+    expect(app.page.locator(".st-key-seed input")).to_have_value("9", timeout=UI_SETTLE_MS)
+    expect(app.keyed("tf_text").locator("input")).to_have_value("26 Nov 2026", timeout=UI_SETTLE_MS)
+    expect(app.keyed("tf_layer").locator("input")).to_have_value("1", timeout=UI_SETTLE_MS)
+    expect(app.keyed("tf_head").locator("input")).to_have_value("2", timeout=UI_SETTLE_MS)
     url = app.page.url
     for part in ("seed=9", "tf_layer=1", "tf_head=2"):
         assert part in url, (part, url)
@@ -161,7 +165,7 @@ def test_hostile_seed_in_link_is_ignored_with_a_notice(app: AppPage) -> None:
     number_input from it); ui.share.clean_link in app.py turns it into a notice."""
     app.goto("", "seed=inf")
     assert not app.exceptions(), "a hostile seed in the link broke the page"
-    assert app.page.locator(".st-key-seed input").input_value() == "0"
+    expect(app.page.locator(".st-key-seed input")).to_have_value("0", timeout=UI_SETTLE_MS)
 
 
 def test_one_student_walks_through_every_page(app: AppPage) -> None:

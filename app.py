@@ -19,7 +19,6 @@ from ui.share import clean_link, link_to_this_view
 
 st.set_page_config(page_title="Transformer Explorer", page_icon="🔍", layout="wide")
 configure_threads()  # once per process, not per request
-preload_library()  # serialised first import: concurrent first sessions must not import half-built modules
 
 PAGES = [
     st.Page("pages/home.py", title="Home", icon="🏠", url_path="home", default=True),
@@ -30,6 +29,10 @@ PAGES = [
 ]
 
 navigation = st.navigation(PAGES)
+if navigation.url_path != "home":
+    # Serialised first import of the library: concurrent first sessions must not import half-built
+    # modules. The home page needs none of it, so the app's first page draws without waiting for it.
+    preload_library()
 SEED_MAX = 2**31 - 1
 clean_link({"seed": ParamSpec("int", minimum=0, maximum=SEED_MAX)})  # before the bound widget reads the URL
 

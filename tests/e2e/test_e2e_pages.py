@@ -32,6 +32,7 @@ def test_home_links_every_page(app: AppPage) -> None:
     app.goto("")
     app.assert_clean()
     links = app.main().locator('[data-testid="stPageLink"] a')
+    expect(links).to_have_count(4, timeout=UI_SETTLE_MS)  # drawn just after the run finishes
     hrefs = [links.nth(i).get_attribute("href") or "" for i in range(links.count())]
     for path in ("transformer", "positional-encoding", "vit", "profiler"):
         assert any(h.rstrip("/").endswith(path) for h in hrefs), (path, hrefs)
@@ -70,13 +71,12 @@ def test_transformer_shows_html_as_text(app: AppPage) -> None:
     assert app.dialogs == [], f"script ran: {app.dialogs}"
     assert app.page.locator("img[src='x']").count() == 0, "the typed <img> became an element"
     assert app.page.evaluate("() => document.querySelectorAll('[onerror]').length") == 0
-    assert text.input_value() == XSS
+    expect(text).to_have_value(XSS, timeout=UI_SETTLE_MS)
     # The same text from a shared link: still inert.
     app.goto("transformer", "tf_text=%3Cimg%20src%3Dx%20onerror%3Dalert(1)%3E")
+    expect(app.keyed("tf_text").locator("input")).to_have_value(XSS, timeout=UI_SETTLE_MS)  # shown as text
     assert not app.exceptions()
     assert app.dialogs == [] and app.page.locator("img[src='x']").count() == 0
-    shown = app.main().inner_text()
-    assert XSS in shown or app.keyed("tf_text").locator("input").input_value() == XSS
 
 
 def test_positional_encoding_move_a_control(app: AppPage) -> None:

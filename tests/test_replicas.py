@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.system_tools import missing_tool
 from tools.load import seed_of
 from tools.server import ROOT, StreamlitServer, free_port, start_server, stop_process_group, wait_http_ok
 from tools.stclient import StreamlitSession
@@ -56,7 +57,7 @@ class Cluster:
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     if not os.path.exists(NGINX):
-        pytest.skip("nginx is not installed (test.sh installs Debian's nginx-light; apt-get install nginx-light)")
+        missing_tool("nginx is not installed (test.sh installs Debian's nginx-light; apt-get install nginx-light)")
     prefix = tmp_path_factory.mktemp("nginx")
     for sub in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"):
         (prefix / sub).mkdir()

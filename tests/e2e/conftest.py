@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from tests.system_tools import missing_tool
 from tools.server import ROOT, StreamlitServer, start_server
 from tools.stclient import StreamlitSession
 
@@ -60,13 +61,16 @@ def app_server() -> Iterator[StreamlitServer]:
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Any]:
     if not CHROMIUM.exists() or not os.access(CHROMIUM, os.X_OK):
-        pytest.skip(f"{CHROMIUM} is missing (test.sh installs Debian's chromium; run it first)")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright (Python API) is not installed")
+        missing_tool(f"{CHROMIUM} is missing (test.sh installs Debian's chromium; run it first)")
+    try:
+        from playwright import sync_api
+    except ImportError:
+        missing_tool("playwright (Python API) is not installed (pip install -r requirements-dev.txt)")
     with sync_api.sync_playwright() as playwright:
         try:
             chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         except Exception as exc:  # noqa: BLE001 - an unusable browser is a skip reason, said plainly
-            pytest.skip(f"{CHROMIUM} cannot be launched by Playwright: {exc}")
+            missing_tool(f"{CHROMIUM} cannot be launched by Playwright: {exc}")
         try:
             yield chromium
         finally:

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tools.load import PAGES, run_load, seed_of
+from tools.load import PAGES, link_seed, run_load, seed_of
 from tools.server import StreamlitServer, start_server
 from tools.stclient import RunResult, StreamlitSession
 
@@ -56,13 +56,44 @@ def test_sessions_see_their_own_state(server: StreamlitServer) -> None:
         a2 = alice.set({"tf_text": "Tuesday 7 July 2015"})
         b2 = bob.set({"tf_text": "March 3, 1999"})
         a3 = alice.rerun()  # after Bob's change, Alice's view must not have moved
-        assert seed_of(a3) == 11 and seed_of(b2) == 22
+        assert seed_of(a3, alice) == 11 and seed_of(b2, bob) == 22
+        assert link_seed(a3) == 11 and link_seed(b2) == 22
         assert alice.widget_states and bob.widget_states
         # The server echoes a widget's value only when it set it itself, so each session's input is
         # checked through what the model made of it (the trained model gets these dates right).
         assert outputs(a2) == ["2015-07-07"] and outputs(b2) == ["1999-03-03"], (outputs(a2), outputs(b2))
         assert outputs(a3) == outputs(a2), "Alice's output changed when only Bob acted"
         assert "seed=11" in alice.query_string and "seed=22" in bob.query_string
+
+
+def test_seed_travels_with_sidebar_navigation(server: StreamlitServer) -> None:
+    """A student opens a link with a seed, then walks to other pages and acts there: the seed stays in
+    the widget and in the link (the client carries widget states across pages, as the browser does)."""
+    with StreamlitSession(server.url) as student:
+        assert student.open("vit", {"seed": 77}).ok
+        for page in ("transformer", "positional-encoding", ""):
+            result = student.open(page)
+            assert result.ok, (page, result.exceptions)
+            assert seed_of(result, student) == 77 and link_seed(result) == 77, (page, student.query_string)
+        student.open("transformer")
+        changed = student.set({"tf_text": "March 3, 1999"})
+        assert outputs(changed) == ["1999-03-03"]
+        assert seed_of(changed, student) == 77 and link_seed(changed) == 77
+
+
+def test_link_seed_reads_the_servers_link() -> None:
+    """The probe reads the sidebar link; a link without seed means the default 0 (it can disagree)."""
+    from streamlit.proto.Code_pb2 import Code
+
+    from tools.stclient import Element
+
+    def run_with(link: str) -> RunResult:
+        return RunResult(page="x", status="ok", seconds=0.0, elements=[Element((1, 2), "code", Code(code_text=link))])
+
+    assert link_seed(run_with("http://127.0.0.1:1/vit?seed=12&vit_layer=2")) == 12
+    assert link_seed(run_with("http://127.0.0.1:1/vit?vit_layer=2")) == 0
+    assert link_seed(run_with("?")) == 0
+    assert link_seed(RunResult(page="x", status="ok", seconds=0.0)) is None
 
 
 HOSTILE = {

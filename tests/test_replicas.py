@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from tests.system_tools import missing_tool
-from tools.load import seed_of
+from tools.load import link_seed, seed_of
 from tools.server import ROOT, StreamlitServer, free_port, start_server, stop_process_group, wait_http_ok
 from tools.stclient import StreamlitSession
 
@@ -121,9 +121,10 @@ def test_sessions_work_through_nginx_and_spread_over_both_replicas(cluster: Clus
         for index, (session, _route) in enumerate(sessions):
             again = session.open("positional-encoding")
             assert again.ok, again.exceptions
-            assert seed_of(again) == 500 + index
+            assert seed_of(again, session) == 500 + index
+            assert link_seed(again) == 500 + index, "the link lost this session's seed"
             home = session.open("")
-            assert home.ok and seed_of(home) == 500 + index
+            assert home.ok and seed_of(home, session) == 500 + index
     finally:
         for session, _route in sessions:
             session.close()

@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import ipaddress
 import json
+import re
 import statistics
 import sys
 import threading
@@ -63,13 +64,38 @@ def mib(n: int | None) -> str:
     return "n/a" if n is None else f"{n / 2**20:.0f} MiB"
 
 
-def seed_of(result: RunResult) -> int | None:
-    """The value the shared sidebar's seed widget shows in this run (None if it is absent)."""
+def seed_of(result: RunResult, session: StreamlitSession | None = None) -> int | None:
+    """The seed the shared sidebar's widget shows after this run (None if it is absent).
+
+    The server sends a widget's value only when it sets it itself (from the URL, say); otherwise the
+    widget shows what the frontend holds for it, which ``session`` knows (the last run's states).
+    """
     widget = result.widgets.get("seed")
     if widget is None or widget.kind != "number_input":
         return None
     proto = widget.proto
-    return int(proto.value) if proto.set_value else int(proto.default)
+    if proto.set_value:
+        return int(proto.value)
+    held = session.widget_states.get(widget.widget_id or "") if session is not None else None
+    if held is not None and held.WhichOneof("value") == "int_value":
+        return int(held.int_value)
+    return int(proto.default)
+
+
+LINK_SEED = re.compile(r"[?&]seed=(\d+)(?:&|$)")
+
+
+def link_seed(result: RunResult) -> int | None:
+    """The seed in the sidebar's "link to this view", which the server builds from its own
+    ``st.query_params``: 0 when the link carries none (the default is left out), None with no link."""
+    for element in result.elements:
+        if element.kind != "code":
+            continue
+        text = element.proto.code_text
+        if text.startswith(("http://", "https://", "?")):
+            match = LINK_SEED.search(text)
+            return int(match.group(1)) if match else 0
+    return None
 
 
 def pick_action(page: str, result: RunResult, index: int) -> dict[str, Any] | None:
@@ -156,17 +182,21 @@ class MemorySampler:
         self.sample()
 
 
-def check_run(result: RunResult, expected_seed: int | None) -> list[str]:
-    """Everything wrong with one run, as short messages (empty list = a clean run)."""
+def check_run(result: RunResult, expected_seed: int | None, session: StreamlitSession | None = None) -> list[str]:
+    """Everything wrong with one run, as short messages (empty list = a clean run).
+
+    The isolation probe: the seed the sidebar shows, and the seed in the link the server drew from
+    this session's URL state, must both be this session's own.
+    """
     errors: list[str] = []
     if result.status != "ok":
         errors.append(f"status {result.status} after {result.seconds:.1f} s")
     errors += [f"exception shown: {text[:160]}" for text in result.exceptions]
     errors += [f"st.error shown: {text[:160]}" for text in result.error_alerts]
     if expected_seed is not None and result.status == "ok":
-        seen = seed_of(result)
-        if seen is not None and seen != expected_seed:
-            errors.append(f"isolation: seed widget shows {seen}, this session's seed is {expected_seed}")
+        for what, seen in (("seed widget", seed_of(result, session)), ("link", link_seed(result))):
+            if seen is not None and seen != expected_seed:
+                errors.append(f"isolation: {what} shows seed {seen}, this session's seed is {expected_seed}")
     return errors
 
 
@@ -185,7 +215,7 @@ def session_worker(
     seed = 1000 + index
 
     def record(page: str, action: str, result: RunResult) -> None:
-        rec = RunRecord(index, page, action, result.seconds, result.status, check_run(result, seed))
+        rec = RunRecord(index, page, action, result.seconds, result.status, check_run(result, seed, session))
         with lock:
             records.append(rec)
 

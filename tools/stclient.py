@@ -137,6 +137,39 @@ def encode_widget_value(element: Element, value: Any) -> WidgetState:
     return state
 
 
+# Widgets whose value the frontend keeps between runs (and sends with every rerun).
+STATEFUL_KINDS = frozenset({"text_input", "text_area", "number_input", "slider", "radio", "selectbox", "checkbox"})
+
+
+def displayed_value(element: Element) -> Any:
+    """The value a widget shows after a run (what the frontend would hold for it), or None.
+
+    ``set_value`` means the server forced a value this run (URL seeding, session_state); otherwise the
+    widget shows its default until the user changes it.
+    """
+    proto = element.proto
+    kind = element.kind
+    if kind not in STATEFUL_KINDS:
+        return None
+    forced = bool(getattr(proto, "set_value", False))
+    if kind in ("text_input", "text_area", "checkbox"):
+        return proto.value if forced else proto.default
+    if kind == "number_input":
+        value = proto.value if forced else proto.default
+        return int(value) if proto.data_type == proto.INT else float(value)
+    if kind == "slider":
+        if proto.type == proto.SELECT_SLIDER:
+            return None  # its state is the formatted options; not needed by the tools
+        values = list(proto.value if forced else proto.default)
+        return values[0] if len(values) == 1 else values
+    if kind in ("radio", "selectbox"):
+        if forced and proto.raw_value:
+            return proto.raw_value
+        if proto.HasField("default") and 0 <= proto.default < len(proto.options):
+            return proto.options[proto.default]
+    return None
+
+
 class StreamlitSession:
     """One browser-less session: a websocket to ``/_stcore/stream`` and the state a frontend keeps.
 
@@ -183,11 +216,15 @@ class StreamlitSession:
 
     # -- driving the app -------------------------------------------------------------------------
     def open(self, page: str = "", query: Mapping[str, Any] | str | None = None) -> RunResult:
-        """Navigate to a page (its URL path; "" = default page), like opening a link."""
+        """Navigate to a page (its URL path; "" = default page), like clicking it in the sidebar.
+
+        With ``query``, it is like opening a link instead: a fresh URL and no widget state carried over.
+        Without, the widget states of the last run go along, as the browser's frontend sends them:
+        that is how the shared sidebar's seed keeps its value (and its place in the URL) across pages.
+        """
         if query is not None:
             self.query_string = query if isinstance(query, str) else urlencode(query)
-        if page != self.page:
-            self.widget_states = {}  # a new page starts from its defaults and the link
+            self.widget_states = {}
         self.page = page
         return self._run()
 
@@ -225,7 +262,27 @@ class StreamlitSession:
         self._ws.send_binary(msg.SerializeToString())
         result = self._read_until_finished(started)
         self.last = result
+        self._remember_widgets(result)
         return result
+
+    def _remember_widgets(self, result: RunResult) -> None:
+        """Keep, like the frontend, the state of every widget this run drew (and only those).
+
+        A value the user set stays unless the server forced another; an untouched widget holds what it shows.
+        """
+        kept: dict[str, WidgetState] = {}
+        for element in result.elements:
+            wid = element.widget_id
+            if not wid or element.kind not in STATEFUL_KINDS:
+                continue
+            forced = bool(getattr(element.proto, "set_value", False))
+            if wid in self.widget_states and not forced:
+                kept[wid] = self.widget_states[wid]
+                continue
+            value = displayed_value(element)
+            if value is not None:
+                kept[wid] = encode_widget_value(element, value)
+        self.widget_states = kept
 
     def _read_until_finished(self, started: float) -> RunResult:
         result = RunResult(page=self.page, status="timeout", seconds=0.0)

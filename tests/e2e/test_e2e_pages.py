@@ -179,3 +179,18 @@ def test_one_student_walks_through_every_page(app: AppPage) -> None:
     for title in ("Vision Transformer", "Profiler", "Positional encoding", "Transformer", "Home"):
         app.act(lambda t=title: app.page.locator('[data-testid="stSidebarNav"] a', has_text=t).first.click())
         assert not app.exceptions(), f"{title} broke after visiting other pages ({app.page.url}): {app.exceptions()[:1]}"
+
+
+def test_seed_stays_in_the_link_across_pages(app: AppPage) -> None:
+    """Open a link with a seed, move to another page in the sidebar and type there: the seed widget,
+    the address bar and the "link to this view" all keep the seed, so the copied link reproduces it."""
+    app.goto("vit", "seed=1004")
+    app.act(lambda: app.page.locator('[data-testid="stSidebarNav"] a', has_text="Transformer").first.click())
+    box = app.keyed("tf_text").locator("input")
+    app.act(lambda: (box.fill("March 3, 1999"), box.press("Enter")))
+    app.assert_clean()
+    expect(app.page.locator(".st-key-seed input")).to_have_value("1004", timeout=UI_SETTLE_MS)
+    assert "seed=1004" in app.page.url and "/transformer" in app.page.url, app.page.url
+    link = app.page.locator('[data-testid="stSidebar"] [data-testid="stCode"]').first
+    expect(link).to_contain_text("seed=1004", timeout=UI_SETTLE_MS)
+    expect(link).to_contain_text("tf_text=March", timeout=UI_SETTLE_MS)

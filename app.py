@@ -15,7 +15,7 @@ import streamlit as st
 from explorer.device import configure_threads, describe_device, pick_device
 from explorer.inputs.params import ParamSpec
 from ui.preload import preload_library
-from ui.share import clean_link, link_to_this_view
+from ui.share import clean_link, keep_in_link, link_to_this_view
 
 st.set_page_config(page_title="Transformer Explorer", page_icon="🔍", layout="wide")
 configure_threads()  # once per process, not per request
@@ -36,6 +36,7 @@ if navigation.url_path != "home":
 SEED_MAX = 2**31 - 1
 clean_link({"seed": ParamSpec("int", minimum=0, maximum=SEED_MAX)})  # before the bound widget reads the URL
 
+keep_in_link("seed", default=0)  # a sidebar page change must not drop the seed from the URL (and the shared link)
 with st.sidebar:
     st.caption(f"Device: {describe_device(pick_device())}")
     st.number_input(

@@ -112,6 +112,22 @@ def _drop_param(name: str) -> bool:
     return True
 
 
+def keep_in_link(key: str, default: object) -> None:
+    """Put a session-wide bound widget's value back into the URL when a page change dropped it.
+
+    Call it just before creating the widget. The sidebar seed is bound to ``?seed=`` and lives on
+    every page; on a sidebar page change the browser can send the new page's URL without it (seen in
+    Chromium, depending on timing), and Streamlit then keeps the value but leaves it out of the URL,
+    so a copied link would silently show other numbers. A bound parameter cannot be written through
+    ``st.query_params``; re-assigning the held value through session state is the supported way to
+    make Streamlit write it back into the URL. History navigation (back/forward) still wins: there
+    Streamlit lets the URL override this assignment.
+    """
+    held = st.session_state.get(key)
+    if held is not None and held != default and key not in st.query_params:
+        st.session_state[key] = held
+
+
 def show_link_notices() -> None:
     """Show (once) the notices ``clean_link`` stored before its rerun."""
     notices = st.session_state.pop(NOTICES_KEY, None)

@@ -12,10 +12,17 @@ import torch
 from streamlit.testing.v1 import AppTest
 
 from explorer.profiling import is_locked, profiler_lock
+from explorer.profiling.shared import RECENT_RUNS
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGE = str(ROOT / "pages" / "profiler.py")
 SMALL = dict(prof_d_model="32", prof_heads="2", prof_layers="1", prof_d_ff="64", prof_batch="2", prof_seq_len="16", prof_warmup="0", prof_active="2")
+
+
+@pytest.fixture(autouse=True)
+def _no_shared_results() -> None:
+    """Each test measures for itself: results shared between sessions (one process) are dropped first."""
+    RECENT_RUNS.clear()
 
 
 def _page(**params: str) -> AppTest:
@@ -231,3 +238,20 @@ def test_rerun_without_changes_reuses_the_result() -> None:
     at.run()
     _clean(at)
     assert at.session_state["profiler_result"][1].started_at == first
+
+
+def test_a_second_session_reuses_an_identical_run_and_a_click_measures_again() -> None:
+    """Thirty students opening the page at once must not queue thirty identical profiler runs."""
+    first = _page(**SMALL)
+    _clean(first)
+    measured = first.session_state["profiler_result"][1]
+    second = _page(**SMALL)
+    _clean(second)
+    shared = second.session_state["profiler_result"][1]
+    assert shared.started_at == measured.started_at
+    assert any("Shared result" in m.value for m in second.info), "a reused run must say so"
+    time.sleep(1.1)
+    _button(second, "Run profiler").click().run()
+    _clean(second)
+    again = second.session_state["profiler_result"][1]
+    assert again.started_at != measured.started_at and not any("Shared result" in n for n in again.notes)

@@ -20,16 +20,25 @@ from tools.load import run_load  # noqa: E402
 from tools.server import start_server  # noqa: E402
 
 TARGET = 1.5
+RETURN_TARGET = 1.15  # "memory returns close to its starting level": after close <= 1.15x the warm level
+SERVER_LIMIT_MIB = 1536  # issue 8: server memory under 1.5 GB with 30 sessions
 
 
 def _rows_for(report: dict) -> list[Measurement]:
     n = report["sessions"]
     p50, p95 = report["p50_s"], report["p95_s"]
+    mem = report["memory_mib"]
+    peak = mem["peak"] or float("nan")
+    returned = (mem["after"] / mem["warm"]) if mem.get("after") and mem.get("warm") else float("nan")
     return [
-        Measurement("memory", f"{n} session(s): peak server RSS", report["memory_mib"]["peak"] or float("nan"), "MiB",
-                    detail=f"start {report['memory_mib']['start']}, warm {report['memory_mib']['warm']}, after close {report['memory_mib']['after']} MiB"),
+        Measurement("memory", f"{n} session(s): peak server RSS", peak, "MiB", f"< {SERVER_LIMIT_MIB}", peak < SERVER_LIMIT_MIB,
+                    detail=f"start {mem['start']}, warm {mem['warm']}, after close {mem['after']} MiB"),
+        Measurement("memory", f"{n} session(s): RSS after close / warm", returned, "x", f"<= {RETURN_TARGET}", returned <= RETURN_TARGET,
+                    detail="warm = the server after one session loaded every model and cache (they are meant to stay)"),
         Measurement("memory", f"{n} session(s): rerun latency p50 / p95", p50 if p50 is not None else float("nan"), "s",
-                    detail=f"p95 {p95} s; {report['errors']} error(s) in {report['runs']} reruns"),
+                    detail=f"p95 {p95} s, max {report['max_s']} s; wall {report['wall_s']} s"),
+        Measurement("memory", f"{n} session(s): errors", report["errors"], f"of {report['runs']} reruns", "0", report["errors"] == 0,
+                    detail="; ".join(report["error_messages"][:3])),
     ]
 
 

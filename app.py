@@ -14,7 +14,7 @@ import streamlit as st
 
 from explorer.device import configure_threads, describe_device, pick_device
 from explorer.inputs.params import ParamSpec
-from ui.preload import preload_library
+from ui.preload import preload_in_background, preload_library
 from ui.share import clean_link, keep_in_link, link_to_this_view
 
 st.set_page_config(page_title="Transformer Explorer", page_icon="🔍", layout="wide")
@@ -31,8 +31,11 @@ PAGES = [
 navigation = st.navigation(PAGES)
 if navigation.url_path != "home":
     # Serialised first import of the library: concurrent first sessions must not import half-built
-    # modules. The home page needs none of it, so the app's first page draws without waiting for it.
+    # modules. The home page needs none of it, so the app's first page draws without waiting for it
+    # while the import runs on a background thread.
     preload_library()
+else:
+    preload_in_background()
 SEED_MAX = 2**31 - 1
 clean_link({"seed": ParamSpec("int", minimum=0, maximum=SEED_MAX)})  # before the bound widget reads the URL
 

@@ -199,6 +199,33 @@ def test_truncation_is_marked_in_the_token_table() -> None:
     assert "✂" in _frame(at, "✂").columns
 
 
+def _token_table_styles(at: AppTest) -> str | None:
+    """The CSS the token table (the page's first dataframe) is sent with, or None when it is a plain frame."""
+    arrow = at.dataframe[0].proto.arrow_data
+    return arrow.styler.styles if arrow.HasField("styler") else None
+
+
+@pytest.mark.parametrize(
+    ("text", "colour", "column"),
+    [("26 Nov 2026 ☃", "#ffe0b2", "col12"), ("1" * 100, "#ffcdd2", "col64")],
+    ids=["unknown-character", "cut"],
+)
+def test_token_table_colours_unknown_and_cut_cells(text: str, colour: str, column: str) -> None:
+    at = _page(tf_text=text)
+    assert not at.exception
+    styles = _token_table_styles(at)
+    assert styles is not None and colour in styles
+    assert {f"row{r}_{column}" for r in range(3)} <= set(re.findall(r"row\d_col\d+", styles))  # the whole column
+    assert len(set(re.findall(r"col\d+", styles))) == 1  # and only that column
+
+
+def test_token_table_without_coloured_cells_skips_the_styler() -> None:
+    """A pandas Styler costs ~35 ms of server time per rerun; with nothing to colour the plain frame shows the same."""
+    at = _page()
+    assert _token_table_styles(at) is None
+    assert list(at.dataframe[0].value.index) == ["typed", "token", "id"]
+
+
 def test_url_reproduces_the_view() -> None:
     params = dict(tf_text="26.11.2026", tf_model="untrained", tf_view="cross", tf_layer="1", tf_head="3", tf_heads="mean", tf_query="2", tf_topk="3", tf_temp="0.5")
     at = _page(**params)

@@ -7,6 +7,8 @@ configuration maps across: post-LN or pre-LN, ReLU or GELU, multi-head attention
 
 from __future__ import annotations
 
+import warnings
+
 import torch
 from torch import nn
 
@@ -45,11 +47,15 @@ def to_torch_transformer(model: Transformer) -> nn.Transformer:
     c = model.config
     if c.activation == "swiglu" or not c.bias or c.n_kv_heads not in (None, c.n_heads):
         raise ValueError("only the original architecture (ReLU/GELU, biases, multi-head) maps onto nn.Transformer")
-    ref = nn.Transformer(
-        d_model=c.d_model, nhead=c.n_heads, num_encoder_layers=c.n_encoder_layers, num_decoder_layers=c.n_decoder_layers,
-        dim_feedforward=c.d_ff, dropout=0.0, activation=c.activation, layer_norm_eps=c.layer_norm_eps,
-        batch_first=True, norm_first=c.norm_first,
-    )
+    with warnings.catch_warnings():
+        # nn.Transformer builds its encoder with enable_nested_tensor=True and then warns that pre-LN
+        # cannot use it; the oracle runs dense tensors either way, so the warning is noise here.
+        warnings.filterwarnings("ignore", message="enable_nested_tensor is True", category=UserWarning)
+        ref = nn.Transformer(
+            d_model=c.d_model, nhead=c.n_heads, num_encoder_layers=c.n_encoder_layers, num_decoder_layers=c.n_decoder_layers,
+            dim_feedforward=c.d_ff, dropout=0.0, activation=c.activation, layer_norm_eps=c.layer_norm_eps,
+            batch_first=True, norm_first=c.norm_first,
+        )
     if c.norm_first:
         _copy_params(model.encoder, ref.encoder, [("norm", "norm")])
         _copy_params(model.decoder, ref.decoder, [("norm", "norm")])

@@ -121,7 +121,7 @@ def sinusoidal_section(settings: pa.SinusoidSettings) -> None:
         "Vaswani et al. (2017, §3.5) add a fixed vector to each token: "
         "$PE_{(pos,2i)}=\\sin(pos/b^{2i/d})$, $PE_{(pos,2i+1)}=\\cos(pos/b^{2i/d})$."
     )
-    table = pa.sinusoidal_table(length, d, base)
+    table = pa.cached_sinusoidal_table(length, d, base)  # shared, read-only: cached process-wide
     chart(
         pf.encoding_heatmap(table),
         f"Each row is the {d}-number vector added at one position (0 to {length - 1}). Left columns oscillate fast, "
@@ -147,16 +147,17 @@ def sinusoidal_section(settings: pa.SinusoidSettings) -> None:
     )
 
     metric = st.radio("Similarity", pa.SIMILARITY_METRICS, key="pe_metric", bind="query-params", horizontal=True)
-    similarity = pa.position_similarity(table, metric)
+    view = pa.sinusoidal_similarity(length, d, base, metric)  # cached process-wide, read-only matrix
+    similarity = view.matrix
     col_plot, col_info = st.columns([3, 1])
     with col_plot:
         chart(
-            pf.similarity_heatmap(similarity, f"{metric} between positions", *pa.shared_colour_range([similarity], metric)),
+            pf.similarity_heatmap(similarity, f"{metric} between positions", *view.colour_range),
             "Row m, column n: how alike PE(m) and PE(n) are. Every diagonal stripe is constant: the similarity "
             "depends only on the distance m − n, and it falls off (with ripples) as the distance grows.",
         )
     with col_info:
-        st.metric("Largest spread along a diagonal", f"{pa.distance_dependence_spread(similarity):.1e}")
+        st.metric("Largest spread along a diagonal", f"{pa.sinusoidal_similarity_spread(length, d, base, metric):.1e}")
         st.caption("0 up to rounding: the matrix depends on m − n only (PE(m)·PE(n) = Σᵢ cos((m−n)wᵢ)).")
 
     st.subheader("PE(pos + k) is a rotation of PE(pos)")
@@ -219,7 +220,7 @@ def learned_section(settings: pa.SinusoidSettings) -> None:
             "The dates model uses fixed sinusoidal positions (Vaswani et al. §3.5), so it learned no position table. "
             f"Below: the similarity of the sinusoidal table it adds (d_model {text.d_model}, first {length} positions)."
         )
-        similarity = pa.position_similarity(pa.sinusoidal_table(length, text.d_model))
+        similarity = pa.sinusoidal_similarity(length, text.d_model).matrix
         matrices["dates_sinusoidal"] = similarity
         chart(
             pf.similarity_heatmap(similarity, "dates model: sinusoidal positions (cosine)", -1.0, 1.0),
@@ -307,7 +308,7 @@ def rope_section(settings: pa.SinusoidSettings) -> None:
 
     positions = np.arange(length)
     rope = pa.rope_scores(q, k, positions, positions, base)
-    additive = pa.additive_scores(q, k, pa.sinusoidal_table(length, d, base))
+    additive = pa.additive_scores(q, k, pa.cached_sinusoidal_table(length, d, base))
     start = max(offset, 0)
     rope_diag, additive_diag = np.diagonal(rope, -offset), np.diagonal(additive, -offset)
     chart(

@@ -268,3 +268,20 @@ def test_page_does_not_change_shared_models() -> None:
     at.run()
     assert_clean(at)
     assert torch.equal(entry.model.pos_embed, before) and not entry.model.training
+
+
+def test_a_rerun_reuses_the_cached_sinusoidal_work() -> None:
+    """Moving an unrelated control must not redo the table, the similarity or the shift check."""
+    at = new_app(pe_d_model="64", pe_max_len="77")
+    assert_clean(at)
+    before = (
+        pa.cached_sinusoidal_table.cache_info(), pa.sinusoidal_similarity.cache_info(), pa.check_shift_property.cache_info()
+    )
+    at.text_input(key="pe_dims").set_value("0, 5").run()
+    assert_clean(at)
+    after = (
+        pa.cached_sinusoidal_table.cache_info(), pa.sinusoidal_similarity.cache_info(), pa.check_shift_property.cache_info()
+    )
+    for old, new in zip(before, after):
+        assert new.misses == old.misses and new.hits > old.hits
+    assert metric(at, "max |M_k PE(pos)") < 1e-12

@@ -298,3 +298,41 @@ def test_fallback_models_are_deterministic_and_leave_global_rng_alone() -> None:
     b = pa.fallback_text_model()
     assert torch.rand(1) == expected
     assert torch.equal(a.src_embed.positions.weight, b.src_embed.positions.weight)
+
+
+# --- Process-wide caches used by the page (pure functions of immutable arguments, bounded, read-only)
+
+
+def test_cached_table_is_the_table_read_only_and_bounded() -> None:
+    table = pa.cached_sinusoidal_table(37, 24, 500.0)
+    assert np.array_equal(table, pa.sinusoidal_table(37, 24, 500.0))
+    assert pa.cached_sinusoidal_table(37, 24, 500.0) is table  # a rerun gets the same array back
+    with pytest.raises(ValueError):
+        table[0, 0] = 5.0  # nobody can change what another session sees
+    assert not table.flags.writeable
+    assert pa.cached_sinusoidal_table.cache_info().maxsize == pa.TABLE_CACHE_ENTRIES
+    for length in range(1, pa.TABLE_CACHE_ENTRIES + 3):
+        pa.cached_sinusoidal_table(length, 4)
+    assert pa.cached_sinusoidal_table.cache_info().currsize <= pa.TABLE_CACHE_ENTRIES
+
+
+@pytest.mark.parametrize("metric", pa.SIMILARITY_METRICS)
+def test_cached_similarity_equals_the_uncached_computation(metric: str) -> None:
+    view = pa.sinusoidal_similarity(50, 16, 100.0, metric)
+    expected = pa.position_similarity(pa.sinusoidal_table(50, 16, 100.0), metric)
+    assert np.array_equal(view.matrix, expected) and not view.matrix.flags.writeable
+    assert view.colour_range == pa.shared_colour_range([expected], metric)
+    assert pa.sinusoidal_similarity_spread(50, 16, 100.0, metric) == pa.distance_dependence_spread(expected)
+    assert pa.sinusoidal_similarity(50, 16, 100.0, metric) is view
+    assert pa.sinusoidal_similarity.cache_info().maxsize == pa.TABLE_CACHE_ENTRIES
+    assert pa.sinusoidal_similarity_spread.cache_info().maxsize is not None
+
+
+def test_shift_check_is_cached_bounded_and_unchanged() -> None:
+    first = pa.check_shift_property(60, 32, 7, 1000.0)
+    assert pa.check_shift_property(60, 32, 7, 1000.0) is first
+    uncached = pa.check_shift_property.__wrapped__(60, 32, 7, 1000.0)  # type: ignore[attr-defined]
+    assert uncached == first
+    assert pa.check_shift_property.cache_info().maxsize is not None
+    with pytest.raises(AttributeError):
+        first.k = 3  # type: ignore[misc]  # frozen: a cached result cannot be changed

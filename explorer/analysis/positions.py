@@ -12,12 +12,16 @@ page (and a notebook) can draw them. The maths follows:
   (2-D interpolation of the learned table for a higher resolution).
 
 Nothing here mutates a model: shared zoo models are read with ``torch.no_grad`` and ``detach``.
+A few pure functions of (length, d_model, base, ...) are also kept in small process-wide LRU caches
+(``cached_sinusoidal_table``, ``sinusoidal_similarity``, ``check_shift_property``) so a page rerun
+does not redo them; cached arrays are read-only, so no caller can change what another one sees.
 The first section validates what the page's widgets and URL can hand us, so the page can show
 a one-line message instead of a traceback.
 """
 
 from __future__ import annotations
 
+import functools
 import io
 import math
 import re
@@ -216,6 +220,44 @@ def sinusoidal_table(max_len: int, d_model: int, base: float = DEFAULT_BASE) -> 
     return table
 
 
+# Process-wide caches for the page's reruns: every entry is a pure function of its (immutable)
+# arguments. Bounded by entries; the largest entry is one 1024 x 1024 float64 matrix (8 MiB), so
+# the table and similarity caches hold at most 64 MiB together.
+TABLE_CACHE_ENTRIES = 4
+
+
+def _read_only(array: np.ndarray) -> np.ndarray:
+    array.flags.writeable = False
+    return array
+
+
+@functools.lru_cache(maxsize=TABLE_CACHE_ENTRIES)
+def cached_sinusoidal_table(max_len: int, d_model: int, base: float = DEFAULT_BASE) -> np.ndarray:
+    """``sinusoidal_table`` shared by every caller in the process: read-only (copy it to change it)."""
+    return _read_only(sinusoidal_table(max_len, d_model, base))
+
+
+@dataclass(frozen=True)
+class SimilarityView:
+    """Position x position similarity of a sinusoidal table, with what the page shows next to it."""
+
+    matrix: np.ndarray  # (L, L), read-only
+    colour_range: tuple[float, float]  # ``shared_colour_range([matrix], metric)``
+
+
+@functools.lru_cache(maxsize=TABLE_CACHE_ENTRIES)
+def sinusoidal_similarity(max_len: int, d_model: int, base: float = DEFAULT_BASE, metric: str = "cosine") -> SimilarityView:
+    """``position_similarity(sinusoidal_table(...), metric)``, cached process-wide (read-only matrix)."""
+    matrix = _read_only(position_similarity(cached_sinusoidal_table(max_len, d_model, base), metric))
+    return SimilarityView(matrix, shared_colour_range([matrix], metric))
+
+
+@functools.lru_cache(maxsize=64)  # one float per entry
+def sinusoidal_similarity_spread(max_len: int, d_model: int, base: float = DEFAULT_BASE, metric: str = "cosine") -> float:
+    """``distance_dependence_spread`` of ``sinusoidal_similarity(...)``, cached process-wide."""
+    return distance_dependence_spread(sinusoidal_similarity(max_len, d_model, base, metric).matrix)
+
+
 def wavelengths(dims: list[int], d_model: int, base: float = DEFAULT_BASE) -> list[float]:
     """Wavelength in positions of each dimension: 2 pi base^(2i/d) (a geometric progression)."""
     return [wavelength(d, d_model, base) for d in dims]
@@ -277,12 +319,14 @@ class ShiftCheck:
     is_orthogonal_error: float
 
 
+@functools.lru_cache(maxsize=64)  # results are a few floats; the inputs are the page's three settings and k
 def check_shift_property(max_len: int, d_model: int, k: int, base: float = DEFAULT_BASE) -> ShiftCheck:
     """Apply M_k to every PE(pos) and compare with PE(pos + k), in float64 and in the model's float32.
 
     Negative k works too (M_{-k} = M_k^T). Positions that would fall outside [0, max_len) are skipped.
+    Pure and deterministic, so results are cached process-wide (an immutable ``ShiftCheck``).
     """
-    table = sinusoidal_table(max_len, d_model, base)
+    table = cached_sinusoidal_table(max_len, d_model, base)
     matrix = shift_matrix(k, d_model, base)
     lo, hi = max(0, -k), min(max_len, max_len - k)
     if hi <= lo:

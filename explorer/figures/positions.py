@@ -3,19 +3,69 @@
 Heatmap data is sent as float32 (Plotly packs numpy arrays as base64 binary), and matrices
 larger than ``DRAW_LIMIT`` along an axis are drawn every s-th row/column with the true
 position numbers on the axes, so a 1024 x 1024 table never turns into megabytes of JSON.
+
+Each figure is written as ONE plain dict and validated once by ``go.Figure(spec)``. Plotly's
+incremental API (``make_subplots``, ``add_trace(row=, col=)``, ``update_layout``/``update_xaxes``)
+re-walks the property tree on every call, which was most of this page's figure time. Side-by-side
+panels are laid out by :func:`_row_of_subplots` with ``make_subplots``' own arithmetic, and the
+tests compare every builder's JSON with the make_subplots version it replaced
+(``tests/reference_positions_figures.py``). Figures keep Plotly's default template, as before; they
+carry no subplot grid, so a caller cannot ``add_trace(row=, col=)`` to them.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import numpy as np
 import plotly.graph_objects as go
-from plotly.subplots import make_subplots
 
 DRAW_LIMIT = 384  # largest number of rows/columns drawn per heatmap axis
 DIVERGING = "RdBu_r"  # blue negative, red positive, white zero
 _MARGIN = dict(l=50, r=20, t=50, b=45)
+
+Spec = dict[str, object]
+
+
+def _figure(data: list[Spec], layout: Spec) -> go.Figure:
+    """Validate a whole figure spec in one pass (see the module notes)."""
+    return go.Figure({"data": data, "layout": layout})
+
+
+def _row_of_subplots(
+    titles: Sequence[str], horizontal_spacing: float, share_y: bool = False
+) -> tuple[Spec, list[tuple[str, str]]]:
+    """Axes and title annotations of a 1 x len(titles) grid, laid out as ``make_subplots`` does.
+
+    Same arithmetic as ``make_subplots(rows=1, cols=n, subplot_titles=..., horizontal_spacing=...)``
+    so the domains are the same floats. ``share_y`` is plotly's ``shared_yaxes=True``: every later
+    panel's y axis matches the first and hides its tick labels. Returns the layout entries (each axis
+    dict can be extended) and each panel's ``(xaxis, yaxis)`` trace references.
+    """
+    cols = len(titles)
+    widths = [(1.0 - horizontal_spacing * (cols - 1)) / cols] * cols
+    layout: Spec = {}
+    refs: list[tuple[str, str]] = []
+    annotations: list[Spec] = []
+    for c in range(cols):
+        x_start = sum(widths[:c]) + c * horizontal_spacing
+        x_domain = [x_start, x_start + widths[c]]
+        suffix = "" if c == 0 else str(c + 1)
+        yaxis: Spec = {"anchor": f"x{suffix}", "domain": [0.0, 1.0]}
+        if share_y and c > 0:
+            yaxis.update(matches="y", showticklabels=False)
+        layout[f"xaxis{suffix}"] = {"anchor": f"y{suffix}", "domain": x_domain}
+        layout[f"yaxis{suffix}"] = yaxis
+        refs.append((f"x{suffix}", f"y{suffix}"))
+        if titles[c]:
+            annotations.append(
+                dict(text=titles[c], x=sum(x_domain) / 2.0, y=1.0, xref="paper", yref="paper",
+                     xanchor="center", yanchor="bottom", showarrow=False, font=dict(size=16))
+            )
+    if annotations:
+        layout["annotations"] = annotations
+    return layout, refs
 
 
 def display_stride(size: int, limit: int = DRAW_LIMIT) -> int:
@@ -24,10 +74,10 @@ def display_stride(size: int, limit: int = DRAW_LIMIT) -> int:
 
 
 def _thin(matrix: np.ndarray, limit: int = DRAW_LIMIT) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Every s-th row and column of a 2-D matrix, with the kept row and column indices."""
-    rows = np.arange(0, matrix.shape[0], display_stride(matrix.shape[0], limit))
-    cols = np.arange(0, matrix.shape[1], display_stride(matrix.shape[1], limit))
-    return np.asarray(matrix)[np.ix_(rows, cols)], rows, cols
+    """Every s-th row and column of a 2-D matrix (a view), with the kept row and column indices."""
+    matrix = np.asarray(matrix)
+    row_step, col_step = display_stride(matrix.shape[0], limit), display_stride(matrix.shape[1], limit)
+    return matrix[::row_step, ::col_step], np.arange(0, matrix.shape[0], row_step), np.arange(0, matrix.shape[1], col_step)
 
 
 def _heatmap(
@@ -38,10 +88,11 @@ def _heatmap(
     showscale: bool = True,
     hover: str = "row %{y}<br>col %{x}<br>value %{z:.3f}<extra></extra>",
     limit: int = DRAW_LIMIT,
-) -> go.Heatmap:
+) -> Spec:
     thin, rows, cols = _thin(matrix, limit)
     symmetric = zmin is None and zmax is None
-    return go.Heatmap(
+    return dict(
+        type="heatmap",
         z=thin.astype(np.float32),
         x=cols.astype(np.int32),
         y=rows.astype(np.int32),
@@ -66,45 +117,43 @@ def _thinning_note(matrix: np.ndarray, limit: int = DRAW_LIMIT) -> str:
 
 def encoding_heatmap(table: np.ndarray, title: str = "Sinusoidal encoding PE(pos, dim)") -> go.Figure:
     """Position (rows, top to bottom) x dimension (columns) heatmap of an encoding table."""
-    fig = go.Figure(
-        _heatmap(table, -1.0, 1.0, "value", hover="position %{y}<br>dimension %{x}<br>PE %{z:.3f}<extra></extra>")
+    return _figure(
+        [_heatmap(table, -1.0, 1.0, "value", hover="position %{y}<br>dimension %{x}<br>PE %{z:.3f}<extra></extra>")],
+        dict(
+            title=dict(text=title + _thinning_note(table)),
+            xaxis=dict(title=dict(text="encoding dimension")),
+            yaxis=dict(title=dict(text="position"), autorange="reversed"),
+            margin=_MARGIN,
+            height=420,
+        ),
     )
-    fig.update_layout(
-        title=title + _thinning_note(table),
-        xaxis_title="encoding dimension",
-        yaxis_title="position",
-        yaxis_autorange="reversed",
-        margin=_MARGIN,
-        height=420,
-    )
-    return fig
 
 
 def wave_curves(table: np.ndarray, dims: list[int], wavelengths: list[float]) -> go.Figure:
     """PE(pos, dim) against pos for chosen dimensions, legend giving each one's wavelength."""
-    positions = np.arange(table.shape[0])
-    fig = go.Figure()
-    for dim, length in zip(dims, wavelengths):
-        kind = "sin" if dim % 2 == 0 else "cos"
-        fig.add_trace(
-            go.Scatter(
-                x=positions.astype(np.int32),
-                y=table[:, dim].astype(np.float32),
-                mode="lines",
-                name=f"dim {dim} ({kind}, wavelength {length:,.1f})",
-                hovertemplate=f"dim {dim}<br>pos %{{x}}<br>PE %{{y:.3f}}<extra></extra>",
-            )
+    positions = np.arange(table.shape[0]).astype(np.int32)
+    traces = [
+        dict(
+            type="scatter",
+            x=positions,
+            y=table[:, dim].astype(np.float32),
+            mode="lines",
+            name=f"dim {dim} ({'sin' if dim % 2 == 0 else 'cos'}, wavelength {length:,.1f})",
+            hovertemplate=f"dim {dim}<br>pos %{{x}}<br>PE %{{y:.3f}}<extra></extra>",
         )
-    fig.update_layout(
-        title="Chosen dimensions against position",
-        xaxis_title="position",
-        yaxis_title="PE(pos, dim)",
-        yaxis_range=[-1.1, 1.1],
-        legend=dict(orientation="h", yanchor="bottom", y=-0.45),
-        margin=_MARGIN,
-        height=380,
+        for dim, length in zip(dims, wavelengths)
+    ]
+    return _figure(
+        traces,
+        dict(
+            title=dict(text="Chosen dimensions against position"),
+            xaxis=dict(title=dict(text="position")),
+            yaxis=dict(title=dict(text="PE(pos, dim)"), range=[-1.1, 1.1]),
+            legend=dict(orientation="h", yanchor="bottom", y=-0.45),
+            margin=_MARGIN,
+            height=380,
+        ),
     )
-    return fig
 
 
 def similarity_heatmap(
@@ -117,18 +166,16 @@ def similarity_heatmap(
 ) -> go.Figure:
     """Square position x position matrix (row = first position, column = second)."""
     hover = f"{axis_title} %{{y}} vs %{{x}}<br>{colorbar_title} %{{z:.3f}}<extra></extra>"
-    fig = go.Figure(_heatmap(matrix, zmin, zmax, colorbar_title, hover=hover))
-    fig.update_layout(
-        title=title + _thinning_note(matrix),
-        xaxis_title=axis_title,
-        yaxis_title=axis_title,
-        yaxis_autorange="reversed",
-        yaxis_scaleanchor="x",
-        xaxis_constrain="domain",
-        margin=_MARGIN,
-        height=460,
+    return _figure(
+        [_heatmap(matrix, zmin, zmax, colorbar_title, hover=hover)],
+        dict(
+            title=dict(text=title + _thinning_note(matrix)),
+            xaxis=dict(title=dict(text=axis_title), constrain="domain"),
+            yaxis=dict(title=dict(text=axis_title), autorange="reversed", scaleanchor="x"),
+            margin=_MARGIN,
+            height=460,
+        ),
     )
-    return fig
 
 
 def side_by_side_heatmaps(
@@ -140,46 +187,46 @@ def side_by_side_heatmaps(
     colorbar_title: str = "similarity",
 ) -> go.Figure:
     """Two (or more) square matrices on shared axes and one colour scale, for a fair comparison."""
-    fig = make_subplots(rows=1, cols=len(matrices), subplot_titles=titles, shared_yaxes=True, horizontal_spacing=0.06)
+    grid, refs = _row_of_subplots(list(titles) + [""] * (len(matrices) - len(titles)), 0.06, share_y=True)
     hover = f"{axis_title} %{{y}} vs %{{x}}<br>{colorbar_title} %{{z:.3f}}<extra></extra>"
-    for index, matrix in enumerate(matrices):
+    traces = []
+    for index, (matrix, (x_ref, y_ref)) in enumerate(zip(matrices, refs)):
         trace = _heatmap(matrix, zmin, zmax, colorbar_title, showscale=index == len(matrices) - 1, hover=hover)
-        fig.add_trace(trace, row=1, col=index + 1)
-        fig.update_xaxes(title_text=axis_title, row=1, col=index + 1)
-    fig.update_yaxes(title_text=axis_title, autorange="reversed", row=1, col=1)
-    fig.update_yaxes(autorange="reversed")
-    fig.update_layout(margin=_MARGIN, height=440)
-    return fig
+        traces.append(dict(trace, xaxis=x_ref, yaxis=y_ref))
+        grid[f"xaxis{x_ref[1:]}"]["title"] = dict(text=axis_title)  # type: ignore[index]
+        grid[f"yaxis{y_ref[1:]}"]["autorange"] = "reversed"  # type: ignore[index]
+    grid["yaxis"]["title"] = dict(text=axis_title)  # type: ignore[index]
+    return _figure(traces, dict(grid, margin=_MARGIN, height=440))
 
 
 def shift_matrix_heatmap(matrix: np.ndarray, k: int, show: int = 16) -> go.Figure:
     """The top-left ``show`` x ``show`` corner of M_k: 2 x 2 rotation blocks on the diagonal, zeros elsewhere."""
     corner = matrix[:show, :show]
-    fig = go.Figure(
-        go.Heatmap(
-            z=corner.astype(np.float32),
-            colorscale=DIVERGING,
-            zmin=-1,
-            zmax=1,
-            colorbar=dict(thickness=12),
-            hovertemplate="row %{y}, col %{x}<br>%{z:.4f}<extra></extra>",
-        )
+    return _figure(
+        [
+            dict(
+                type="heatmap",
+                z=corner.astype(np.float32),
+                colorscale=DIVERGING,
+                zmin=-1,
+                zmax=1,
+                colorbar=dict(thickness=12),
+                hovertemplate="row %{y}, col %{x}<br>%{z:.4f}<extra></extra>",
+            )
+        ],
+        dict(
+            title=dict(text=f"M_{k}: first {corner.shape[0]} of {matrix.shape[0]} dimensions"),
+            xaxis=dict(title=dict(text="input dimension (PE(pos))"), constrain="domain"),
+            yaxis=dict(title=dict(text="output dimension (PE(pos+k))"), autorange="reversed", scaleanchor="x"),
+            margin=_MARGIN,
+            height=380,
+        ),
     )
-    fig.update_layout(
-        title=f"M_{k}: first {corner.shape[0]} of {matrix.shape[0]} dimensions",
-        xaxis_title="input dimension (PE(pos))",
-        yaxis_title="output dimension (PE(pos+k))",
-        yaxis_autorange="reversed",
-        yaxis_scaleanchor="x",
-        xaxis_constrain="domain",
-        margin=_MARGIN,
-        height=380,
-    )
-    return fig
 
 
-def _arrow(x: float, y: float, colour: str, label: str, dash: str = "solid", name: str | None = None) -> go.Scatter:
-    return go.Scatter(
+def _arrow(x: float, y: float, colour: str, label: str, dash: str = "solid", name: str | None = None) -> Spec:
+    return dict(
+        type="scatter",
         x=[0.0, float(x)],
         y=[0.0, float(y)],
         mode="lines+markers+text",
@@ -230,80 +277,85 @@ def rope_rotation_figure(
     """
     if normalise:  # directions carry the story; RoPE never changes a pair's length
         query_path, pairs_q, pairs_k = (_unit(a) for a in (query_path, pairs_q, pairs_k))
-    fig = make_subplots(
-        rows=1,
-        cols=2,
-        subplot_titles=(
+    grid, ((x1, y1), (x2, y2)) = _row_of_subplots(
+        (
             f"query pair {pair} turns {math.degrees(angle_step):.1f}° per position",
             "query (solid) and key (dashed) at the same offset",
         ),
-        horizontal_spacing=0.1,
+        0.1,
     )
-    for index, (point, pos) in enumerate(zip(query_path, positions)):
-        fig.add_trace(_arrow(point[0], point[1], _colour(index, len(positions)), f"m={pos}"), row=1, col=1)
+    traces = [
+        dict(_arrow(point[0], point[1], _colour(index, len(positions)), f"m={pos}"), xaxis=x1, yaxis=y1)
+        for index, (point, pos) in enumerate(zip(query_path, positions))
+    ]
     palette = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b"]
     for index, (qp, kp, m, n) in enumerate(zip(pairs_q, pairs_k, query_positions, key_positions)):
         colour = palette[index % len(palette)]
-        fig.add_trace(_arrow(qp[0], qp[1], colour, f"q m={m}", name=f"m={m}, n={n}"), row=1, col=2)
-        fig.add_trace(_arrow(kp[0], kp[1], colour, f"k n={n}", dash="dash"), row=1, col=2)
+        traces.append(dict(_arrow(qp[0], qp[1], colour, f"q m={m}", name=f"m={m}, n={n}"), xaxis=x2, yaxis=y2))
+        traces.append(dict(_arrow(kp[0], kp[1], colour, f"k n={n}", dash="dash"), xaxis=x2, yaxis=y2))
     spans = [_span(query_path), _span(np.concatenate([pairs_q, pairs_k]) if len(pairs_q) else pairs_k)]
-    for col, span in zip((1, 2), spans):
-        fig.update_xaxes(range=[-span, span], zeroline=True, title_text=f"dim {2 * pair}", constrain="domain", row=1, col=col)
-        fig.update_yaxes(
-            range=[-span, span],
-            zeroline=True,
-            title_text=f"dim {2 * pair + 1}",
-            scaleanchor="x" if col == 1 else "x2",
-            constrain="domain",
-            row=1,
-            col=col,
+    for suffix, scale_anchor, span in (("", "x", spans[0]), ("2", "x2", spans[1])):
+        grid[f"xaxis{suffix}"].update(  # type: ignore[attr-defined]
+            range=[-span, span], zeroline=True, title=dict(text=f"dim {2 * pair}"), constrain="domain"
         )
-    fig.update_layout(height=430, margin=_MARGIN, legend=dict(orientation="h", yanchor="bottom", y=-0.3))
-    return fig
+        grid[f"yaxis{suffix}"].update(  # type: ignore[attr-defined]
+            range=[-span, span], zeroline=True, title=dict(text=f"dim {2 * pair + 1}"), scaleanchor=scale_anchor,
+            constrain="domain",
+        )
+    return _figure(
+        traces, dict(grid, height=430, margin=_MARGIN, legend=dict(orientation="h", yanchor="bottom", y=-0.3))
+    )
 
 
 def score_profile_figure(
     query_positions: np.ndarray, rope: np.ndarray, additive: np.ndarray, offset: int
 ) -> go.Figure:
     """Score at a fixed offset m - n against the absolute query position m: RoPE flat, additive not."""
-    fig = go.Figure()
     x = np.asarray(query_positions).astype(np.int32)
-    fig.add_trace(go.Scatter(x=x, y=np.asarray(rope, np.float32), mode="lines", name="RoPE: q_m·k_n"))
-    fig.add_trace(go.Scatter(x=x, y=np.asarray(additive, np.float32), mode="lines", name="additive: (q+PE_m)·(k+PE_n)"))
-    fig.update_layout(
-        title=f"Score at offset m - n = {offset}, as the pair slides along the sequence",
-        xaxis_title="query position m (key at n = m - offset)",
-        yaxis_title="attention score (before scaling)",
-        legend=dict(orientation="h", yanchor="bottom", y=-0.45),
-        margin=_MARGIN,
-        height=380,
+    return _figure(
+        [
+            dict(type="scatter", x=x, y=np.asarray(rope, np.float32), mode="lines", name="RoPE: q_m·k_n"),
+            dict(type="scatter", x=x, y=np.asarray(additive, np.float32), mode="lines", name="additive: (q+PE_m)·(k+PE_n)"),
+        ],
+        dict(
+            title=dict(text=f"Score at offset m - n = {offset}, as the pair slides along the sequence"),
+            xaxis=dict(title=dict(text="query position m (key at n = m - offset)")),
+            yaxis=dict(title=dict(text="attention score (before scaling)")),
+            legend=dict(orientation="h", yanchor="bottom", y=-0.45),
+            margin=_MARGIN,
+            height=380,
+        ),
     )
-    return fig
 
 
 def tile_patch_grid(similarity: np.ndarray, gap: int = 1) -> np.ndarray:
     """(gh, gw, gh, gw) -> one 2-D image of gh x gw tiles separated by ``gap`` NaN cells."""
     gh, gw = similarity.shape[:2]
     height, width = gh * (gh + gap) - gap, gw * (gw + gap) - gap
-    image = np.full((height, width), np.nan, dtype=np.float32)
-    for r in range(gh):
-        for c in range(gw):
-            top, left = r * (gh + gap), c * (gw + gap)
-            image[top : top + gh, left : left + gw] = similarity[r, c]
-    return image
+    # Pad every tile with `gap` NaN rows/columns, lay tiles out (tile row, row in tile, tile column,
+    # column in tile) and drop the padding after the last tile: one copy instead of a loop over tiles.
+    padded = np.full((gh, gw, gh + gap, gw + gap), np.nan, dtype=np.float32)
+    padded[:, :, :gh, :gw] = similarity
+    return np.ascontiguousarray(padded.transpose(0, 2, 1, 3).reshape(gh * (gh + gap), gw * (gw + gap))[:height, :width])
 
 
 def patch_similarity_figure(
     similarity: np.ndarray, title: str, zmin: float = -1.0, zmax: float = 1.0, showscale: bool = True
 ) -> go.Figure:
     """ViT Figure 7 as one tiled heatmap: the tile at (row r, column c) is patch (r, c)'s similarity map."""
-    fig = go.Figure(_patch_trace(similarity, zmin, zmax, showscale))
-    _style_patch_axes(fig, similarity.shape[:2], title)
-    return fig
+    xaxis, yaxis = _patch_axes(similarity.shape[:2])
+    return _figure(
+        [_patch_trace(similarity, zmin, zmax, showscale)],
+        dict(
+            xaxis=xaxis, yaxis=dict(yaxis, scaleanchor="x"), title=dict(text=title), margin=_MARGIN, height=520,
+            plot_bgcolor="white",
+        ),
+    )
 
 
-def _patch_trace(similarity: np.ndarray, zmin: float, zmax: float, showscale: bool) -> go.Heatmap:
-    return go.Heatmap(
+def _patch_trace(similarity: np.ndarray, zmin: float, zmax: float, showscale: bool) -> Spec:
+    return dict(
+        type="heatmap",
         z=tile_patch_grid(similarity),
         colorscale="Viridis",
         zmin=zmin,
@@ -321,31 +373,30 @@ def _tile_ticks(side: int, step: int) -> tuple[list[float], list[str]]:
     return values, [str(i) for i in range(0, side, every)]
 
 
-def _style_patch_axes(fig: go.Figure, grid: tuple[int, int], title: str, row: int | None = None, col: int | None = None) -> None:
+def _patch_axes(grid: tuple[int, int]) -> tuple[Spec, Spec]:
+    """The x and y axis entries of one Figure-7 grid: a tick at each (every few) tile's centre."""
     gh, gw = grid
     xv, xt = _tile_ticks(gw, gw + 1)
     yv, yt = _tile_ticks(gh, gh + 1)
-    kwargs = {} if row is None else dict(row=row, col=col)
-    fig.update_xaxes(
-        tickvals=xv, ticktext=xt, title_text="input patch column", showgrid=False, zeroline=False, constrain="domain", **kwargs
+    xaxis = dict(
+        tickvals=xv, ticktext=xt, title=dict(text="input patch column"), showgrid=False, zeroline=False, constrain="domain"
     )
-    fig.update_yaxes(
-        tickvals=yv, ticktext=yt, title_text="input patch row", autorange="reversed", showgrid=False, zeroline=False, **kwargs
+    yaxis = dict(
+        tickvals=yv, ticktext=yt, title=dict(text="input patch row"), autorange="reversed", showgrid=False, zeroline=False
     )
-    if row is None:
-        fig.update_layout(title=title, yaxis_scaleanchor="x", margin=_MARGIN, height=520, plot_bgcolor="white")
+    return xaxis, yaxis
 
 
 def patch_grids_side_by_side(similarities: list[np.ndarray], titles: list[str]) -> go.Figure:
     """Several Figure-7 grids (e.g. before and after interpolation) with one colour scale."""
-    fig = make_subplots(rows=1, cols=len(similarities), subplot_titles=titles, horizontal_spacing=0.08)
-    for index, similarity in enumerate(similarities):
-        fig.add_trace(_patch_trace(similarity, -1.0, 1.0, index == len(similarities) - 1), row=1, col=index + 1)
-        _style_patch_axes(fig, similarity.shape[:2], "", row=1, col=index + 1)
-        anchor = "x" if index == 0 else f"x{index + 1}"
-        fig.update_yaxes(scaleanchor=anchor, row=1, col=index + 1)
-    fig.update_layout(margin=_MARGIN, height=480, plot_bgcolor="white")
-    return fig
+    grid, refs = _row_of_subplots(list(titles) + [""] * (len(similarities) - len(titles)), 0.08)
+    traces = []
+    for index, (similarity, (x_ref, y_ref)) in enumerate(zip(similarities, refs)):
+        traces.append(dict(_patch_trace(similarity, -1.0, 1.0, index == len(similarities) - 1), xaxis=x_ref, yaxis=y_ref))
+        xaxis, yaxis = _patch_axes(similarity.shape[:2])
+        grid[f"xaxis{x_ref[1:]}"].update(xaxis)  # type: ignore[attr-defined]
+        grid[f"yaxis{y_ref[1:]}"].update(yaxis, scaleanchor=x_ref)  # type: ignore[attr-defined]
+    return _figure(traces, dict(grid, margin=_MARGIN, height=480, plot_bgcolor="white"))
 
 
 def channel_images_figure(before: np.ndarray, after: np.ndarray, channel: int) -> go.Figure:
@@ -355,10 +406,12 @@ def channel_images_figure(before: np.ndarray, after: np.ndarray, channel: int) -
     if high <= low:
         high = low + 1e-6
     titles = (f"channel {channel}, {before.shape[0]}x{before.shape[1]} grid", f"after, {after.shape[0]}x{after.shape[1]} grid")
-    fig = make_subplots(rows=1, cols=2, subplot_titles=titles, horizontal_spacing=0.08)
-    for index, image in enumerate((before, after)):
-        fig.add_trace(
-            go.Heatmap(
+    grid, refs = _row_of_subplots(titles, 0.08)
+    traces = []
+    for index, (image, (x_ref, y_ref)) in enumerate(zip((before, after), refs)):
+        traces.append(
+            dict(
+                type="heatmap",
                 z=image.astype(np.float32),
                 colorscale="Viridis",
                 zmin=low,
@@ -366,12 +419,11 @@ def channel_images_figure(before: np.ndarray, after: np.ndarray, channel: int) -
                 showscale=index == 1,
                 colorbar=dict(thickness=12),
                 hovertemplate="row %{y}, col %{x}<br>%{z:.3f}<extra></extra>",
-            ),
-            row=1,
-            col=index + 1,
+                xaxis=x_ref,
+                yaxis=y_ref,
+            )
         )
-        fig.update_yaxes(autorange="reversed", scaleanchor="x" if index == 0 else "x2", row=1, col=index + 1)
-        fig.update_xaxes(title_text="patch column", row=1, col=index + 1)
-    fig.update_yaxes(title_text="patch row", row=1, col=1)
-    fig.update_layout(margin=_MARGIN, height=360)
-    return fig
+        grid[f"yaxis{y_ref[1:]}"].update(autorange="reversed", scaleanchor=x_ref)  # type: ignore[attr-defined]
+        grid[f"xaxis{x_ref[1:]}"]["title"] = dict(text="patch column")  # type: ignore[index]
+    grid["yaxis"]["title"] = dict(text="patch row")  # type: ignore[index]
+    return _figure(traces, dict(grid, margin=_MARGIN, height=360))

@@ -131,6 +131,19 @@ def test_resolution_controls() -> None:
     assert "channel 3" in channel["layout"]["annotations"][0]["text"]
 
 
+@pytest.mark.parametrize("mode", ["bicubic", "bilinear", "nearest"])
+def test_every_interpolation_mode_resamples(mode: str) -> None:
+    """'nearest' used to raise inside F.interpolate (align_corners is not defined for it)."""
+    at = new_app(pe_section="ViT resolution")
+    at.slider(key="pe_grid").set_value(12)
+    at.radio(key="pe_mode").set_value(mode)
+    at.run()
+    assert_clean(at)
+    assert not at.error
+    grids, _channel = charts(at)
+    assert f"{mode} to 12×12" in grids["layout"]["annotations"][1]["text"]
+
+
 @pytest.mark.parametrize("second", ["learned: dates model (source)", "learned: ViT patches (row-major)", "none"])
 def test_compare_controls(second: str) -> None:
     at = new_app(pe_section="Compare")

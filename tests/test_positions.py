@@ -172,6 +172,17 @@ def test_interpolate_pos_embed_same_grid_returns_input() -> None:
     assert torch.equal(interpolate_pos_embed(embed, (3, 3), (3, 3)), embed)
 
 
+@pytest.mark.parametrize("mode", ["bicubic", "bilinear", "nearest"])
+def test_interpolate_pos_embed_every_mode(mode: str) -> None:
+    embed = torch.randn(1, 1 + 9, 4)
+    out = interpolate_pos_embed(embed, (3, 3), (6, 6), mode=mode)
+    assert out.shape == (1, 1 + 36, 4)
+    assert torch.equal(out[:, :1], embed[:, :1]), "the [CLS] embedding must not be resampled"
+    if mode == "nearest":  # every new position copies one old one
+        old = {tuple(row.tolist()) for row in embed[0, 1:]}
+        assert all(tuple(row.tolist()) in old for row in out[0, 1:])
+
+
 def test_neighbour_contrast_sees_a_smooth_layout() -> None:
     rows, cols = np.meshgrid(np.arange(6), np.arange(6), indexing="ij")
     smooth = np.stack([np.sin(rows / 2), np.cos(rows / 2), np.sin(cols / 2), np.cos(cols / 2)], -1).reshape(36, 4)

@@ -88,7 +88,9 @@ def interpolate_pos_embed(
     prefix, patches = pos_embed[:, :n_prefix_tokens], pos_embed[:, n_prefix_tokens:]
     dim = patches.shape[-1]
     grid = patches.reshape(1, old_h, old_w, dim).permute(0, 3, 1, 2)  # (1, D, gh, gw)
-    resized = F.interpolate(grid.float(), size=(new_h, new_w), mode=mode, align_corners=False)
+    # align_corners is only defined for the interpolating modes; "nearest" refuses the argument.
+    corners = {"align_corners": False} if mode in ("linear", "bilinear", "bicubic", "trilinear") else {}
+    resized = F.interpolate(grid.float(), size=(new_h, new_w), mode=mode, **corners)
     resized = resized.to(pos_embed.dtype).permute(0, 2, 3, 1).reshape(1, new_h * new_w, dim)
     return torch.cat((prefix, resized), dim=1)
 

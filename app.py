@@ -31,11 +31,9 @@ PAGES = [
 navigation = st.navigation(PAGES)
 if navigation.url_path != "home":
     # Serialised first import of the library: concurrent first sessions must not import half-built
-    # modules. The home page needs none of it, so the app's first page draws without waiting for it
-    # while the import runs on a background thread.
+    # modules. The home page needs none of it: it draws first, then starts the import on a background
+    # thread (at the end of this script) so the next page finds the library ready.
     preload_library()
-else:
-    preload_in_background()
 SEED_MAX = 2**31 - 1
 clean_link({"seed": ParamSpec("int", minimum=0, maximum=SEED_MAX)})  # before the bound widget reads the URL
 
@@ -57,3 +55,5 @@ try:
     navigation.run()
 finally:
     link_to_this_view()  # after the page's widgets (so the link holds their final values), even if the page stopped early
+    if navigation.url_path == "home":
+        preload_in_background()  # after the home page is drawn, so the import never slows its first paint

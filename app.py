@@ -12,16 +12,15 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # idle torch threads sleep 
 
 import streamlit as st
 
-from explorer.device import configure_threads, describe_device, pick_device
-from explorer.inputs.params import ParamSpec
-from ui.preload import preload_in_background, preload_library
+from explorer.inputs.params import ParamSpec  # plain Python: the home page never imports torch
+from ui.preload import device_caption, preload_in_background, preload_library
 from ui.share import clean_link, keep_in_link, link_to_this_view
 
 st.set_page_config(page_title="Transformer Explorer", page_icon="🔍", layout="wide")
-configure_threads()  # once per process, not per request
 
+HOME = st.Page("pages/home.py", title="Home", icon="🏠", url_path="home", default=True)
 PAGES = [
-    st.Page("pages/home.py", title="Home", icon="🏠", url_path="home", default=True),
+    HOME,
     st.Page("pages/transformer.py", title="Transformer", icon="🔤", url_path="transformer"),
     st.Page("pages/positional_encoding.py", title="Positional encoding", icon="〰️", url_path="positional-encoding"),
     st.Page("pages/vit.py", title="Vision Transformer", icon="🖼️", url_path="vit"),
@@ -29,17 +28,18 @@ PAGES = [
 ]
 
 navigation = st.navigation(PAGES)
-if navigation.url_path != "home":
-    # Serialised first import of the library: concurrent first sessions must not import half-built
-    # modules. The home page needs none of it: it draws first, then starts the import on a background
-    # thread (at the end of this script) so the next page finds the library ready.
+on_home = navigation.url_path == HOME.url_path  # the default page's url_path is "", not "home"
+if not on_home:
+    # Serialised first import of the library (and torch's thread setting): concurrent first sessions
+    # must not import half-built modules. The home page needs none of it, not even torch: it draws
+    # first, then starts the import on a background thread (end of this script).
     preload_library()
 SEED_MAX = 2**31 - 1
 clean_link({"seed": ParamSpec("int", minimum=0, maximum=SEED_MAX)})  # before the bound widget reads the URL
 
 keep_in_link("seed", default=0)  # a sidebar page change must not drop the seed from the URL (and the shared link)
 with st.sidebar:
-    st.caption(f"Device: {describe_device(pick_device())}")
+    st.caption(device_caption())
     st.number_input(
         "Random seed",
         min_value=0,
@@ -55,5 +55,5 @@ try:
     navigation.run()
 finally:
     link_to_this_view()  # after the page's widgets (so the link holds their final values), even if the page stopped early
-    if navigation.url_path == "home":
+    if on_home:
         preload_in_background()  # after the home page is drawn, so the import never slows its first paint

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
@@ -41,3 +43,21 @@ def test_every_view_offers_a_link_that_carries_the_seed() -> None:
     at.query_params["seed"] = "7"
     at.run()
     assert any("seed=7" in c.value for c in at.sidebar.code)
+
+
+def test_home_page_does_not_import_torch() -> None:
+    """The first page a visitor sees draws without waiting for torch (start-up, bench/bench_startup.py);
+    the library import starts on a background thread only after the page is drawn (disabled here)."""
+    code = (
+        "import sys\n"
+        "import ui.preload\n"
+        "ui.preload.preload_in_background = lambda: None\n"
+        "from streamlit.testing.v1 import AppTest\n"
+        "at = AppTest.from_file('app.py', default_timeout=120).run()\n"
+        "assert not at.exception, at.exception\n"
+        "assert any('Device:' in c.value for c in at.sidebar.caption)\n"
+        "print('torch' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], cwd=APP.parent, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().splitlines()[-1] == "False", "the home page imported torch"

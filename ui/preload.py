@@ -1,4 +1,4 @@
-"""Import the whole library once, under one lock, before the first page runs.
+"""Import the whole library once, under one lock, before the first model page runs.
 
 Streamlit runs every session's script on its own thread. When a class opens the app at the same
 moment, several threads import the same modules concurrently; Python's per-module import locks
@@ -48,8 +48,27 @@ def preload_library() -> None:
             return
         for name in (*THIRD_PARTY, *library_modules()):
             importlib.import_module(name)
+        from explorer.device import configure_threads  # noqa: PLC0415 - torch is imported by now
+
+        configure_threads()  # once per process, before any page computes
         freeze_long_lived_objects()
         _done = True
+
+
+def device_caption() -> str:
+    """The sidebar's device line; on a first home-page visit torch may still be importing, so say that.
+
+    Keeping torch out of the home page's path is what lets the app's first page draw in about the
+    time it takes to import Streamlit (bench/bench_startup.py).
+    """
+    if not _done:
+        return "Device: chosen once PyTorch has loaded (it loads in the background)."
+    from explorer.device import describe_device, pick_device  # noqa: PLC0415
+
+    try:
+        return f"Device: {describe_device(pick_device())}"
+    except ValueError as error:  # e.g. EXPLORER_DEVICE=cuda on a machine without CUDA: say so, no traceback
+        return f"Device: {error}"
 
 
 def preload_in_background() -> None:

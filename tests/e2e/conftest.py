@@ -165,12 +165,12 @@ def _slug(nodeid: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", nodeid)[-120:]
 
 
-@pytest.fixture()
-def app(browser: Any, app_server: StreamlitServer, request: pytest.FixtureRequest) -> Iterator[AppPage]:
-    context = browser.new_context(viewport={"width": 1400, "height": 1000}, color_scheme="light")
+def _app_page(browser: Any, server: StreamlitServer, request: pytest.FixtureRequest, color_scheme: str) -> Iterator[AppPage]:
+    """A fresh browser context on the app; a failed test leaves a full-page screenshot in test-results/."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1000}, color_scheme=color_scheme)
     context.set_default_timeout(60_000)
     page = context.new_page()
-    app_page = AppPage(page, app_server.url)
+    app_page = AppPage(page, server.url)
     try:
         yield app_page
     finally:
@@ -184,3 +184,15 @@ def app(browser: Any, app_server: StreamlitServer, request: pytest.FixtureReques
             except Exception as exc:  # noqa: BLE001 - a failed screenshot must not hide the failure
                 print(f"screenshot failed: {exc}")
         context.close()
+
+
+@pytest.fixture()
+def app(browser: Any, app_server: StreamlitServer, request: pytest.FixtureRequest) -> Iterator[AppPage]:
+    """The app in a browser whose system setting is light (the projector case)."""
+    yield from _app_page(browser, app_server, request, "light")
+
+
+@pytest.fixture()
+def dark_app(browser: Any, app_server: StreamlitServer, request: pytest.FixtureRequest) -> Iterator[AppPage]:
+    """The app in a browser whose system setting is dark: the app follows it (no theme is pinned)."""
+    yield from _app_page(browser, app_server, request, "dark")

@@ -194,3 +194,46 @@ def test_seed_stays_in_the_link_across_pages(app: AppPage) -> None:
     link = app.page.locator('[data-testid="stSidebar"] [data-testid="stCode"]').first
     expect(link).to_contain_text("seed=1004", timeout=UI_SETTLE_MS)
     expect(link).to_contain_text("tf_text=March", timeout=UI_SETTLE_MS)
+
+
+def _luminance(css_colour: str) -> float:
+    """Relative luminance (0 black .. 1 white) of 'rgb(...)', 'rgba(...)' or '#rrggbb'."""
+    if css_colour.startswith("#"):
+        channels = [int(css_colour[i : i + 2], 16) for i in (1, 3, 5)]
+    else:
+        channels = [float(v) for v in re.findall(r"[\d.]+", css_colour)[:3]]
+    r, g, b = (c / 255 for c in channels)
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+
+def test_dark_system_theme_keeps_heatmaps_readable(dark_app: AppPage) -> None:
+    """A student whose system is dark gets the dark theme, and the attention heatmap still reads:
+    zero attention is dark, the strongest is bright, and the chart's text is light on the dark page."""
+    dark_app.goto("transformer", "tf_view=cross")
+    dark_app.assert_clean()
+    dark_app.wait_for_charts(minimum=1)
+    background = dark_app.page.evaluate("getComputedStyle(document.querySelector('[data-testid=\"stApp\"]')).backgroundColor")
+    assert _luminance(background) < 0.2, f"the page is not dark: {background}"
+    heatmap = dark_app.page.evaluate(
+        "(() => { const gd = document.querySelector('[data-testid=\"stPlotlyChart\"] .js-plotly-plot');"
+        " const trace = gd._fullData.find(t => t.type === 'heatmap');"
+        " return {scale: trace.colorscale, font: gd._fullLayout.font.color}; })()"
+    )
+    scale = heatmap["scale"]
+    assert _luminance(scale[0][1]) < 0.3 and _luminance(scale[-1][1]) > 0.6, scale
+    assert _luminance(heatmap["font"]) > 0.5, f"chart text is not light on the dark theme: {heatmap['font']}"
+
+
+def test_viewers_can_switch_between_light_and_dark(app: AppPage) -> None:
+    """No theme is pinned in config.toml, so the menu offers System / Light / Dark, and Dark works."""
+    app.goto("")
+    background = "getComputedStyle(document.querySelector('[data-testid=\"stApp\"]')).backgroundColor"
+    assert _luminance(app.page.evaluate(background)) > 0.8, "a light system setting should give the light theme"
+    app.page.locator('[data-testid="stMainMenu"]').click()
+    switcher = app.page.locator('[data-testid="stThemeSwitcher"]')
+    expect(switcher).to_be_visible(timeout=UI_SETTLE_MS)
+    switcher.locator('[data-testid="stMainMenuItem-theme-Dark"]').click()
+    app.page.wait_for_function(
+        f"(() => {{ const m = {background}.match(/\\d+/g); return m && (+m[0] + +m[1] + +m[2]) < 150; }})()",
+        timeout=UI_SETTLE_MS,
+    )

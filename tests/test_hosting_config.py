@@ -26,3 +26,8 @@ def test_upload_limit_matches_nginx() -> None:
 def test_no_full_collection_after_every_run() -> None:
     """A full gc.collect() after each run cost ~80 ms of GIL per rerun (see ui/preload.py); keep it off."""
     assert CONFIG["runner"]["postScriptGC"] is False
+
+
+def test_no_theme_is_pinned() -> None:
+    """Pinning theme.base removes the viewers' light/dark switch (browser test: test_viewers_can_switch...)."""
+    assert "base" not in CONFIG.get("theme", {})

@@ -7,7 +7,8 @@ opens the page (one rerun) and changes one widget the way a student would (a sec
 
 Reported: p50/p95/max rerun latency (send -> ``script_finished``), overall and per page; errors
 (exceptions shown, ``st.error`` messages, timeouts, closed sockets, and *isolation* errors: a run
-whose seed widget is not the session's own seed, i.e. one session's state leaking into another);
+whose seed widget, or whose server-drawn "link to this view", shows a seed other than the session's
+own, i.e. one session's state leaking into another or lost on the way);
 and the server's resident memory (VmRSS from /proc, with its child processes) at start, after a
 one-session warm-up, at peak during the load, and after every session has closed.
 

@@ -144,3 +144,99 @@ def test_pickable_overlay_and_picked_patch() -> None:
     assert figs.picked_patch([{"x": 40.0, "y": 1.0}], (8, 8), 4) is None  # outside the image
     assert figs.picked_patch([{"curve_number": 0}], (8, 8), 4) is None
     assert not any(isinstance(t, go.Scatter) for t in figs.overlays_figure([figs.Panel(IMAGE, np.zeros((8, 8)), 4, "a")]).data)
+
+
+# --- The builders write each figure as one dict instead of make_subplots + add_trace + update_* calls
+# (several times cheaper per page rerun). ``reference_vit_figures`` keeps the builders they replaced:
+# the JSON a student's browser gets must stay the same, float for float.
+
+import json  # noqa: E402
+
+import reference_vit_figures as ref  # noqa: E402
+
+
+def _spec(fig: go.Figure) -> dict:
+    return json.loads(fig.to_json())
+
+
+def _image(shape: tuple[int, ...], seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, 255, shape, dtype=np.uint8)
+
+
+@pytest.mark.parametrize(("shape", "patch"), [((32, 32, 3), 4), ((64, 64, 3), 4), ((128, 128, 3), 16), ((48, 48, 3), 8), ((30, 34, 3), 4)])
+def test_patch_grid_figure_matches_the_old_builder(shape: tuple[int, ...], patch: int) -> None:
+    image = _image(shape)
+    for kwargs in ({}, {"highlight": 3, "title": "t <b>"}, {"show_indices": False, "highlight": 0}, {"title": ""}, {"highlight": 10_000}):
+        assert _spec(figs.patch_grid_figure(image, patch, **kwargs)) == _spec(ref.patch_grid_figure(image, patch, **kwargs))
+    floats = np.random.default_rng(1).random(shape)  # float images in [0, 1] and PIL images take the same path
+    assert _spec(figs.patch_grid_figure(floats, patch)) == _spec(ref.patch_grid_figure(floats, patch))
+    pil = Image.fromarray(image)
+    assert _spec(figs.patch_grid_figure(pil, patch)) == _spec(ref.patch_grid_figure(pil, patch))
+
+
+@pytest.mark.parametrize("k", [1, 3, 8])
+def test_topk_and_token_matrix_match_the_old_builders(k: int) -> None:
+    probs = np.sort(np.random.default_rng(k).dirichlet(np.ones(8)))[::-1][:k]
+    names = [f"class {i}" for i in range(k)]
+    assert _spec(figs.topk_figure(names, probs)) == _spec(ref.topk_figure(names, probs))
+    vectors = np.random.default_rng(k).normal(size=(k * 8, 48))
+    for title in (None, "x_p", ""):
+        assert _spec(figs.token_matrix_figure(vectors, title)) == _spec(ref.token_matrix_figure(vectors, title))
+    assert _spec(figs.token_matrix_figure(np.zeros((4, 3)))) == _spec(ref.token_matrix_figure(np.zeros((4, 3))))
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 4])
+@pytest.mark.parametrize("kwargs", [{}, {"pickable": True}, {"shared_scale": True}, {"opacity": 0.3, "height": 200, "pickable": True}])
+def test_overlays_figure_matches_make_subplots(n: int, kwargs: dict) -> None:
+    small, big = _image((32, 32, 3), 1), _image((128, 128, 3), 2)  # the model size and the largest resolution
+    panels = [
+        figs.Panel(small, softmax_maps((8, 8)), 4, f"panel <{i}>", highlight=i * 5 if i % 2 else None) if i % 2 == 0
+        else figs.Panel(big, softmax_maps((32, 32)), 4, f"big {i}", highlight=i * 7)
+        for i in range(n)
+    ]
+    assert _spec(figs.overlays_figure(panels, **kwargs)) == _spec(ref.overlays_figure(panels, **kwargs))
+
+
+@pytest.mark.parametrize(("shape", "offset", "gap"), [((4, 4, 8, 8), 1, 1), ((1, 1, 2, 2), 1, 1), ((2, 3, 4, 5), 3, 2), ((4, 4, 16, 16), 1, 0)])
+def test_overview_figure_matches_the_old_builder(shape: tuple[int, ...], offset: int, gap: int) -> None:
+    maps = softmax_maps(shape)
+    assert _spec(figs.overview_figure(maps, offset, gap)) == _spec(ref.overview_figure(maps, offset, gap))
+
+
+@pytest.mark.parametrize("n_series", [1, 2, 5])
+def test_head_statistics_figure_matches_make_subplots(n_series: int) -> None:
+    series = {f"{32 * (s + 1)} px": (RNG.random((4, 4)) * 20, RNG.random((4, 4)) * 4) for s in range(n_series)}
+    assert _spec(figs.head_statistics_figure(series)) == _spec(ref.head_statistics_figure(series))
+    one_head = {"x": (RNG.random((3, 1)), RNG.random((3, 1)))}
+    assert _spec(figs.head_statistics_figure(one_head, layer_offset=0)) == _spec(ref.head_statistics_figure(one_head, layer_offset=0))
+
+
+@pytest.mark.parametrize(("shape", "patch", "kwargs"), [
+    ((32, 32, 3), 4, {}), ((32, 32, 3), 4, {"per_row": 13, "scale": 2, "gap": 1}), ((34, 30, 3), 4, {}),
+    ((64, 64, 3), 8, {"per_row": 5}), ((4, 4, 3), 4, {}), ((2, 2, 3), 4, {}), ((32, 32, 3), 4, {"gap": 0}), ((32, 32), 4, {}),
+])
+def test_sequence_strip_matches_the_old_loop(shape: tuple[int, ...], patch: int, kwargs: dict) -> None:
+    image = _image(shape)
+    new, old = figs.sequence_strip(image, patch, **kwargs), ref.sequence_strip(image, patch, **kwargs)
+    assert new.dtype == old.dtype and new.shape == old.shape and np.array_equal(new, old)
+
+
+def test_image_uris_are_cached_bounded_and_equal_to_fresh_encodings() -> None:
+    image = _image((32, 32, 3), 7)
+    uri = figs.data_uri(image)
+    assert uri == ref.data_uri(image)  # same PNG, same upscale factor
+    before = figs._cached_data_uri.cache_info()
+    assert figs.data_uri(image.copy()) == uri  # keyed by the pixels, not by the array object
+    assert figs._cached_data_uri.cache_info().hits == before.hits + 1
+    assert figs.data_uri(_image((32, 32, 3), 8)) != uri and figs.data_uri(image, 64) == ref.data_uri(image, 64)
+    assert figs.data_uri(Image.fromarray(image)) == uri and figs.data_uri(image / 255.0) == ref.data_uri(image / 255.0)
+    assert isinstance(uri[0], str)  # immutable: sharing it between sessions is safe
+    assert figs._cached_data_uri.cache_info().maxsize == figs.URI_CACHE_ENTRIES
+    for seed in range(figs.URI_CACHE_ENTRIES + 3):
+        figs.data_uri(_image((8, 8, 3), 100 + seed))
+    assert figs._cached_data_uri.cache_info().currsize <= figs.URI_CACHE_ENTRIES
+    huge = _image((300, 300, 3), 9)  # above URI_CACHE_MAX_BYTES: encoded, never kept
+    size = figs._cached_data_uri.cache_info().currsize
+    misses = figs._cached_data_uri.cache_info().misses
+    assert figs.data_uri(huge) == ref.data_uri(huge)
+    assert figs._cached_data_uri.cache_info().misses == misses and figs._cached_data_uri.cache_info().currsize == size

@@ -214,3 +214,17 @@ def test_camera_photo() -> None:
     at.run()
     assert_clean(at)
     assert not at.error and n_charts(at) == 3
+
+
+def test_a_rerun_reuses_the_encoded_images() -> None:
+    """The figures' PNG data URIs are cached process-wide (bounded): a rerun of the same view encodes nothing."""
+    from explorer.figures import vit as figs
+
+    for tab in ("Patches", "Attention", "Resolution"):
+        at = new_app(vit_tab=tab)
+        assert_clean(at)
+        before = figs._cached_data_uri.cache_info()
+        at.run()
+        after = figs._cached_data_uri.cache_info()
+        assert after.misses == before.misses and after.hits > before.hits, (tab, before, after)
+        assert after.currsize <= figs.URI_CACHE_ENTRIES

@@ -4,12 +4,18 @@ Images are embedded as small PNG data URIs (``go.Image(source=...)``) rather tha
 which keeps the Plotly JSON small; attention maps are ``go.Heatmap`` traces laid over them in the
 model's pixel coordinates, so a patch (r, c) covers x in [c*P, (c+1)*P), y in [r*P, (r+1)*P).
 Values are rounded to 4 significant decimals before they go into the JSON.
+
+Every figure is written as one plain dict and validated once by ``go.Figure(spec)``: plotly's incremental
+API (make_subplots, add_trace(row=, col=), update_layout, update_xaxes) re-walks the figure on each call
+and cost most of a page rerun. ``tests/reference_vit_figures.py`` keeps those older builders, and the
+tests check that the JSON is unchanged.
 """
 
 from __future__ import annotations
 
 import base64
 import csv
+import functools
 import io
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -17,12 +23,15 @@ from dataclasses import dataclass
 import numpy as np
 import plotly.graph_objects as go
 from plotly.colors import sample_colorscale
-from plotly.subplots import make_subplots
 from PIL import Image, ImageDraw
 
 COLORSCALE = "Viridis"
 DISPLAY_PX = 256  # images are upscaled (nearest) to about this many pixels for crisp patches
 DECIMALS = 4
+URI_CACHE_ENTRIES = 16  # PNG data URIs kept process-wide (each key <= URI_CACHE_MAX_BYTES, each URI <= ~0.3 MB)
+URI_CACHE_MAX_BYTES = 256 * 256 * 3  # larger images are encoded every time instead of being kept
+
+Spec = dict[str, object]
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -53,53 +62,113 @@ def _upscale(array: np.ndarray, display_px: int) -> tuple[np.ndarray, int]:
     return np.repeat(np.repeat(array, factor, axis=0), factor, axis=1), factor
 
 
-def data_uri(image: Image.Image | np.ndarray, display_px: int = DISPLAY_PX) -> tuple[str, int]:
-    """(PNG data URI, upscale factor) for ``go.Image(source=...)``."""
-    array, factor = _upscale(to_uint8_image(image), display_px)
+@functools.lru_cache(maxsize=URI_CACHE_ENTRIES)
+def _cached_data_uri(pixels: bytes, shape: tuple[int, ...], display_px: int) -> tuple[str, int]:
+    """PNG data URI of uint8 pixels given as bytes + shape (hashable, immutable): a pure function, so cacheable."""
+    array, factor = _upscale(np.frombuffer(pixels, np.uint8).reshape(shape), display_px)
     return "data:image/png;base64," + base64.b64encode(png_bytes(array)).decode("ascii"), factor
+
+
+def data_uri(image: Image.Image | np.ndarray, display_px: int = DISPLAY_PX) -> tuple[str, int]:
+    """(PNG data URI, upscale factor) for ``go.Image(source=...)``.
+
+    Encoding is the dearest part of an image trace, and a rerun shows the same model input again, so
+    the URI (an immutable string) is kept in a small process-wide cache keyed by the pixels themselves
+    (images up to ``URI_CACHE_MAX_BYTES``; larger ones are encoded each time).
+    """
+    array = np.ascontiguousarray(to_uint8_image(image))
+    encode = _cached_data_uri if array.nbytes <= URI_CACHE_MAX_BYTES else _cached_data_uri.__wrapped__
+    return encode(array.tobytes(), array.shape, int(display_px))
 
 
 def _round(values: np.ndarray) -> np.ndarray:
     return np.round(np.asarray(values, dtype=np.float64), DECIMALS)
 
 
-def _image_trace(image: Image.Image | np.ndarray, display_px: int = DISPLAY_PX) -> go.Image:
+def _figure(data: list[Spec], layout: Spec) -> go.Figure:
+    """Validate a whole figure spec in one pass.
+
+    Plotly's incremental calls (make_subplots, add_trace(row=, col=), update_layout, update_xaxes)
+    re-walk the property tree on every call; writing the spec as one dict and validating it once gives
+    the same figure (tests/reference_vit_figures.py keeps the old builders to compare the JSON with).
+    """
+    fig = go.Figure({"data": data, "layout": layout})
+    if layout.get("title", ()) is None:
+        fig.update_layout(title=None)  # what the old builders sent for "no title": an empty title object, {}
+    return fig
+
+
+def _row_of_subplots(titles: Sequence[str], horizontal_spacing: float) -> tuple[Spec, list[tuple[str, str]]]:
+    """Axes and title annotations of a 1 x len(titles) grid, laid out as ``make_subplots`` does.
+
+    Same arithmetic as ``make_subplots(rows=1, cols=n, subplot_titles=..., horizontal_spacing=...)``,
+    so the domains are the same floats. Returns the layout entries (each axis dict can be extended)
+    and each panel's ``(xaxis, yaxis)`` trace references.
+    """
+    cols = len(titles)
+    widths = [(1.0 - horizontal_spacing * (cols - 1)) / cols] * cols
+    layout: Spec = {}
+    refs: list[tuple[str, str]] = []
+    annotations: list[Spec] = []
+    for c in range(cols):
+        x_start = sum(widths[:c]) + c * horizontal_spacing
+        x_domain = [x_start, x_start + widths[c]]
+        suffix = "" if c == 0 else str(c + 1)
+        layout[f"xaxis{suffix}"] = {"anchor": f"y{suffix}", "domain": x_domain}
+        layout[f"yaxis{suffix}"] = {"anchor": f"x{suffix}", "domain": [0.0, 1.0]}
+        refs.append((f"x{suffix}", f"y{suffix}"))
+        if titles[c]:
+            annotations.append({"text": titles[c], "x": sum(x_domain) / 2.0, "y": 1.0, "xref": "paper", "yref": "paper",
+                                "xanchor": "center", "yanchor": "bottom", "showarrow": False, "font": {"size": 16}})
+    if annotations:
+        layout["annotations"] = annotations
+    return layout, refs
+
+
+def _image_trace(image: Image.Image | np.ndarray, display_px: int = DISPLAY_PX) -> Spec:
     """The image in model-pixel coordinates (one unit = one input pixel)."""
     uri, factor = data_uri(image, display_px)
-    return go.Image(source=uri, x0=0, y0=0, dx=1.0 / factor, dy=1.0 / factor, hoverinfo="skip")
+    return {"type": "image", "source": uri, "x0": 0, "y0": 0, "dx": 1.0 / factor, "dy": 1.0 / factor, "hoverinfo": "skip"}
 
 
 def _map_trace(
     grid_map: np.ndarray, patch_size: int, name: str, opacity: float, coloraxis: str | None = None,
     zmin: float | None = None, zmax: float | None = None, showscale: bool = True,
-) -> go.Heatmap:
+) -> Spec:
     gh, gw = grid_map.shape
-    index = np.arange(gh * gw).reshape(gh, gw)
-    trace = go.Heatmap(
-        z=_round(grid_map), x0=patch_size / 2, dx=patch_size, y0=patch_size / 2, dy=patch_size,
-        opacity=opacity, name=name, customdata=index,
-        hovertemplate="patch %{customdata}<br>row %{y:.0f}px col %{x:.0f}px<br>weight %{z:.4f}<extra></extra>",
-    )
+    trace: Spec = {
+        "type": "heatmap", "z": _round(grid_map), "x0": patch_size / 2, "dx": patch_size, "y0": patch_size / 2, "dy": patch_size,
+        "opacity": opacity, "name": name, "customdata": np.arange(gh * gw).reshape(gh, gw),
+        "hovertemplate": "patch %{customdata}<br>row %{y:.0f}px col %{x:.0f}px<br>weight %{z:.4f}<extra></extra>",
+    }
     if coloraxis:
-        trace.update(coloraxis=coloraxis)
+        trace["coloraxis"] = coloraxis
     else:
-        trace.update(colorscale=COLORSCALE, zmin=zmin, zmax=zmax, showscale=showscale)
+        trace.update(colorscale=COLORSCALE, showscale=showscale)
+        if zmin is not None:
+            trace["zmin"] = zmin
+        if zmax is not None:
+            trace["zmax"] = zmax
     return trace
 
 
-def _image_axes(fig: go.Figure, size: tuple[int, int], row: int | None = None, col: int | None = None) -> None:
+def _image_axes(size: tuple[int, int], x_anchor: str | None = None) -> tuple[Spec, Spec]:
+    """x and y axis entries showing an image of ``size`` (rows down); the y scale is locked to ``x_anchor``'s."""
     height, width = size
-    kwargs = {"row": row, "col": col} if row is not None else {}
-    fig.update_xaxes(range=[0, width], showgrid=False, zeroline=False, showticklabels=False, constrain="domain", **kwargs)
-    fig.update_yaxes(range=[height, 0], showgrid=False, zeroline=False, showticklabels=False,
-                     scaleanchor=None, constrain="domain", **kwargs)
+    common = {"showgrid": False, "zeroline": False, "showticklabels": False, "constrain": "domain"}
+    yaxis: Spec = {"range": [height, 0], **common}
+    if x_anchor is not None:
+        yaxis["scaleanchor"] = x_anchor
+    return {"range": [0, width], **common}, yaxis
 
 
-def _square(fig: go.Figure, n_axes: int) -> None:
-    """Lock each subplot's y scale to its x scale so pixels are square."""
-    for i in range(1, n_axes + 1):
-        suffix = "" if i == 1 else str(i)
-        fig.layout[f"yaxis{suffix}"].scaleanchor = f"x{suffix}"
+def _patch_box(index: int, gw: int, patch_size: int, refs: tuple[str, str] | None = None) -> Spec:
+    r, c = divmod(int(index), gw)
+    box: Spec = {"type": "rect", "x0": c * patch_size, "x1": (c + 1) * patch_size, "y0": r * patch_size,
+                 "y1": (r + 1) * patch_size, "line": {"color": "red", "width": 2}}
+    if refs is not None:
+        box.update(xref=refs[0], yref=refs[1])
+    return box
 
 
 # ----------------------------------------------------------------------------- preprocessing
@@ -114,7 +183,6 @@ def patch_grid_figure(
     array = to_uint8_image(image)
     height, width = array.shape[:2]
     gh, gw = height // patch_size, width // patch_size
-    fig = go.Figure(_image_trace(array))
     xs: list[float | None] = []
     ys: list[float | None] = []
     for c in range(gw + 1):  # one trace of segments separated by None: much cheaper than one shape per line
@@ -123,50 +191,44 @@ def patch_grid_figure(
     for r in range(gh + 1):
         xs += [0, width, None]
         ys += [r * patch_size, r * patch_size, None]
-    fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", line={"color": "rgba(255,255,255,0.85)", "width": 1},
-                             hoverinfo="skip", showlegend=False, name="grid"))
+    data: list[Spec] = [
+        _image_trace(array),
+        {"type": "scatter", "x": xs, "y": ys, "mode": "lines", "line": {"color": "rgba(255,255,255,0.85)", "width": 1},
+         "hoverinfo": "skip", "showlegend": False, "name": "grid"},
+    ]
     if show_indices:
         rows, cols = np.meshgrid(np.arange(gh), np.arange(gw), indexing="ij")
-        fig.add_trace(go.Scatter(
-            x=(cols.ravel() + 0.5) * patch_size, y=(rows.ravel() + 0.5) * patch_size, mode="text",
-            text=[str(i) for i in range(gh * gw)], textfont={"color": "white", "size": 9 if gh <= 8 else 7},
-            hoverinfo="skip", showlegend=False,
-        ))
+        data.append({
+            "type": "scatter", "x": (cols.ravel() + 0.5) * patch_size, "y": (rows.ravel() + 0.5) * patch_size, "mode": "text",
+            "text": [str(i) for i in range(gh * gw)], "textfont": {"color": "white", "size": 9 if gh <= 8 else 7},
+            "hoverinfo": "skip", "showlegend": False,
+        })
+    xaxis, yaxis = _image_axes((height, width), "x")
+    layout: Spec = {"title": title if title is None else {"text": title}, "margin": {"l": 5, "r": 5, "t": 30 if title else 5, "b": 5},
+                    "height": 340, "showlegend": False, "xaxis": xaxis, "yaxis": yaxis}
     if highlight is not None and 0 <= highlight < gh * gw:
-        _add_patch_box(fig, highlight, gw, patch_size)
-    fig.update_layout(title=title, margin={"l": 5, "r": 5, "t": 30 if title else 5, "b": 5}, height=340, showlegend=False)
-    _image_axes(fig, (height, width))
-    _square(fig, 1)
-    return fig
-
-
-def _add_patch_box(fig: go.Figure, index: int, gw: int, patch_size: int, row: int | None = None, col: int | None = None) -> None:
-    r, c = divmod(int(index), gw)
-    kwargs = {"row": row, "col": col} if row is not None else {}
-    fig.add_shape(type="rect", x0=c * patch_size, x1=(c + 1) * patch_size, y0=r * patch_size, y1=(r + 1) * patch_size,
-                  line={"color": "red", "width": 2}, **kwargs)
+        layout["shapes"] = [_patch_box(highlight, gw, patch_size)]
+    return _figure(data, layout)
 
 
 def sequence_strip(image: Image.Image | np.ndarray, patch_size: int, per_row: int = 17, scale: int = 4, gap: int = 2) -> np.ndarray:
     """The token sequence as a picture: a grey [CLS] cell, then every patch in row-major order.
 
     Rows of ``per_row`` tokens, read left to right, top to bottom, like text. Returns (H, W, 3) uint8.
+    Built with array reshapes (one white-framed cell per token) rather than a loop over patches.
     """
     array = to_uint8_image(image)
     height, width = array.shape[:2]
     gh, gw = height // patch_size, width // patch_size
     cell = patch_size * scale
-    tokens = [np.full((cell, cell, 3), 200, np.uint8)]
-    for r in range(gh):
-        for c in range(gw):
-            patch = array[r * patch_size:(r + 1) * patch_size, c * patch_size:(c + 1) * patch_size]
-            tokens.append(np.repeat(np.repeat(patch, scale, 0), scale, 1))
-    n_rows = -(-len(tokens) // per_row)
-    strip = np.full((n_rows * (cell + gap), per_row * (cell + gap), 3), 255, np.uint8)
-    for i, token in enumerate(tokens):
-        r, c = divmod(i, per_row)
-        strip[r * (cell + gap):r * (cell + gap) + cell, c * (cell + gap):c * (cell + gap) + cell] = token
-    pil = Image.fromarray(strip)
+    n_tokens = 1 + gh * gw
+    n_rows = -(-n_tokens // per_row)
+    cells = np.full((n_rows * per_row, cell + gap, cell + gap, 3), 255, np.uint8)  # each cell: token + white gap
+    cells[0, :cell, :cell] = 200  # [CLS]: no pixels
+    patches = array[:gh * patch_size, :gw * patch_size].reshape(gh, patch_size, gw, patch_size, 3).transpose(0, 2, 1, 3, 4)
+    cells[1:n_tokens, :cell, :cell] = patches.reshape(gh * gw, patch_size, patch_size, 3).repeat(scale, 1).repeat(scale, 2)
+    strip = cells.reshape(n_rows, per_row, cell + gap, cell + gap, 3).transpose(0, 2, 1, 3, 4)
+    pil = Image.fromarray(np.ascontiguousarray(strip.reshape(n_rows * (cell + gap), per_row * (cell + gap), 3)))
     draw = ImageDraw.Draw(pil)
     draw.text((2, 2), "CLS", fill=(0, 0, 0))
     return np.asarray(pil)
@@ -179,27 +241,30 @@ def token_matrix_figure(patch_vectors: np.ndarray, title: str | None = None) -> 
     """
     vectors = _round(patch_vectors)
     bound = float(np.abs(vectors).max()) or 1.0
-    fig = go.Figure(go.Heatmap(
-        z=vectors, colorscale="RdBu", zmid=0, zmin=-bound, zmax=bound,
-        colorbar={"title": "value"},
-        hovertemplate="patch %{y}<br>element %{x}<br>value %{z:.3f}<extra></extra>",
-    ))
-    fig.update_layout(title=title, height=340, margin={"l": 50, "r": 10, "t": 30 if title else 10, "b": 40},
-                      xaxis_title="element (channel, row, col) of the flattened patch", yaxis_title="patch index")
-    fig.update_yaxes(autorange="reversed")
-    return fig
+    data = [{
+        "type": "heatmap", "z": vectors, "colorscale": "RdBu", "zmid": 0, "zmin": -bound, "zmax": bound,
+        "colorbar": {"title": {"text": "value"}},
+        "hovertemplate": "patch %{y}<br>element %{x}<br>value %{z:.3f}<extra></extra>",
+    }]
+    layout: Spec = {
+        "title": title if title is None else {"text": title}, "height": 340,
+        "margin": {"l": 50, "r": 10, "t": 30 if title else 10, "b": 40},
+        "xaxis": {"title": {"text": "element (channel, row, col) of the flattened patch"}},
+        "yaxis": {"title": {"text": "patch index"}, "autorange": "reversed"},
+    }
+    return _figure(data, layout)
 
 
 # ----------------------------------------------------------------------------- prediction
 def topk_figure(classes: Sequence[str], probabilities: Sequence[float]) -> go.Figure:
     """Horizontal bars of the top-k class probabilities, most likely on top."""
     probs = _round(np.asarray(probabilities))
-    fig = go.Figure(go.Bar(x=probs, y=list(classes), orientation="h", text=[f"{p:.1%}" for p in probs],
-                           textposition="auto", hovertemplate="%{y}: %{x:.2%}<extra></extra>"))
-    fig.update_layout(height=60 + 28 * len(probs), margin={"l": 10, "r": 10, "t": 10, "b": 30},
-                      xaxis={"range": [0, 1], "tickformat": ".0%", "title": "probability"})
-    fig.update_yaxes(autorange="reversed")
-    return fig
+    data = [{"type": "bar", "x": probs, "y": list(classes), "orientation": "h", "text": [f"{p:.1%}" for p in probs],
+             "textposition": "auto", "hovertemplate": "%{y}: %{x:.2%}<extra></extra>"}]
+    layout: Spec = {"height": 60 + 28 * len(probs), "margin": {"l": 10, "r": 10, "t": 10, "b": 30},
+                    "xaxis": {"range": [0, 1], "tickformat": ".0%", "title": {"text": "probability"}},
+                    "yaxis": {"autorange": "reversed"}}
+    return _figure(data, layout)
 
 
 # ----------------------------------------------------------------------------- attention maps
@@ -214,15 +279,15 @@ class Panel:
     highlight: int | None = None
 
 
-def _pick_trace(grid: tuple[int, int], patch_size: int) -> go.Scatter:
+def _pick_trace(grid: tuple[int, int], patch_size: int) -> Spec:
     """Near-invisible markers on patch centres, so a click selects a patch (``customdata`` = its index)."""
     gh, gw = grid
     rows, cols = np.meshgrid(np.arange(gh), np.arange(gw), indexing="ij")
-    return go.Scatter(
-        x=(cols.ravel() + 0.5) * patch_size, y=(rows.ravel() + 0.5) * patch_size, mode="markers",
-        marker={"size": 14 if gh <= 8 else 7, "opacity": 0.01, "color": "white"}, customdata=np.arange(gh * gw),
-        hovertemplate="patch %{customdata}: click to inspect<extra></extra>", showlegend=False, name="pick",
-    )
+    return {
+        "type": "scatter", "x": (cols.ravel() + 0.5) * patch_size, "y": (rows.ravel() + 0.5) * patch_size, "mode": "markers",
+        "marker": {"size": 14 if gh <= 8 else 7, "opacity": 0.01, "color": "white"}, "customdata": np.arange(gh * gw),
+        "hovertemplate": "patch %{customdata}: click to inspect<extra></extra>", "showlegend": False, "name": "pick",
+    }
 
 
 def overlays_figure(
@@ -236,30 +301,37 @@ def overlays_figure(
     otherwise each panel has its own colour bar, because raw attention and rollout live on
     different scales.
     """
-    n = len(panels)
-    fig = make_subplots(rows=1, cols=n, subplot_titles=[p.title for p in panels], horizontal_spacing=0.12)
+    layout, refs = _row_of_subplots([p.title for p in panels], horizontal_spacing=0.12)
     zmax = max(float(np.max(p.grid_map)) for p in panels) if shared_scale else None
-    for i, panel in enumerate(panels, start=1):
+    data: list[Spec] = []
+    shapes: list[Spec] = []
+    for i, (panel, (x_ref, y_ref)) in enumerate(zip(panels, refs), start=1):
+        suffix = "" if i == 1 else str(i)
         array = to_uint8_image(panel.image)
-        fig.add_trace(_image_trace(array), row=1, col=i)
+        on_axes = {"xaxis": x_ref, "yaxis": y_ref}
+        data.append({**_image_trace(array), **on_axes})
         trace = _map_trace(panel.grid_map, panel.patch_size, panel.title, opacity,
                            coloraxis="coloraxis" if shared_scale else None, zmin=0.0 if not shared_scale else None)
         if not shared_scale:
-            domain = fig.layout[f"xaxis{'' if i == 1 else i}"].domain
-            trace.update(colorbar={"x": domain[1] + 0.005, "len": 0.9, "thickness": 10, "tickformat": ".4~f",
-                                   "tickfont": {"size": 9}})
-        fig.add_trace(trace, row=1, col=i)
+            domain = layout[f"xaxis{suffix}"]["domain"]  # type: ignore[index]
+            trace["colorbar"] = {"x": domain[1] + 0.005, "len": 0.9, "thickness": 10, "tickformat": ".4~f",
+                                 "tickfont": {"size": 9}}
+        data.append({**trace, **on_axes})
         if pickable:
-            fig.add_trace(_pick_trace(panel.grid_map.shape, panel.patch_size), row=1, col=i)
+            data.append({**_pick_trace(panel.grid_map.shape, panel.patch_size), **on_axes})
         if panel.highlight is not None:
-            _add_patch_box(fig, panel.highlight, panel.grid_map.shape[1], panel.patch_size, row=1, col=i)
-        _image_axes(fig, array.shape[:2], row=1, col=i)
+            shapes.append(_patch_box(panel.highlight, panel.grid_map.shape[1], panel.patch_size, (x_ref, y_ref)))
+        xaxis, yaxis = _image_axes(array.shape[:2], x_ref)  # y scale locked to x: square pixels
+        layout[f"xaxis{suffix}"].update(xaxis)  # type: ignore[union-attr]
+        layout[f"yaxis{suffix}"].update(yaxis)  # type: ignore[union-attr]
+    if shapes:
+        layout["shapes"] = shapes
     if shared_scale:
-        fig.update_layout(coloraxis={"colorscale": COLORSCALE, "cmin": 0.0, "cmax": zmax})
-    _square(fig, n)
-    fig.update_layout(height=height, margin={"l": 5, "r": 40, "t": 40, "b": 5}, showlegend=False,
-                      clickmode="event+select" if pickable else None, dragmode=False if pickable else None)
-    return fig
+        layout["coloraxis"] = {"colorscale": COLORSCALE, "cmin": 0.0, "cmax": zmax}
+    layout.update(height=height, margin={"l": 5, "r": 40, "t": 40, "b": 5}, showlegend=False)
+    if pickable:
+        layout.update(clickmode="event+select", dragmode=False)
+    return _figure(data, layout)
 
 
 def picked_patch(points: Sequence[dict], grid: tuple[int, int], patch_size: int) -> int | None:
@@ -291,21 +363,24 @@ def overview_figure(maps: np.ndarray, layer_offset: int = 1, gap: int = 1) -> go
         for head in range(n_heads):
             r0, c0 = layer * (gh + gap), head * (gw + gap)
             mosaic[r0:r0 + gh, c0:c0 + gw] = maps[layer, head]
-            info[r0:r0 + gh, c0:c0 + gw] = np.stack(
-                [np.full((gh, gw), layer + layer_offset), np.full((gh, gw), head + 1), index], axis=-1)
-    fig = go.Figure(go.Heatmap(
-        z=_round(mosaic), customdata=info, colorscale=COLORSCALE, zmin=0.0, zmax=float(np.max(maps)),
-        colorbar={"title": "attention", "tickformat": ".3~f"}, hoverongaps=False, xgap=0, ygap=0,
-        hovertemplate="layer %{customdata[0]} head %{customdata[1]}<br>patch %{customdata[2]}<br>weight %{z:.4f}<extra></extra>",
-    ))
-    fig.update_xaxes(tickvals=[h * (gw + gap) + (gw - 1) / 2 for h in range(n_heads)],
-                     ticktext=[f"head {h + 1}" for h in range(n_heads)], side="top", showgrid=False, zeroline=False)
-    fig.update_yaxes(tickvals=[layer * (gh + gap) + (gh - 1) / 2 for layer in range(n_layers)],
-                     ticktext=[f"layer {layer + layer_offset}" for layer in range(n_layers)], autorange="reversed",
-                     showgrid=False, zeroline=False, scaleanchor="x", constrain="domain")
-    fig.update_layout(height=120 + 110 * n_layers, margin={"l": 60, "r": 10, "t": 40, "b": 10},
-                      plot_bgcolor="white")
-    return fig
+            info[r0:r0 + gh, c0:c0 + gw, 0] = layer + layer_offset
+            info[r0:r0 + gh, c0:c0 + gw, 1] = head + 1
+            info[r0:r0 + gh, c0:c0 + gw, 2] = index
+    data = [{
+        "type": "heatmap", "z": _round(mosaic), "customdata": info, "colorscale": COLORSCALE, "zmin": 0.0,
+        "zmax": float(np.max(maps)), "colorbar": {"title": {"text": "attention"}, "tickformat": ".3~f"},
+        "hoverongaps": False, "xgap": 0, "ygap": 0,
+        "hovertemplate": "layer %{customdata[0]} head %{customdata[1]}<br>patch %{customdata[2]}<br>weight %{z:.4f}<extra></extra>",
+    }]
+    layout: Spec = {
+        "xaxis": {"tickvals": [h * (gw + gap) + (gw - 1) / 2 for h in range(n_heads)],
+                  "ticktext": [f"head {h + 1}" for h in range(n_heads)], "side": "top", "showgrid": False, "zeroline": False},
+        "yaxis": {"tickvals": [layer * (gh + gap) + (gh - 1) / 2 for layer in range(n_layers)],
+                  "ticktext": [f"layer {layer + layer_offset}" for layer in range(n_layers)], "autorange": "reversed",
+                  "showgrid": False, "zeroline": False, "scaleanchor": "x", "constrain": "domain"},
+        "height": 120 + 110 * n_layers, "margin": {"l": 60, "r": 10, "t": 40, "b": 10}, "plot_bgcolor": "white",
+    }
+    return _figure(data, layout)
 
 
 # ----------------------------------------------------------------------------- head analytics
@@ -317,26 +392,29 @@ def head_statistics_figure(
     ``series``: label -> (distance (L, H) in pixels, entropy (L, H) in nats). One marker per head,
     slightly offset horizontally per series so two resolutions can be compared.
     """
-    fig = make_subplots(rows=1, cols=2, subplot_titles=("Mean attention distance (pixels)", "Attention entropy (nats)"),
-                        horizontal_spacing=0.12)
+    layout, refs = _row_of_subplots(("Mean attention distance (pixels)", "Attention entropy (nats)"), horizontal_spacing=0.12)
     symbols = ("circle", "diamond", "square", "x")
+    data: list[Spec] = []
     for s, (label, (distance, entropy)) in enumerate(series.items()):
         n_layers, n_heads = distance.shape
         offset = (s - (len(series) - 1) / 2) * 0.15
         depth = np.repeat(np.arange(n_layers) + layer_offset + offset, n_heads)
         heads = np.tile(np.arange(n_heads) + 1, n_layers)
         for col, values in ((1, distance), (2, entropy)):
-            fig.add_trace(go.Scatter(
-                x=np.round(depth, 3), y=_round(values.ravel()), mode="markers", name=label, legendgroup=label,
-                showlegend=col == 1, marker={"symbol": symbols[s % len(symbols)], "size": 9, "color": heads,
-                                             "colorscale": "Turbo", "cmin": 1, "cmax": max(n_heads, 2),
-                                             "line": {"width": 1, "color": "black"}},
-                customdata=heads, hovertemplate=f"{label}<br>layer %{{x:.0f}} head %{{customdata}}<br>%{{y:.3f}}<extra></extra>",
-            ), row=1, col=col)
-    fig.update_xaxes(title="network depth (layer)", dtick=1)
-    fig.update_layout(height=360, margin={"l": 40, "r": 10, "t": 40, "b": 40},
-                      legend={"orientation": "h", "y": -0.25})
-    return fig
+            x_ref, y_ref = refs[col - 1]
+            data.append({
+                "type": "scatter", "x": np.round(depth, 3), "y": _round(values.ravel()), "mode": "markers", "name": label,
+                "legendgroup": label, "showlegend": col == 1,
+                "marker": {"symbol": symbols[s % len(symbols)], "size": 9, "color": heads, "colorscale": "Turbo",
+                           "cmin": 1, "cmax": max(n_heads, 2), "line": {"width": 1, "color": "black"}},
+                "customdata": heads, "hovertemplate": f"{label}<br>layer %{{x:.0f}} head %{{customdata}}<br>%{{y:.3f}}<extra></extra>",
+                "xaxis": x_ref, "yaxis": y_ref,
+            })
+    for x_ref, _ in refs:
+        layout["xaxis" + x_ref[1:]].update(title={"text": "network depth (layer)"}, dtick=1)  # type: ignore[union-attr]
+    layout.update(height=360, margin={"l": 40, "r": 10, "t": 40, "b": 40}, legend={"orientation": "h", "y": -0.25})
+    return _figure(data, layout)
+
 
 
 # ----------------------------------------------------------------------------- exports

@@ -12,7 +12,7 @@ Conventions, shared by every builder here:
   incremental API (``make_subplots``, ``add_trace(row=, col=)``, ``update_layout``/``update_xaxes``)
   re-walks the property tree on every call: it cost ~120 ms per Transformer page rerun for four
   small figures, the dict route ~11 ms for the same JSON. Subplot grids are laid out by
-  :func:`_subplot_grid`, which reproduces ``make_subplots``' domains, shared axes and titles
+  :func:`explorer.figures.layout.subplot_grid`, which reproduces ``make_subplots``' domains, shared axes and titles
   (tests compare the JSON with the make_subplots version); the figures carry no subplot grid, so a
   caller cannot ``add_trace(row=, col=)`` to them.
 """
@@ -25,6 +25,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from explorer.analysis.stepwise import AttentionSteps
+from explorer.figures.layout import subplot_grid
 
 COLORSCALE = "Viridis"  # dark at zero: low attention must not be the brightest thing on a dark theme
 DIVERGING = "RdBu_r"
@@ -35,60 +36,6 @@ MAX_TICK_LABELS = 40  # beyond this many tokens a heatmap shows every other labe
 def _figure(data: list[dict[str, object]], layout: dict[str, object]) -> go.Figure:
     """Validate a whole figure spec in one pass, with the empty template (see the module notes)."""
     return go.Figure({"data": data, "layout": {"template": {}, **layout}})
-
-
-def _subplot_grid(
-    rows: int,
-    cols: int,
-    titles: Sequence[str],
-    horizontal_spacing: float,
-    vertical_spacing: float,
-    share_x: bool,
-    share_y: bool,
-    title_font_size: int = 16,
-) -> tuple[dict[str, object], list[tuple[str, str]]]:
-    """Axes and title annotations of a ``rows`` x ``cols`` grid, as ``make_subplots`` lays it out.
-
-    Same arithmetic as plotly's ``make_subplots(start_cell="top-left")`` so the domains are the
-    same floats: cell (r, c), counted from the top left, gets axes number ``r * cols + c + 1``.
-    ``share_x`` makes every column follow its bottom cell's x axis (plotly's ``shared_xaxes=True``),
-    ``share_y`` every row its first cell's y axis; followers hide their tick labels as plotly does.
-    Returns the layout entries and each cell's ``(xaxis, yaxis)`` trace references, row by row.
-    """
-    widths = [(1.0 - horizontal_spacing * (cols - 1)) / cols] * cols
-    heights = [(1.0 - vertical_spacing * (rows - 1)) / rows] * rows
-    layout: dict[str, object] = {}
-    refs: list[tuple[str, str]] = []
-    annotations: list[dict[str, object]] = []
-    for r in range(rows):
-        k = rows - 1 - r  # plotly adds up the heights from the bottom row
-        y_start = sum(heights[:k]) + k * vertical_spacing
-        y_domain = [min(max(y_start, 0.0), 1.0), min(max(y_start + heights[k], 0.0), 1.0)]
-        for c in range(cols):
-            x_start = sum(widths[:c]) + c * horizontal_spacing
-            x_domain = [x_start, x_start + widths[c]]
-            n = r * cols + c + 1
-            suffix = "" if n == 1 else str(n)
-            xaxis: dict[str, object] = {"anchor": f"y{suffix}", "domain": x_domain}
-            yaxis: dict[str, object] = {"anchor": f"x{suffix}", "domain": y_domain}
-            if share_x and r < rows - 1:
-                bottom = (rows - 1) * cols + c + 1
-                xaxis.update(matches="x" if bottom == 1 else f"x{bottom}", showticklabels=False)
-            if share_y and c > 0:
-                first = r * cols + 1
-                yaxis.update(matches="y" if first == 1 else f"y{first}", showticklabels=False)
-            layout[f"xaxis{suffix}"] = xaxis
-            layout[f"yaxis{suffix}"] = yaxis
-            refs.append((f"x{suffix}", f"y{suffix}"))
-            title = titles[r * cols + c] if r * cols + c < len(titles) else ""
-            if title:
-                annotations.append(
-                    dict(text=title, x=sum(x_domain) / 2.0, y=y_domain[1], xref="paper", yref="paper",
-                         xanchor="center", yanchor="bottom", showarrow=False, font=dict(size=title_font_size))
-                )
-    if annotations:
-        layout["annotations"] = annotations
-    return layout, refs
 
 
 def plotly_text(text: str) -> str:
@@ -181,7 +128,7 @@ def attention_overview(
     if len(head_names) != n_heads or len(layer_names) != n_layers:
         raise ValueError("head_names and layer_names must have one entry per head and per layer")
     ql, kl = axis_labels(query_labels), axis_labels(key_labels)
-    grid, refs = _subplot_grid(
+    grid, refs = subplot_grid(
         n_layers, n_heads, [f"{layer_names[l]} · {head_names[h]}" for l in range(n_layers) for h in range(n_heads)],
         horizontal_spacing=0.02, vertical_spacing=0.06 if n_layers > 1 else 0.0, share_x=True, share_y=True,
         title_font_size=11,
@@ -265,7 +212,7 @@ def stepwise_figure(
     kl = axis_labels(key_labels)
     keep = steps.keep[query]
     scaled = steps.scaled[query]
-    grid, ((x_top, y_top), (x_bottom, y_bottom)) = _subplot_grid(
+    grid, ((x_top, y_top), (x_bottom, y_bottom)) = subplot_grid(
         2, 1, ("scores / sqrt(d_k) (grey: masked, set to -inf)", "softmax weights"),
         horizontal_spacing=0.2, vertical_spacing=0.12, share_x=True, share_y=False,
     )

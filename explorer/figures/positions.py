@@ -7,7 +7,7 @@ position numbers on the axes, so a 1024 x 1024 table never turns into megabytes 
 Each figure is written as ONE plain dict and validated once by ``go.Figure(spec)``. Plotly's
 incremental API (``make_subplots``, ``add_trace(row=, col=)``, ``update_layout``/``update_xaxes``)
 re-walks the property tree on every call, which was most of this page's figure time. Side-by-side
-panels are laid out by :func:`_row_of_subplots` with ``make_subplots``' own arithmetic, and the
+panels are laid out by :func:`explorer.figures.layout.row_of_subplots` with ``make_subplots``' own arithmetic, and the
 tests compare every builder's JSON with the make_subplots version it replaced
 (``tests/reference_positions_figures.py``). Figures keep Plotly's default template, as before; they
 carry no subplot grid, so a caller cannot ``add_trace(row=, col=)`` to them.
@@ -16,10 +16,11 @@ carry no subplot grid, so a caller cannot ``add_trace(row=, col=)`` to them.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 
 import numpy as np
 import plotly.graph_objects as go
+
+from explorer.figures.layout import row_of_subplots
 
 DRAW_LIMIT = 384  # largest number of rows/columns drawn per heatmap axis
 DIVERGING = "RdBu_r"  # blue negative, red positive, white zero
@@ -31,41 +32,6 @@ Spec = dict[str, object]
 def _figure(data: list[Spec], layout: Spec) -> go.Figure:
     """Validate a whole figure spec in one pass (see the module notes)."""
     return go.Figure({"data": data, "layout": layout})
-
-
-def _row_of_subplots(
-    titles: Sequence[str], horizontal_spacing: float, share_y: bool = False
-) -> tuple[Spec, list[tuple[str, str]]]:
-    """Axes and title annotations of a 1 x len(titles) grid, laid out as ``make_subplots`` does.
-
-    Same arithmetic as ``make_subplots(rows=1, cols=n, subplot_titles=..., horizontal_spacing=...)``
-    so the domains are the same floats. ``share_y`` is plotly's ``shared_yaxes=True``: every later
-    panel's y axis matches the first and hides its tick labels. Returns the layout entries (each axis
-    dict can be extended) and each panel's ``(xaxis, yaxis)`` trace references.
-    """
-    cols = len(titles)
-    widths = [(1.0 - horizontal_spacing * (cols - 1)) / cols] * cols
-    layout: Spec = {}
-    refs: list[tuple[str, str]] = []
-    annotations: list[Spec] = []
-    for c in range(cols):
-        x_start = sum(widths[:c]) + c * horizontal_spacing
-        x_domain = [x_start, x_start + widths[c]]
-        suffix = "" if c == 0 else str(c + 1)
-        yaxis: Spec = {"anchor": f"x{suffix}", "domain": [0.0, 1.0]}
-        if share_y and c > 0:
-            yaxis.update(matches="y", showticklabels=False)
-        layout[f"xaxis{suffix}"] = {"anchor": f"y{suffix}", "domain": x_domain}
-        layout[f"yaxis{suffix}"] = yaxis
-        refs.append((f"x{suffix}", f"y{suffix}"))
-        if titles[c]:
-            annotations.append(
-                dict(text=titles[c], x=sum(x_domain) / 2.0, y=1.0, xref="paper", yref="paper",
-                     xanchor="center", yanchor="bottom", showarrow=False, font=dict(size=16))
-            )
-    if annotations:
-        layout["annotations"] = annotations
-    return layout, refs
 
 
 def display_stride(size: int, limit: int = DRAW_LIMIT) -> int:
@@ -187,7 +153,7 @@ def side_by_side_heatmaps(
     colorbar_title: str = "similarity",
 ) -> go.Figure:
     """Two (or more) square matrices on shared axes and one colour scale, for a fair comparison."""
-    grid, refs = _row_of_subplots(list(titles) + [""] * (len(matrices) - len(titles)), 0.06, share_y=True)
+    grid, refs = row_of_subplots(list(titles) + [""] * (len(matrices) - len(titles)), 0.06, share_y=True)
     hover = f"{axis_title} %{{y}} vs %{{x}}<br>{colorbar_title} %{{z:.3f}}<extra></extra>"
     traces = []
     for index, (matrix, (x_ref, y_ref)) in enumerate(zip(matrices, refs)):
@@ -277,7 +243,7 @@ def rope_rotation_figure(
     """
     if normalise:  # directions carry the story; RoPE never changes a pair's length
         query_path, pairs_q, pairs_k = (_unit(a) for a in (query_path, pairs_q, pairs_k))
-    grid, ((x1, y1), (x2, y2)) = _row_of_subplots(
+    grid, ((x1, y1), (x2, y2)) = row_of_subplots(
         (
             f"query pair {pair} turns {math.degrees(angle_step):.1f}° per position",
             "query (solid) and key (dashed) at the same offset",
@@ -389,7 +355,7 @@ def _patch_axes(grid: tuple[int, int]) -> tuple[Spec, Spec]:
 
 def patch_grids_side_by_side(similarities: list[np.ndarray], titles: list[str]) -> go.Figure:
     """Several Figure-7 grids (e.g. before and after interpolation) with one colour scale."""
-    grid, refs = _row_of_subplots(list(titles) + [""] * (len(similarities) - len(titles)), 0.08)
+    grid, refs = row_of_subplots(list(titles) + [""] * (len(similarities) - len(titles)), 0.08)
     traces = []
     for index, (similarity, (x_ref, y_ref)) in enumerate(zip(similarities, refs)):
         traces.append(dict(_patch_trace(similarity, -1.0, 1.0, index == len(similarities) - 1), xaxis=x_ref, yaxis=y_ref))
@@ -406,7 +372,7 @@ def channel_images_figure(before: np.ndarray, after: np.ndarray, channel: int) -
     if high <= low:
         high = low + 1e-6
     titles = (f"channel {channel}, {before.shape[0]}x{before.shape[1]} grid", f"after, {after.shape[0]}x{after.shape[1]} grid")
-    grid, refs = _row_of_subplots(titles, 0.08)
+    grid, refs = row_of_subplots(titles, 0.08)
     traces = []
     for index, (image, (x_ref, y_ref)) in enumerate(zip((before, after), refs)):
         traces.append(

@@ -25,6 +25,8 @@ import plotly.graph_objects as go
 from plotly.colors import sample_colorscale
 from PIL import Image, ImageDraw
 
+from explorer.figures.layout import row_of_subplots
+
 COLORSCALE = "Viridis"
 DISPLAY_PX = 256  # images are upscaled (nearest) to about this many pixels for crisp patches
 DECIMALS = 4
@@ -96,33 +98,6 @@ def _figure(data: list[Spec], layout: Spec) -> go.Figure:
     if layout.get("title", ()) is None:
         fig.update_layout(title=None)  # what the old builders sent for "no title": an empty title object, {}
     return fig
-
-
-def _row_of_subplots(titles: Sequence[str], horizontal_spacing: float) -> tuple[Spec, list[tuple[str, str]]]:
-    """Axes and title annotations of a 1 x len(titles) grid, laid out as ``make_subplots`` does.
-
-    Same arithmetic as ``make_subplots(rows=1, cols=n, subplot_titles=..., horizontal_spacing=...)``,
-    so the domains are the same floats. Returns the layout entries (each axis dict can be extended)
-    and each panel's ``(xaxis, yaxis)`` trace references.
-    """
-    cols = len(titles)
-    widths = [(1.0 - horizontal_spacing * (cols - 1)) / cols] * cols
-    layout: Spec = {}
-    refs: list[tuple[str, str]] = []
-    annotations: list[Spec] = []
-    for c in range(cols):
-        x_start = sum(widths[:c]) + c * horizontal_spacing
-        x_domain = [x_start, x_start + widths[c]]
-        suffix = "" if c == 0 else str(c + 1)
-        layout[f"xaxis{suffix}"] = {"anchor": f"y{suffix}", "domain": x_domain}
-        layout[f"yaxis{suffix}"] = {"anchor": f"x{suffix}", "domain": [0.0, 1.0]}
-        refs.append((f"x{suffix}", f"y{suffix}"))
-        if titles[c]:
-            annotations.append({"text": titles[c], "x": sum(x_domain) / 2.0, "y": 1.0, "xref": "paper", "yref": "paper",
-                                "xanchor": "center", "yanchor": "bottom", "showarrow": False, "font": {"size": 16}})
-    if annotations:
-        layout["annotations"] = annotations
-    return layout, refs
 
 
 def _image_trace(image: Image.Image | np.ndarray, display_px: int = DISPLAY_PX) -> Spec:
@@ -301,7 +276,7 @@ def overlays_figure(
     otherwise each panel has its own colour bar, because raw attention and rollout live on
     different scales.
     """
-    layout, refs = _row_of_subplots([p.title for p in panels], horizontal_spacing=0.12)
+    layout, refs = row_of_subplots([p.title for p in panels], horizontal_spacing=0.12)
     zmax = max(float(np.max(p.grid_map)) for p in panels) if shared_scale else None
     data: list[Spec] = []
     shapes: list[Spec] = []
@@ -392,7 +367,7 @@ def head_statistics_figure(
     ``series``: label -> (distance (L, H) in pixels, entropy (L, H) in nats). One marker per head,
     slightly offset horizontally per series so two resolutions can be compared.
     """
-    layout, refs = _row_of_subplots(("Mean attention distance (pixels)", "Attention entropy (nats)"), horizontal_spacing=0.12)
+    layout, refs = row_of_subplots(("Mean attention distance (pixels)", "Attention entropy (nats)"), horizontal_spacing=0.12)
     symbols = ("circle", "diamond", "square", "x")
     data: list[Spec] = []
     for s, (label, (distance, entropy)) in enumerate(series.items()):

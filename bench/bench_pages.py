@@ -80,7 +80,7 @@ def measure_page(page: str, grid: tuple[int, int, int], cases: dict[str, dict[st
     _timed(baseline)
     for case, params in cases.items():
         st.cache_data.clear()
-        at = _session(ROOT / "pages" / page, params)
+        at = _session(ROOT / "app_pages" / page, params)
         first = _timed(at)
         page_times, base_times = [], []
         for _ in range(reruns):  # alternate page and baseline reruns

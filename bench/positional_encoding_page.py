@@ -21,7 +21,7 @@ from streamlit.testing.v1 import AppTest  # noqa: E402
 
 from explorer.analysis import positions as pa  # noqa: E402
 
-PAGE = str(ROOT / "pages" / "positional_encoding.py")
+PAGE = str(ROOT / "app_pages" / "positional_encoding.py")
 SECTIONS = ("Sinusoidal", "Learned", "RoPE", "ViT resolution", "Compare")
 LARGEST = {"pe_d_model": str(pa.D_MODEL_CAP), "pe_max_len": str(pa.MAX_LEN_CAP), "pe_grid": str(pa.GRID_CAP)}
 

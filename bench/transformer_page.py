@@ -33,7 +33,7 @@ from streamlit.testing.v1 import AppTest  # noqa: E402
 
 from explorer.inputs.text import MAX_PREFIX_CHARS  # noqa: E402
 
-PAGE = str(ROOT / "pages" / "transformer.py")
+PAGE = str(ROOT / "app_pages" / "transformer.py")
 LONG_TEXT = ("Thursday, the 26th of November, 2026 " * 8)[:256]
 LONG_PREFIX = ("2026-11-26 " * 4)[:MAX_PREFIX_CHARS]
 WARM_RUNS = 7  # the machine is shared: medians of several reruns

@@ -27,7 +27,7 @@ def _clean(at: AppTest, where: str) -> None:
 
 def test_values_set_on_one_page_do_not_break_the_next_pages() -> None:
     at = AppTest.from_file(APP, default_timeout=180)
-    at.switch_page("pages/transformer.py").run()
+    at.switch_page("app_pages/transformer.py").run()
     _clean(at, "transformer")
     radios = [r for r in at.radio if r.label == "Model"]
     radios[0].set_value("untrained").run()
@@ -39,15 +39,15 @@ def test_values_set_on_one_page_do_not_break_the_next_pages() -> None:
     at.run()
     _clean(at, "transformer after changes")
 
-    at.switch_page("pages/vit.py").run()
+    at.switch_page("app_pages/vit.py").run()
     _clean(at, "vit")
     assert [r for r in at.radio if r.label == "Model"][0].value == "shapes"  # not the Transformer's choice
 
-    at.switch_page("pages/profiler.py").run()
+    at.switch_page("app_pages/profiler.py").run()
     _clean(at, "profiler")
     assert [r for r in at.radio if r.label == "Model"][0].value == "transformer"
 
-    at.switch_page("pages/positional_encoding.py").run()
+    at.switch_page("app_pages/positional_encoding.py").run()
     _clean(at, "positional encoding")
-    at.switch_page("pages/transformer.py").run()
+    at.switch_page("app_pages/transformer.py").run()
     _clean(at, "transformer again")

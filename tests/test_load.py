@@ -25,7 +25,7 @@ pytestmark = pytest.mark.slow
 def server() -> Iterator[StreamlitServer]:
     srv = start_server()
     try:
-        warm(srv.url)  # as a host does (tools/warm.py; the first-visit test below says why)
+        warm(srv.url)  # as a host does (tools/warm.py): models load before the first measured session
         yield srv
     finally:
         srv.stop()
@@ -123,15 +123,13 @@ def test_hostile_link_never_shows_a_traceback(server: StreamlitServer, page: str
         assert seed_of(result) is not None
 
 
-@pytest.mark.parametrize("page", [p for p in PAGES if p != "home"])
-def test_deep_link_as_first_visit_runs_the_app_shell(page: str) -> None:
-    """A fresh server's first session goes through Streamlit's legacy pages-folder runner (a folder named
-    pages/ sits next to app.py), which would run a deep-linked page without app.py (no sidebar, no seed);
-    every page calls ui.frame.ensure_app_frame() first, which runs the page inside app.py instead."""
+def test_deep_link_as_first_visit_runs_the_app_shell() -> None:
+    """The first session of a fresh server opening a deep link gets app.py's sidebar and seed
+    (a page folder named ``pages/`` would make Streamlit run the page alone in its legacy mode)."""
     srv = start_server()
     try:
         with StreamlitSession(srv.url) as first:
-            result = first.open(page, {"seed": 5})
+            result = first.open("transformer", {"seed": 5})
         assert result.ok, (result.exceptions, result.error_alerts)
         assert seed_of(result) == 5, "the shared sidebar (app.py) did not run for a first deep-link visit"
     finally:

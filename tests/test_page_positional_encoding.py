@@ -1,4 +1,4 @@
-"""AppTest of pages/positional_encoding.py: defaults, every control, bad inputs, URL parameters."""
+"""AppTest of app_pages/positional_encoding.py: defaults, every control, bad inputs, URL parameters."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import explorer.zoo
 from explorer.analysis import positions as pa
 from explorer.models import Transformer, TransformerConfig
 
-PAGE = str(Path(__file__).resolve().parent.parent / "pages" / "positional_encoding.py")
+PAGE = str(Path(__file__).resolve().parent.parent / "app_pages" / "positional_encoding.py")
 CHARTS = {"Sinusoidal": 4, "Learned": 2, "RoPE": 3, "ViT resolution": 2, "Compare": 1}
 
 

@@ -15,7 +15,7 @@ from explorer.profiling import is_locked, profiler_lock
 from explorer.profiling.shared import RECENT_RUNS
 
 ROOT = Path(__file__).resolve().parent.parent
-PAGE = str(ROOT / "pages" / "profiler.py")
+PAGE = str(ROOT / "app_pages" / "profiler.py")
 SMALL = dict(prof_d_model="32", prof_heads="2", prof_layers="1", prof_d_ff="64", prof_batch="2", prof_seq_len="16", prof_warmup="0", prof_active="2")
 
 

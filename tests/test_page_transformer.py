@@ -10,7 +10,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 ROOT = Path(__file__).resolve().parent.parent
-PAGE = str(ROOT / "pages" / "transformer.py")
+PAGE = str(ROOT / "app_pages" / "transformer.py")
 HAS_CHECKPOINT = (ROOT / "explorer" / "checkpoints" / "dates.pt").exists()
 
 

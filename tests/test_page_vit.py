@@ -1,4 +1,4 @@
-"""AppTest of pages/vit.py: sample images, every control, URL parameters, uploads and the camera."""
+"""AppTest of app_pages/vit.py: sample images, every control, URL parameters, uploads and the camera."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-PAGE = str(Path(__file__).resolve().parent.parent / "pages" / "vit.py")
+PAGE = str(Path(__file__).resolve().parent.parent / "app_pages" / "vit.py")
 TABS = ("Patches", "Attention", "Rollout", "Head analytics", "Resolution", "Export")
 
 

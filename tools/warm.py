@@ -1,10 +1,8 @@
 """Warm a freshly started app: wait for its health check, then open the home page once.
 
 Used as systemd's ExecStartPost (deploy/explorer@.service) and by the test fixtures that start a
-server. Two reasons: the home page starts the one-time library import (torch included) in the
-background, so the first student does not wait for it; and, while a folder named ``pages/`` sits next
-to ``app.py``, Streamlit runs the very first session of a process in its old pages-directory mode
-(a deep link opened first would skip app.py's sidebar and seed), so the first session should be ours.
+server: the home page starts the one-time library import (torch included) in the background, so the
+first student does not wait for it.
 
 Usage: python tools/warm.py http://127.0.0.1:8501
 """

@@ -132,7 +132,7 @@ def show_link_notices() -> None:
     """Show (once) the notices ``clean_link`` stored before its rerun."""
     notices = st.session_state.pop(NOTICES_KEY, None)
     if notices:
-        st.warning(" ".join(dict.fromkeys(notices)), icon="🔗")
+        st.warning(" ".join(dict.fromkeys(notices)), icon=":material/link:")
 
 
 def current_link(base_url: str | None, params: Mapping[str, str | list[str]]) -> str:

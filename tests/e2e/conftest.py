@@ -49,7 +49,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Itera
 def app_server() -> Iterator[StreamlitServer]:
     server = start_server(log_dir=RESULTS)
     try:
-        warm(server.url)  # as a host does (tools/warm.py): the first session of a process is special
+        warm(server.url)  # as a host does (tools/warm.py): models load before the first test
         yield server
     finally:
         server.stop()

@@ -40,10 +40,8 @@ from explorer.profiling.tables import (
     result_summary,
     timeline_spans,
 )
-from ui.frame import ensure_app_frame
 from ui.share import clean_link
 
-ensure_app_frame()  # a deep link on a fresh server: run inside app.py's frame (see ui/frame.py)
 
 PAGE_MAX_SECONDS = 60.0  # refuse anything estimated longer: other sessions share 2 cores
 AUTO_RUN_SECONDS = 5.0  # run without a click when the estimate is this quick
@@ -153,7 +151,7 @@ try:
     )
     estimate = check_budget(request, max_seconds=PAGE_MAX_SECONDS)
 except ProfilingError as error:
-    st.error(str(error), icon="🚫")
+    st.error(str(error), icon=":material/block:")
     request = None
 
 controls = st.columns([1, 2.2, 3])
@@ -188,7 +186,7 @@ if should_run and request is not None:
             )
         except ProfilingError as error:
             status.update(label="The profiler run failed", state="error", expanded=True)
-            st.error(str(error), icon="🚫")
+            st.error(str(error), icon=":material/block:")
         else:
             result = outcome.result
             st.session_state[RESULT] = (fingerprint, result)
@@ -336,7 +334,7 @@ with tabs[3]:
                     sweep_status.update(label="Sweep done", state="complete")
                 st.session_state[SCALING] = (result.request.fingerprint(), sweep)
             except ProfilingError as error:
-                st.error(str(error), icon="🚫")
+                st.error(str(error), icon=":material/block:")
         stored_sweep = st.session_state.get(SCALING)
         if stored_sweep is not None:
             sweep = stored_sweep[1]

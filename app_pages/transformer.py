@@ -32,13 +32,11 @@ from explorer.inputs.text import (
     replace_surrogates,
     surrogate_notice,
 )
-from ui.frame import ensure_app_frame
 from ui.share import clean_link
 
 if TYPE_CHECKING:
     from pandas.io.formats.style import Styler
 
-ensure_app_frame()  # a deep link on a fresh server: run inside app.py's frame (see ui/frame.py)
 
 DEFAULT_TEXT = "Thursday 26 November 2026"
 MODELS = {"trained": "dates", "untrained": "dates-untrained"}
@@ -281,7 +279,7 @@ except ValueError:
 if expected is None:
     st.caption("The reference parser does not read this as a date in a known format, so there is no answer to check against.")
 elif dec.text == expected:
-    st.success(f"Correct: the reference parser also reads {expected}.", icon="✅")
+    st.success(f"Correct: the reference parser also reads {expected}.", icon=":material/check_circle:")
 else:
     st.caption(f"✗ Not what the reference parser reads: {expected}.")
 if dec.truncated or text_check.truncated:
@@ -364,7 +362,7 @@ st.subheader("Scaled dot-product attention, step by step")
 st.caption("Attention(Q, K, V) = softmax(Q Kᵀ / √d_k) V  (Vaswani et al. 2017, Eq. 1), recomputed for one head and one query from this input.")
 n_queries = len(q_tokens)
 if raw_query_param is not None and raw_query_param.strip().isdigit() and int(raw_query_param) >= n_queries:
-    st.warning(f"Ignored from the link: 'tf_query' (this view has queries 0 to {n_queries - 1}). Showing query 0 instead.", icon="🔗")
+    st.warning(f"Ignored from the link: 'tf_query' (this view has queries 0 to {n_queries - 1}). Showing query 0 instead.", icon=":material/link:")
 if int(st.session_state.get("tf_query", 0) or 0) >= n_queries:
     st.session_state["tf_query"] = 0
 scols = st.columns([2, 1])

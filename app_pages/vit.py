@@ -21,10 +21,8 @@ from explorer.inputs import images
 from explorer.inputs.params import ParamSpec
 from explorer.tasks import shapes
 from explorer.zoo import load_model
-from ui.frame import ensure_app_frame
 from ui.share import clean_link, show_link_notices
 
-ensure_app_frame()  # a deep link on a fresh server: run inside app.py's frame (see ui/frame.py)
 
 MODELS = ("shapes", "shapes-untrained")
 SOURCES = ("Sample", "Upload", "Camera")

@@ -20,10 +20,8 @@ import torch
 from explorer.analysis import positions as pa
 from explorer.figures import positions as pf
 from explorer.inputs.params import ParamSpec
-from ui.frame import ensure_app_frame
 from ui.share import clean_link
 
-ensure_app_frame()  # a deep link on a fresh server: run inside app.py's frame (see ui/frame.py)
 
 SECTIONS = ("Sinusoidal", "Learned", "RoPE", "ViT resolution", "Compare")
 WHICH_VIT = ("trained", "untrained")

@@ -1,0 +1,2 @@
+class ModelUnavailable(RuntimeError):
+    """One-line, user-facing: what is missing and the install command."""

@@ -4,11 +4,16 @@ Every function takes maps in the explorer's layout, (heads, queries, keys) per l
 (layers, heads, queries, keys) stacked, after the softmax, and returns numpy arrays.
 
 Entropy tells sharp heads from diffuse ones (Clark et al. 2019, "What Does BERT Look At?",
-Section 3.2, use the same statistic): a head that puts all its weight on one key has entropy
-0; a head that spreads it evenly over n keys has entropy log(n). Because a decoder query at
-position i may only see i + 1 keys (the causal mask, Vaswani et al. 2017 Section 3.2.3), the
-*normalised* entropy divides by log(number of visible keys), so early and late queries, and
-long and short inputs, are comparable on one 0..1 scale.
+Section 3.3 "Focused vs Broad Attention", use the same statistic): a head that puts all its
+weight on one key has entropy 0; a head that spreads it evenly over n keys has entropy log(n).
+Because a decoder query at position i may only see i + 1 keys (the causal mask, Vaswani et al.
+2017 Section 3.2.3), the *normalised* entropy divides by log(number of visible keys), so early
+and late queries, and long and short inputs, are comparable on one 0..1 scale.
+
+Which keys are visible is passed in as the mask, never guessed from the weights: a float32
+softmax can underflow to an exact 0 on a visible key. A query that sees one key (or none) has
+no choice to make, so its row says nothing about the head and is left out of the head's mean;
+otherwise a perfectly uniform causal head could never score 1.
 """
 
 from __future__ import annotations
@@ -65,20 +70,29 @@ def combine_heads(weights: np.ndarray, how: str = "mean") -> np.ndarray:
     raise ValueError(f"combine must be one of {', '.join(COMBINE_MODES)}; got {how!r}")
 
 
-def visible_keys(weights: np.ndarray, tol: float = 0.0) -> np.ndarray:
-    """How many keys each query could see, inferred as the keys with non-zero weight.
+def visible_keys(shape: tuple[int, ...], mask: np.ndarray | None = None) -> np.ndarray:
+    """How many keys each query may see: ``shape`` without its last axis.
 
-    The softmax of a finite score is never exactly 0, so exact zeros only come from the mask
-    (-inf). Shape: weights' shape without the last axis.
+    ``mask`` is a bool array broadcastable to ``shape`` (…, Tq, Tk), True where the query may
+    look at the key (the model's keep mask); None means every key is visible.
     """
-    return (np.asarray(weights) > tol).sum(axis=-1)
+    if mask is None:
+        return np.full(shape[:-1], shape[-1], dtype=np.int64)
+    keep = np.broadcast_to(np.asarray(mask, dtype=bool), shape)
+    return keep.sum(axis=-1)
 
 
-def row_entropy(weights: np.ndarray, normalise: bool = False) -> np.ndarray:
+def causal_mask(n_queries: int, n_keys: int | None = None) -> np.ndarray:
+    """(Tq, Tk) keep mask of a causal head whose queries are the last Tq of Tk positions."""
+    n_keys = n_queries if n_keys is None else n_keys
+    return np.tril(np.ones((n_queries, n_keys), dtype=bool), k=n_keys - n_queries)
+
+
+def row_entropy(weights: np.ndarray, normalise: bool = False, mask: np.ndarray | None = None) -> np.ndarray:
     """Entropy in nats of every attention row (the last axis is the distribution over keys).
 
-    ``normalise=True`` divides by log(visible keys) so the value lies in [0, 1]; a query
-    that sees a single key (the first decoder position) has entropy 0 either way.
+    ``normalise=True`` divides by log(visible keys, from ``mask``) so the value lies in [0, 1];
+    a row with at most one visible key has no defined normalised entropy and gives NaN.
     """
     p = np.asarray(weights, dtype=np.float64)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -87,36 +101,50 @@ def row_entropy(weights: np.ndarray, normalise: bool = False) -> np.ndarray:
     ent = np.maximum(ent, 0.0)  # rounding can give -1e-17
     if not normalise:
         return ent
-    n = visible_keys(p)
-    denom = np.log(np.maximum(n, 1))
+    n = visible_keys(p.shape, mask)
     with np.errstate(divide="ignore", invalid="ignore"):
-        out = np.where(denom > 0, ent / np.where(denom > 0, denom, 1.0), 0.0)
+        out = np.where(n > 1, ent / np.log(np.maximum(n, 2)), np.nan)
     return np.clip(out, 0.0, 1.0)
 
 
-def head_entropy(weights: np.ndarray, normalise: bool = True) -> np.ndarray:
+def head_entropy(weights: np.ndarray, normalise: bool = True, mask: np.ndarray | None = None) -> np.ndarray:
     """Mean entropy over queries for every head: (…, H, Tq, Tk) -> (…, H).
 
-    Rows with no visible key (all weights zero, a fully masked query) are skipped.
+    Only rows that see at least two keys (per ``mask``; None = all keys visible) count: a
+    fully masked row or a row with a single visible key has nothing to spread over. A head
+    with no such row gets NaN.
     """
-    ent = row_entropy(weights, normalise=normalise)
-    live = visible_keys(weights) > 0
-    total = np.where(live, ent, 0.0).sum(axis=-1)
+    p = np.asarray(weights, dtype=np.float64)
+    ent = row_entropy(p, normalise=normalise, mask=mask)
+    live = visible_keys(p.shape, mask) > 1
+    total = np.where(live, np.nan_to_num(ent), 0.0).sum(axis=-1)
     count = live.sum(axis=-1)
     with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(count > 0, total / np.maximum(count, 1), 0.0)
+        return np.where(count > 0, total / np.maximum(count, 1), np.nan)
 
 
-def entropy_by_kind(maps: dict[str, np.ndarray], normalise: bool = True) -> dict[str, np.ndarray]:
-    """Head entropy (L, H) for every attention kind of a run ({kind: (L, H, Tq, Tk)})."""
-    return {kind: head_entropy(arr, normalise=normalise) for kind, arr in maps.items()}
+def entropy_by_kind(
+    maps: dict[str, np.ndarray], masks: dict[str, np.ndarray | None] | None = None, normalise: bool = True
+) -> dict[str, np.ndarray]:
+    """Head entropy (L, H) for every attention kind of a run ({kind: (L, H, Tq, Tk)}).
+
+    ``masks`` maps a kind to its (Tq, Tk) keep mask (e.g. ``causal_mask`` for decoder
+    self-attention); a kind without one has every key visible.
+    """
+    masks = masks or {}
+    return {kind: head_entropy(arr, normalise=normalise, mask=masks.get(kind)) for kind, arr in maps.items()}
 
 
 def sharpest_and_most_diffuse(entropy: np.ndarray) -> tuple[tuple[int, int], tuple[int, int]]:
-    """(layer, head) of the lowest and the highest entropy in an (L, H) table, 0-based."""
-    entropy = np.asarray(entropy)
-    low = np.unravel_index(int(np.argmin(entropy)), entropy.shape)
-    high = np.unravel_index(int(np.argmax(entropy)), entropy.shape)
+    """(layer, head) of the lowest and the highest entropy in an (L, H) table, 0-based.
+
+    NaN entries (heads with no query that had a choice) are ignored; an all-NaN table gives (0, 0) twice.
+    """
+    entropy = np.asarray(entropy, dtype=np.float64)
+    if np.isnan(entropy).all():
+        return (0, 0), (0, 0)
+    low = np.unravel_index(int(np.nanargmin(entropy)), entropy.shape)
+    high = np.unravel_index(int(np.nanargmax(entropy)), entropy.shape)
     return (int(low[0]), int(low[1])), (int(high[0]), int(high[1]))
 
 

@@ -201,15 +201,23 @@ def auto_dimensions(d_model: int) -> list[int]:
 
 
 def frequencies(d_model: int, base: float = DEFAULT_BASE) -> np.ndarray:
-    """w_i = base^(-2i/d) as the model computes them (float32, then widened to float64)."""
-    return inverse_frequencies(d_model, base).to(torch.float64).numpy()
+    """w_i = base^(-2i/d), computed in float64 from start to end.
+
+    The model's ``inverse_frequencies`` checks the same arguments and rounds w_i to float32
+    (relative error <= 2^-24), which moves the angle pos * w_i by up to ~6e-8 * pos radians;
+    float64 frequencies keep the page's identities (rotation, offset-only scores) at ~1e-12.
+    """
+    inverse_frequencies(d_model, base)  # the model's validation: one set of error messages
+    exponents = np.arange(0, d_model, 2, dtype=np.float64) / d_model
+    return np.power(float(base), -exponents)
 
 
 def sinusoidal_table(max_len: int, d_model: int, base: float = DEFAULT_BASE) -> np.ndarray:
     """PE (max_len, d_model) in float64; even columns sin(pos w_i), odd columns cos(pos w_i).
 
-    Same frequencies as ``explorer.models.positions.sinusoidal_encoding`` (which casts the result
-    to float32); float64 here lets the page show the rotation identity to ~1e-12.
+    Every step (frequencies, angles, sin/cos) is float64, which lets the page show the rotation
+    identity to ~1e-12; ``explorer.models.positions.sinusoidal_encoding`` (what the model adds)
+    differs only by its float32 frequencies and result (see ``frequencies``).
     """
     if max_len <= 0:
         raise ValueError(f"max_len must be at least 1, got {max_len}")
@@ -627,14 +635,19 @@ def scheme_similarity(
 
 
 def shared_colour_range(matrices: list[np.ndarray], metric: str) -> tuple[float, float]:
-    """One colour range for side-by-side heatmaps: [-1, 1] for cosine, the joint min/max otherwise."""
+    """One colour range for side-by-side heatmaps, symmetric about 0: [-1, 1] for cosine, [-m, m] otherwise.
+
+    The heatmaps use a diverging scale (blue negative, white zero, red positive), so the range
+    must be centred on 0: with the joint min/max a dot-product matrix whose values all lie in
+    23.8..64 would be drawn half blue although nothing in it is negative. m is the largest
+    absolute value over all matrices.
+    """
     if metric == "cosine" or not matrices:
         return -1.0, 1.0
-    low = min(float(np.min(m)) for m in matrices)
-    high = max(float(np.max(m)) for m in matrices)
-    if high <= low:
-        high = low + 1.0
-    return low, high
+    largest = max(float(np.max(np.abs(m))) for m in matrices)
+    if not largest > 0:
+        largest = 1.0
+    return -largest, largest
 
 
 # ---------------------------------------------------------------------------------------------

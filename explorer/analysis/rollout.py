@@ -8,23 +8,26 @@ first layer is already a mixture of tokens. Rollout follows the mixing back to t
 * Rollout multiplies these maps through the layers: R_1 = A_hat_1, R_l = A_hat_l @ R_(l-1).
   Row i of R_L is how much output token i draws on each input token.
 
-Head fusion ("mean" in the paper; "max" and "min" as in Jacob Gildenblat's vit-explain) and
-``discard_ratio`` (vit-explain's noise filter) are the usual extras. Two bugs of the widely
-copied vit-explain ``rollout`` are corrected here:
+Head fusion ("mean" in the paper; "max" and "min" as in Jacob Gildenblat's vit-explain,
+``vit_rollout.py``) and ``discard_ratio`` (vit-explain's noise filter) are the usual extras.
+This module follows vit-explain's layer step, A = (A_fused_discarded + I), rows normalised,
+with two differences:
 
-1. It normalises with ``a / a.sum(dim=-1)`` which, without ``keepdim``, broadcasts the row sums
-   along the wrong axis (divides column j by the sum of row j), so rows do not sum to 1.
-   Here rows are normalised with ``keepdim=True`` and a test checks rows sum to 1.
-2. Its discard flattens the whole (T x T) matrix of batch item 0, drops the globally smallest
+1. vit-explain normalises with ``a / a.sum(dim=-1)`` which, without ``keepdim``, broadcasts the
+   row sums along the wrong axis (divides column j by the sum of row j), so rows do not sum to
+   1. Here rows are normalised by their own sums (``keepdim=True``), and a test compares this
+   module with vit-explain's step with only that fix applied.
+2. vit-explain's discard flattens each fused (T x T) matrix, drops the globally smallest
    entries (mostly whole rows' worth of one token), protects only flat index 0 (the single
-   entry [CLS]->[CLS]) and writes into the caller's attention tensor through a view. Here the
-   lowest entries are dropped *per row*, among the patch columns only, so the [CLS] column is
-   always kept, for every batch item, on a copy.
+   entry [CLS]->[CLS]) and applies the drop to batch item 0 only. (It writes into the fused
+   tensor through a ``view``; the fused tensor is a new one for mean, max and min fusion, so
+   the caller's attention is left intact.) Here the lowest entries are dropped *per row*,
+   among the patch columns only, so the [CLS] column is always kept, for every batch item.
 
-Max and min fusion do not give rows that sum to 1, and discarding removes mass, so each fused
-map is renormalised to a row-stochastic matrix *before* the residual is mixed in; the residual
-then has weight exactly 0.5 whatever the fusion (this equals "(A + I), rows normalised" when A
-is row-stochastic, the case the paper treats).
+Because the identity is added *before* the rows are normalised, the residual's weight in row i
+is 1 / (1 + s_i), where s_i is the row's mass after fusion and discard: exactly the paper's 0.5
+for mean fusion without discard (rows of a mean of softmaxes sum to 1); more than 0.5 for min
+fusion or when discarding removed mass (s < 1); less than 0.5 for max fusion (s > 1).
 """
 
 from __future__ import annotations
@@ -96,13 +99,16 @@ def normalise_rows(matrix: torch.Tensor) -> torch.Tensor:
 def layer_transition(
     attention: torch.Tensor, head_fusion: str = "mean", discard_ratio: float = 0.0, add_residual: bool = True
 ) -> torch.Tensor:
-    """One layer's token-to-token map (B, T, T), row-stochastic: fuse, discard, normalise, residual."""
-    fused = fuse_heads(attention, head_fusion)
-    fused = normalise_rows(discard_lowest(fused, discard_ratio))
+    """One layer's token-to-token map (B, T, T), row-stochastic: fuse, discard, add I, normalise rows.
+
+    With ``add_residual`` this is vit-explain's (A + I) with rows normalised (see the module
+    notes for the residual weight 1 / (1 + s)); without it, the fused map's rows normalised.
+    """
+    fused = discard_lowest(fuse_heads(attention, head_fusion), discard_ratio)
     if add_residual:
         eye = torch.eye(fused.shape[-1], dtype=fused.dtype, device=fused.device)
-        fused = 0.5 * fused + 0.5 * eye  # Abnar & Zuidema: A_hat = 0.5 W_att + 0.5 I
-    return fused
+        fused = fused + eye  # Abnar & Zuidema: the residual carries each token's own state
+    return normalise_rows(fused)
 
 
 def rollout_by_layer(

@@ -49,6 +49,19 @@ class AttentionRun:
     maps: dict[str, np.ndarray]
     inputs: dict[str, list[tuple[np.ndarray, np.ndarray]]] = field(default_factory=dict)
 
+    def keep_mask(self, kind: str) -> np.ndarray:
+        """(Tq, Tk) bool, True where a query of ``kind`` may look at a key: the model's own mask
+        (``build_keep_mask``; causal for decoder self-attention, no padding in a run of one)."""
+        n_queries, n_keys = self.maps[kind].shape[-2:]
+        keep = build_keep_mask(1, n_queries, n_keys, None, CAUSAL[kind], torch.device("cpu"))
+        if keep is None:
+            return np.ones((n_queries, n_keys), dtype=bool)
+        return keep[0, 0].numpy().copy()
+
+    def keep_masks(self) -> dict[str, np.ndarray]:
+        """``keep_mask`` of every recorded kind, e.g. for ``explorer.analysis.heads.entropy_by_kind``."""
+        return {kind: self.keep_mask(kind) for kind in self.maps}
+
 
 def attention_module(model: nn.Module, kind: str, layer: int) -> nn.Module:
     """The ``MultiHeadAttention`` module of ``kind`` in ``layer`` (0-based) of a Transformer."""

@@ -67,6 +67,21 @@ def _size(n_rows: int, n_cols: int) -> tuple[int, int]:
     return height, int(min(1100, max(320, 160 + cell * n_cols)))
 
 
+def _hide_masked(arr: np.ndarray, keep: np.ndarray | None) -> np.ndarray:
+    """NaN where the mask hides a key (Plotly draws NaN as an empty cell), float32 otherwise."""
+    if keep is None:
+        return arr
+    keep = np.asarray(keep, dtype=bool)
+    if keep.shape != arr.shape[-2:]:
+        raise ValueError(f"mask shape {keep.shape} does not match the map's (queries, keys) {arr.shape[-2:]}")
+    return np.where(keep, arr, np.nan).astype(np.float32)
+
+
+def _top(arr: np.ndarray) -> float:
+    """Largest weight, ignoring hidden (NaN) cells; 0 if every cell is hidden."""
+    return float(np.nanmax(arr)) if np.isfinite(arr).any() else 0.0
+
+
 def _tick_axis(labels: Sequence[str], title: str) -> dict[str, object]:
     step = 1 if len(labels) <= MAX_TICK_LABELS else 2
     shown = list(labels)[::step]
@@ -84,18 +99,23 @@ def attention_heatmap(
     zmax: float | None = None,
     query_title: str = "query token",
     key_title: str = "key token",
+    keep: np.ndarray | None = None,
 ) -> go.Figure:
     """One attention map (Tq, Tk) as a heatmap; hover shows query token, key token and weight.
 
     ``query_labels``/``key_labels`` are token strings; positions are prefixed to keep them unique.
+    ``keep`` (Tq, Tk) bool marks the keys each query may see; hidden cells are left empty
+    (a gap, not the colour of weight 0), so a causal map shows its empty upper triangle.
     """
     arr = _check_map(weights, query_labels, key_labels)
+    arr = _hide_masked(arr, keep)
     ql, kl = axis_labels(query_labels), axis_labels(key_labels)
-    top = float(arr.max()) if zmax is None else float(zmax)
+    top = _top(arr) if zmax is None else float(zmax)
     height, width = _size(len(ql), len(kl))
     return _figure(
         [dict(type="heatmap", z=arr, x=kl, y=ql, colorscale=COLORSCALE, zmin=0.0, zmax=max(top, 1e-6),
-              hovertemplate=HOVER, colorbar=dict(title=dict(text="weight"), thickness=12))],
+              hovertemplate=HOVER, colorbar=dict(title=dict(text="weight"), thickness=12),
+              **({} if keep is None else {"hoverongaps": False}))],
         dict(
             title=dict(text=title), height=height, width=width, margin=dict(l=10, r=10, t=50, b=10),
             xaxis=dict(_tick_axis(kl, key_title), tickangle=-90),
@@ -112,15 +132,18 @@ def attention_overview(
     head_names: Sequence[str] | None = None,
     layer_names: Sequence[str] | None = None,
     zmax: float | None = None,
+    keep: np.ndarray | None = None,
 ) -> go.Figure:
     """All layers x heads (L, H, Tq, Tk) in ONE figure: a grid of heatmaps with one shared colour scale.
 
     A shared ``coloraxis`` means the same colour is the same weight in every panel, so heads
     can be compared at a glance. Tick labels are hidden in the small panels; hover shows them.
+    ``keep`` (Tq, Tk) bool: hidden cells are left empty, as in ``attention_heatmap``.
     """
     arr = np.asarray(maps, dtype=np.float32)
     if arr.ndim != 4:
         raise ValueError(f"overview needs (layers, heads, queries, keys), got shape {arr.shape}")
+    arr = _hide_masked(arr, keep)
     n_layers, n_heads = arr.shape[:2]
     _check_map(arr[0, 0], query_labels, key_labels)
     head_names = list(head_names) if head_names is not None else [f"head {h}" for h in range(n_heads)]
@@ -140,11 +163,12 @@ def attention_overview(
             axis.update(showticklabels=False, type="category", autorange="reversed")  # type: ignore[union-attr]
     traces = [
         dict(type="heatmap", z=arr[l, h], x=kl, y=ql, coloraxis="coloraxis", hovertemplate=HOVER,
+             **({} if keep is None else {"hoverongaps": False}),
              name=f"{layer_names[l]} {head_names[h]}", xaxis=refs[l * n_heads + h][0], yaxis=refs[l * n_heads + h][1])
         for l in range(n_layers)
         for h in range(n_heads)
     ]
-    top = float(arr.max()) if zmax is None else float(zmax)
+    top = _top(arr) if zmax is None else float(zmax)
     panel = 60 + 5 * max(len(ql), 12)
     return _figure(
         traces,
@@ -163,9 +187,11 @@ def entropy_heatmap(
     selected: tuple[int, int] | None = None,
     normalised: bool = True,
 ) -> go.Figure:
-    """Head entropy (L, H) as a small annotated heatmap: dark = diffuse, light = sharp.
+    """Head entropy (L, H) as a small annotated heatmap. Under Viridis low is dark purple and
+    high is light yellow: dark = sharp (low entropy), light = diffuse (high entropy).
 
     ``selected`` (layer, head) gets an outline so the page's current head is easy to find.
+    NaN (a head with no query that could choose between keys) is an empty cell marked "–".
     """
     arr = np.asarray(entropy, dtype=np.float32)
     if arr.ndim != 2:
@@ -174,9 +200,10 @@ def entropy_heatmap(
     x = [f"head {h}" for h in range(n_heads)]
     y = [f"layer {l}" for l in range(n_layers)]
     unit = "normalised entropy" if normalised else "entropy (nats)"
+    text = np.where(np.isfinite(arr), np.round(arr, 2).astype(str), "–")
     trace = dict(
         type="heatmap", z=arr, x=x, y=y, colorscale="Viridis", zmin=0.0, zmax=1.0 if normalised else None,
-        text=np.round(arr, 2).astype(str), texttemplate="%{text}",
+        text=text, texttemplate="%{text}",
         hovertemplate="%{y} %{x}<br>" + unit + " %{z:.3f}<extra></extra>",
         colorbar=dict(title=dict(text=unit.split(" ")[0]), thickness=12),
     )
@@ -200,9 +227,11 @@ def stepwise_figure(
 ) -> go.Figure:
     """For one query: scaled scores per key (top) and the softmax weights (bottom).
 
-    Masked keys are drawn at 0 in grey and labelled -inf. With ``show_mistake`` the bottom
-    panel also shows the weights when masked scores are filled with 0 instead of -inf: the
-    orange bars on grey (future) keys are the leak.
+    Masked keys are drawn at 0 in grey and labelled -inf (or "0 (wrong)" with ``show_mistake``);
+    the top title names the grey bars only when this query has hidden keys. With ``show_mistake``
+    the bottom panel also shows the weights when masked scores are filled with 0 instead of
+    -inf: the orange bars on hidden keys are the leak. The legend lists only the bottom panel's
+    series (blue: mask -inf, orange: mask 0), each once.
     """
     n_q, n_k = steps.weights.shape
     if not 0 <= query < n_q:
@@ -212,8 +241,14 @@ def stepwise_figure(
     kl = axis_labels(key_labels)
     keep = steps.keep[query]
     scaled = steps.scaled[query]
+    if keep.all():
+        top_title = "scores / sqrt(d_k)"
+    elif show_mistake:
+        top_title = "scores / sqrt(d_k) (grey: masked, filled with 0: the mistake)"
+    else:
+        top_title = "scores / sqrt(d_k) (grey: masked, set to -inf)"
     grid, ((x_top, y_top), (x_bottom, y_bottom)) = subplot_grid(
-        2, 1, ("scores / sqrt(d_k) (grey: masked, set to -inf)", "softmax weights"),
+        2, 1, (top_title, "softmax weights"),
         horizontal_spacing=0.2, vertical_spacing=0.12, share_x=True, share_y=False,
     )
     for name, axis in grid.items():
@@ -224,7 +259,8 @@ def stepwise_figure(
     hidden_text = "0 (wrong)" if show_mistake else "-inf"
     traces = [
         dict(
-            type="bar", x=kl, y=bar_scores, name="scaled score", marker=dict(color=np.where(keep, "#1f77b4", "#bbbbbb").tolist()),
+            type="bar", x=kl, y=bar_scores, name="scaled score", showlegend=False,
+            marker=dict(color=np.where(keep, "#1f77b4", "#bbbbbb").tolist()),
             text=[f"{s:.2f}" if k else hidden_text for s, k in zip(scaled, keep)], textposition="outside",
             hovertemplate="key %{x}<br>score %{text}<extra></extra>", xaxis=x_top, yaxis=y_top,
         ),

@@ -91,19 +91,20 @@ def _figure(data: list[Spec], layout: Spec) -> go.Figure:
     """Validate a whole figure spec in one pass.
 
     Plotly's incremental calls (make_subplots, add_trace(row=, col=), update_layout, update_xaxes)
-    re-walk the property tree on every call; writing the spec as one dict and validating it once gives
-    the same figure (tests/reference_vit_figures.py keeps the old builders to compare the JSON with).
+    re-walk the property tree on every call; one dict validated once is several times cheaper.
     """
-    fig = go.Figure({"data": data, "layout": layout})
-    if layout.get("title", ()) is None:
-        fig.update_layout(title=None)  # what the old builders sent for "no title": an empty title object, {}
-    return fig
+    return go.Figure({"data": data, "layout": layout})
 
 
 def _image_trace(image: Image.Image | np.ndarray, display_px: int = DISPLAY_PX) -> Spec:
-    """The image in model-pixel coordinates (one unit = one input pixel)."""
+    """The image in model-pixel coordinates (one unit = one input pixel), its corner at (0, 0).
+
+    Plotly places the CENTRE of the first (display) pixel at (x0, y0), so x0 = dx / 2 puts the
+    image's edge at 0, where the patch heatmap and grid lines start.
+    """
     uri, factor = data_uri(image, display_px)
-    return {"type": "image", "source": uri, "x0": 0, "y0": 0, "dx": 1.0 / factor, "dy": 1.0 / factor, "hoverinfo": "skip"}
+    step = 1.0 / factor
+    return {"type": "image", "source": uri, "x0": step / 2, "y0": step / 2, "dx": step, "dy": step, "hoverinfo": "skip"}
 
 
 def _map_trace(

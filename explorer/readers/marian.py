@@ -99,7 +99,7 @@ def read_items(path: Path) -> tuple[dict[str, np.ndarray], dict[str, object]]:
     except ModelUnavailable:
         raise
     except (OSError, ValueError, IndexError, UnicodeDecodeError) as error:
-        raise ModelUnavailable(f"Marian weights {path.name} are damaged ({error}); reinstall: {INSTALL}") from error
+        raise ModelUnavailable(f"Marian weights {path.name} are damaged ({_one_line(error)}); reinstall: {INSTALL}") from error
 
 
 def _parse(buf: bytes) -> tuple[dict[str, np.ndarray], dict[str, object]]:
@@ -168,7 +168,7 @@ class MarianTokenizer:
         try:
             self._tok = Tokenizer.from_file(str(path))
         except Exception as error:  # tokenizers raises its own Exception type for bad JSON
-            raise ModelUnavailable(f"Marian tokenizer {path.name} is damaged ({str(error)[:80]}); reinstall: {INSTALL}") from error
+            raise ModelUnavailable(f"Marian tokenizer {path.name} is damaged ({_one_line(error)}); reinstall: {INSTALL}") from error
         self.vocab_size = self._tok.get_vocab_size()
         self.eos_id = EOS_ID
         self.unk_id = UNK_ID
@@ -186,21 +186,8 @@ class MarianTokenizer:
         return self.pieces(self.encode(text))
 
     def decode(self, ids: list[int]) -> str:
-        """Text of ``ids`` without ``</s>``; ``<unk>`` is kept visible rather than dropped."""
-        out = [int(i) for i in ids if int(i) != EOS_ID]
-        text_parts: list[str] = []
-        run: list[int] = []
-        for i in out:
-            if i == UNK_ID:
-                if run:
-                    text_parts.append(self._tok.decode(run))
-                    run = []
-                text_parts.append(" <unk>")
-            else:
-                run.append(i)
-        if run:
-            text_parts.append((" " if text_parts else "") + self._tok.decode(run))
-        return "".join(text_parts).replace("  ", " ").strip()
+        """Text of ``ids`` without ``</s>``; ``<unk>`` is an ordinary vocabulary piece, so it stays visible."""
+        return str(self._tok.decode([int(i) for i in ids if int(i) != EOS_ID]))
 
 
 def load_marian(direction: str, package_dir: Path | None = None) -> tuple[object, MarianTokenizer, dict[str, object]]:
@@ -214,7 +201,9 @@ def load_marian(direction: str, package_dir: Path | None = None) -> tuple[object
     try:
         model = MarianModel.from_items(config, items)
     except (KeyError, ValueError) as error:
-        raise ModelUnavailable(f"Marian weights {files.weights.name} are damaged ({error}); reinstall: {INSTALL}") from error
+        raise ModelUnavailable(
+            f"Marian weights {files.weights.name} are damaged ({_one_line(error)}); reinstall: {INSTALL}"
+        ) from error
     info = _read_json(files.model_dir / "model_info.json")
     meta: dict[str, object] = {
         "direction": direction,
@@ -227,6 +216,12 @@ def load_marian(direction: str, package_dir: Path | None = None) -> tuple[object
         "marian_yaml": yaml_config,
     }
     return model, tokenizer, meta
+
+
+def _one_line(error: BaseException, limit: int = 100) -> str:
+    """An exception as one short line (messages from parsers can span lines)."""
+    text = " ".join(str(error).split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _read_json(path: Path) -> dict[str, object]:

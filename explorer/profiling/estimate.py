@@ -159,11 +159,19 @@ class Estimate:
     ops_per_step: int
     peak_bytes: int
     seconds: float
+    activation_bytes: int = 0
+
+    @property
+    def resident_bytes(self) -> int:
+        """What the peak holds before the step starts: parameters (and their gradients when training)."""
+        return self.peak_bytes - self.activation_bytes
 
     def summary(self) -> str:
         return (
             f"about {format_flops(self.flops_per_step)} and ~{self.ops_per_step} operator calls per step, "
-            f"{self.params / 1e6:.2f} M parameters, peak memory ~{format_bytes(self.peak_bytes)}, ~{self.seconds:.1f} s in total"
+            f"{self.params / 1e6:.2f} M parameters, peak memory ~{format_bytes(self.peak_bytes)} "
+            f"(weights{' + gradients' if self.resident_bytes > self.param_bytes else ''} {format_bytes(self.resident_bytes)} "
+            f"+ activations {format_bytes(self.activation_bytes)}), ~{self.seconds:.1f} s in total"
         )
 
 
@@ -189,9 +197,11 @@ def estimate(request: ProfileRequest) -> Estimate:
     live = BYTES * batch * (t * width + t * vocab + h * t * t)
     if train:
         saved_per_layer = BYTES * batch * (t * (10 * d + 3 * config.d_ff) + h * t * t)
-        peak = 2 * param_bytes + layers * saved_per_layer + live
+        activations = layers * saved_per_layer + live
+        peak = 2 * param_bytes + activations
         ops *= 3
     else:
+        activations = live
         peak = param_bytes + live
     per_step = flops / cpu_flops_per_second() + ops * PER_OP_SECONDS
     if request.device == "cuda":
@@ -200,7 +210,7 @@ def estimate(request: ProfileRequest) -> Estimate:
     seconds = steps * per_step * PROFILED_FACTOR
     return Estimate(
         flops_per_step=int(flops), params=int(params), param_bytes=int(param_bytes), ops_per_step=int(ops),
-        peak_bytes=int(peak), seconds=float(seconds),
+        peak_bytes=int(peak), seconds=float(seconds), activation_bytes=int(activations),
     )
 
 

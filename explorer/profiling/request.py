@@ -30,6 +30,11 @@ MAX_IMAGE_SIZE = 1024
 MAX_ACTIVE = 50
 MAX_WARMUP = 20
 MAX_WAIT = 20
+ATTENTION_PATHS = ("fused", "eager")
+# Enough steps that the median step and the overhead ratio stop moving on a shared 2-core machine
+# (measured: with 1 + 3 steps the page showed "overhead x0.82"; see bench/bench_profiler.py).
+DEFAULT_WARMUP = 2
+DEFAULT_ACTIVE = 8
 
 
 class ProfilingError(ValueError):
@@ -57,11 +62,12 @@ class ProfileRequest:
     mode: str = "forward"
     device: str = "cpu"
     wait: int = 0
-    warmup: int = 1
-    active: int = 3
+    warmup: int = DEFAULT_WARMUP
+    active: int = DEFAULT_ACTIVE
     record_shapes: bool = True
     profile_memory: bool = True
     seed: int = 0
+    attention_path: str = "fused"
 
     @property
     def total_steps(self) -> int:
@@ -86,7 +92,8 @@ class ProfileRequest:
         cfg = self.config.to_dict() if self.config is not None else None
         return repr(
             (self.model, cfg, self.trained, self.batch_size, self.seq_len, self.image_size, self.mode, self.device,
-             self.wait, self.warmup, self.active, self.record_shapes, self.profile_memory, self.seed)
+             self.wait, self.warmup, self.active, self.record_shapes, self.profile_memory, self.seed,
+             self.attention_path)
         )
 
     def describe(self) -> str:
@@ -102,6 +109,7 @@ class ProfileRequest:
         return (
             f"{self.model} ({source}, d_model {cfg.d_model}, {cfg.n_heads} heads, {layers}), batch {self.batch_size}, {size}, "
             f"{MODE_LABELS[self.mode]}, {self.device}, {self.warmup} warm-up + {self.active} active steps"
+            + (", eager attention (weights returned)" if self.attention_path == "eager" else "")
         )
 
 
@@ -122,6 +130,8 @@ def validate_request(request: ProfileRequest) -> ProfileRequest:
         raise ProfilingError(f"model must be one of {', '.join(MODELS)}, got {request.model!r}")
     if request.mode not in MODES:
         raise ProfilingError(f"mode must be one of {', '.join(MODES)}, got {request.mode!r}")
+    if request.attention_path not in ATTENTION_PATHS:
+        raise ProfilingError(f"attention path must be fused or eager, got {request.attention_path!r}")
     if request.device not in DEVICES:
         raise ProfilingError(f"device must be cpu or cuda, got {request.device!r}")
     if request.device == "cuda" and not torch.cuda.is_available():
@@ -190,11 +200,12 @@ def build_request(
     mode: str = "forward",
     device: str = "cpu",
     wait: int = 0,
-    warmup: int = 1,
-    active: int = 3,
+    warmup: int = DEFAULT_WARMUP,
+    active: int = DEFAULT_ACTIVE,
     record_shapes: bool = True,
     profile_memory: bool = True,
     seed: int = 0,
+    attention_path: str = "fused",
 ) -> ProfileRequest:
     """Turn user-facing choices into a validated :class:`ProfileRequest` (page and CLI share this).
 
@@ -232,7 +243,7 @@ def build_request(
     request = ProfileRequest(
         model=model, config=config, trained=trained, batch_size=batch_size, seq_len=seq_len, image_size=image_size,
         mode=mode, device=device, wait=wait, warmup=warmup, active=active, record_shapes=record_shapes,
-        profile_memory=profile_memory, seed=seed,
+        profile_memory=profile_memory, seed=seed, attention_path=attention_path,
     )
     return validate_request(request)
 

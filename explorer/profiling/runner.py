@@ -16,14 +16,27 @@ How a module's numbers are made:
   input's intermediates). **Peak** memory is the highest point of the running allocation
   total while the scope is open, above its level at entry.
 * FLOPs, parameters and shapes come from a separate untimed pass (:mod:`explorer.profiling.flops`).
-* Times are per step, mean and standard deviation over the active steps of the schedule.
+* Times are per step, mean and standard deviation over the active steps of the schedule
+  (the median too: on a shared machine one slow step moves the mean, not the median).
+
+Why wrappers on a private copy and not hooks or ``with_modules``: the scopes must be
+``record_function`` ranges so that every export (Chrome trace, TensorBoard) carries them,
+nested as the calls nest. ``torch.profiler``'s ``with_modules=True`` only names TorchScript
+modules, and process-global module hooks would fire for other sessions' models on other
+threads. So the ranges are installed as instance ``forward`` wrappers on a model that belongs
+to this run alone: a full deep copy when training (gradients, dropout) or a *skeleton* copy in
+inference (:func:`skeleton_copy`: new module objects sharing the read-only weight tensors, so a
+135M-parameter model costs no second copy of its weights). The shared cached model is never
+touched.
 """
 
 from __future__ import annotations
 
+import copy
 import gzip
 import io
 import math
+import re
 import shutil
 import statistics
 import tempfile
@@ -128,6 +141,8 @@ class ModuleRow:
     device_total_us: float = 0.0
     device_self_us: float = 0.0
     device_mem_net: float = 0.0
+    total_median_us: float = 0.0
+    total_samples_us: list[float] = field(default_factory=list)
 
     @property
     def gflops_per_s(self) -> float:
@@ -178,6 +193,18 @@ class ProfileResult:
             return float("nan")
         return statistics.median(self.wall_profiled_s) / max(statistics.median(self.wall_plain_s), 1e-12)
 
+    @property
+    def overhead_range(self) -> tuple[float, float]:
+        """The ratio's noise band: lower quartile profiled / upper quartile plain, and the reverse.
+
+        If the band contains 1, the run cannot tell the profiler's cost from the machine's noise.
+        """
+        if len(self.wall_plain_s) < 2 or len(self.wall_profiled_s) < 2:
+            return (float("nan"), float("nan"))
+        p25, _, p75 = _quartiles(self.wall_profiled_s)
+        q25, _, q75 = _quartiles(self.wall_plain_s)
+        return (p25 / max(q75, 1e-12), p75 / max(q25, 1e-12))
+
     def row(self, path: str) -> ModuleRow:
         for row in self.rows:
             if row.path == path:
@@ -197,6 +224,11 @@ class ProfileResult:
             record["gflops_per_s"] = r.gflops_per_s
             out.append(record)
         return out
+
+
+def _quartiles(values: list[float]) -> tuple[float, float, float]:
+    q = np.percentile(np.asarray(values, dtype=float), [25, 50, 75])
+    return float(q[0]), float(q[1]), float(q[2])
 
 
 # --------------------------------------------------------------------------- scopes
@@ -243,13 +275,30 @@ def install_scopes(model: nn.Module) -> None:
         module.forward = forward  # instance attribute: nn.Module.__call__ finds it first
 
 
+def skeleton_copy(model: nn.Module) -> nn.Module:
+    """New module objects for this run that share the original's parameter and buffer tensors.
+
+    ``deepcopy`` with every parameter and buffer pre-seeded in the memo: the module tree (where
+    the scopes go) is private, the weights are not copied. Only for inference: the tensors are
+    shared, so nothing may write to them (no training, no in-place edits).
+    """
+    memo: dict[int, Any] = {}
+    for tensor in list(model.parameters()) + list(model.buffers()):
+        memo[id(tensor)] = tensor
+    return copy.deepcopy(model, memo)
+
+
 def remove_scopes(model: nn.Module) -> None:
     for module in model.modules():
         module.__dict__.pop("forward", None)
 
 
-def _make_step(model: nn.Module, inputs: tuple[torch.Tensor, ...], train: bool, scoped: bool) -> Callable[[], None]:
+def _make_step(
+    model: nn.Module, inputs: tuple[torch.Tensor, ...], train: bool, scoped: bool, eager: bool = False
+) -> Callable[[], None]:
+    """One step of the run; ``eager`` asks for the attention maps, which forces the explicit softmax path."""
     params = [p for p in model.parameters() if p.requires_grad]
+    kwargs = {"return_attention": True} if eager else {}
 
     def scope(name: str) -> Any:
         return _Scope(name) if scoped else _Null()
@@ -257,7 +306,7 @@ def _make_step(model: nn.Module, inputs: tuple[torch.Tensor, ...], train: bool, 
     if train:
 
         def step() -> None:
-            output = model(*inputs)
+            output = model(*inputs, **kwargs)
             with scope(SCOPE + LOSS):
                 loss = loss_of(output)
             with scope(SCOPE + BACKWARD):
@@ -269,7 +318,7 @@ def _make_step(model: nn.Module, inputs: tuple[torch.Tensor, ...], train: bool, 
 
         def step() -> None:
             with torch.no_grad():
-                model(*inputs)
+                model(*inputs, **kwargs)
 
     return step
 
@@ -347,23 +396,30 @@ def _profile(
         if warning:
             notes.append(str(warning))
 
+    eager = request.attention_path == "eager"
     # 1. Untimed pass: FLOPs, parameters, shapes (hooks on the private copy, removed afterwards).
-    info, backward_flops = static_info(model, _make_step(model, inputs, train, scoped=False))
+    info, backward_flops = static_info(model, _make_step(model, inputs, train, scoped=False, eager=eager))
 
-    # 2. The same schedule without profiler or scopes: the reference for the overhead ratio.
+    # 2. The same schedule without profiler or scopes: the reference for the overhead ratio. Half of
+    # the active steps run before the profiled ones and half after, so a slow spell of the shared
+    # machine during the run does not land on one side only.
     plain: list[float] = []
-    if measure_overhead:
-        plain_step = _make_step(model, inputs, train, scoped=False)
-        for i in range(request.total_steps):
+    plain_step = _make_step(model, inputs, train, scoped=False, eager=eager)
+
+    def run_plain(n: int, skip: int) -> None:
+        for i in range(skip + n):
             start = time.perf_counter()
             plain_step()
             _sync(device)
-            if i >= request.wait + request.warmup:
+            if i >= skip:
                 plain.append(time.perf_counter() - start)
+
+    if measure_overhead:
+        run_plain((request.active + 1) // 2, request.wait + request.warmup)
 
     # 3. The profiled steps.
     install_scopes(model)
-    step = _make_step(model, inputs, train, scoped=True)
+    step = _make_step(model, inputs, train, scoped=True, eager=eager)
     activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.type == "cuda" else [])
     wall: list[float] = []
     started_at = time.strftime("%Y-%m-%d %H:%M:%S")
@@ -390,6 +446,8 @@ def _profile(
         finally:
             prof.__exit__(None, None, None)
     remove_scopes(model)
+    if measure_overhead:
+        run_plain(request.active // 2, 0)
 
     events = prof.events()
     memory_events = _memory_events(prof, device)
@@ -447,7 +505,8 @@ def _export_traces(prof: profile) -> tuple[bytes | None, bytes | None]:
         files = sorted(p for p in tb_dir.rglob("*") if p.is_file())
         if not files:
             return None, None
-        raw = files[0].read_bytes()
+        raw = mark_module_ranges(files[0].read_bytes())
+        files[0].write_bytes(raw)
         chrome = gzip.compress(raw, compresslevel=6)
         buffer = io.BytesIO()
         with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
@@ -456,6 +515,20 @@ def _export_traces(prof: profile) -> tuple[bytes | None, bytes | None]:
         return chrome, buffer.getvalue()
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+_MODULE_RANGE = re.compile(rb'"cat": "cpu_op",(\s*)"name": "' + re.escape(SCOPE.encode()))
+
+
+def mark_module_ranges(raw: bytes) -> bytes:
+    """Label the module ranges ``user_annotation`` in a Kineto trace, as ``record_function`` ranges are.
+
+    The scopes use ``_RecordFunctionFast`` (about a third of ``record_function``'s cost per call,
+    which keeps per-module profiling within 1.1x of plain ``torch.profiler``), and Kineto files
+    those under ``cpu_op``. TensorBoard and Perfetto group user annotations as the user's own
+    ranges, so the export names them the way a ``record_function`` range would be named.
+    """
+    return _MODULE_RANGE.sub(rb'"cat": "user_annotation",\1"name": "' + SCOPE.encode(), raw)
 
 
 def _is_annotation(name: str) -> bool:
@@ -584,6 +657,7 @@ def _parse(
         static = info.get(raw)
         series = per_step_total[p] or [0.0]
         mean_total = statistics.fmean(series)
+        median_total = statistics.median(series)
         std_total = statistics.stdev(series) if len(series) > 1 else 0.0
         child_sum = sum(statistics.fmean(per_step_total[c] or [0.0]) for c in children[p])
         device_mean = statistics.fmean(per_step_device[p] or [0.0])
@@ -617,6 +691,8 @@ def _parse(
                 device_total_us=device_mean,
                 device_self_us=max(0.0, device_mean - device_child) if called else 0.0,
                 device_mem_net=statistics.fmean(per_step_dmem[p] or [0.0]),
+                total_median_us=median_total,
+                total_samples_us=list(series),
             )
         )
     # Peaks of uncalled containers need their children's peaks, which exist now.

@@ -8,6 +8,13 @@ score products grow as T^2 and k creeps towards 2 once T is large next to d_mode
 that, attention's four linear projections, which are linear in T, dominate). The fit
 uses the upper half of the sweep, where fixed per-call costs matter least.
 For the ViT the x axis is the number of tokens, 1 + (S/P)^2 for an S x S image.
+
+How far the sweep must go: one attention module costs 8 T d^2 FLOPs in its projections and
+4 T^2 d in its two products, so the local log-log slope is 1 + T / (T + 2d): 1.2 at T = d/2,
+1.5 at T = 2d, 1.8 at T = 8d. A sweep that stops at T ~ d cannot show the quadratic term, so
+the default sweep (:func:`default_sizes`) runs batch 1 up to T = 8 d_model.
+Each point is the median of the active steps, and the fitted exponent carries a standard error
+from the per-step samples, so a caption can say when the noise is larger than the effect.
 """
 
 from __future__ import annotations
@@ -15,15 +22,23 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+import math
+from dataclasses import replace
+
 import numpy as np
 
-from explorer.profiling.estimate import DEFAULT_MAX_SECONDS, estimate
-from explorer.profiling.request import ProfileRequest, ProfilingError, with_size
+from explorer.profiling.estimate import DEFAULT_MAX_SECONDS, attention_linear_flops_per_token, estimate
+from explorer.profiling.request import MAX_IMAGE_SIZE, ProfileRequest, ProfilingError, validate_request, with_size
 from explorer.profiling.runner import ProfileResult, profile_model
 
 KINDS = ("attention", "feed_forward")
 KIND_LABELS = {"attention": "attention", "feed_forward": "feed-forward", "model": "whole model"}
 MAX_POINTS = 8
+TOKENS_PER_D_MODEL = 8  # the default sweep ends at T = 8 d_model (local attention slope 1.8)
+MAX_SWEEP_TOKENS = 2048
+SWEEP_POINTS = 6
+SWEEP_WARMUP = 1
+SWEEP_ACTIVE = 5
 
 
 @dataclass
@@ -38,6 +53,11 @@ class ScalingResult:
     time_exponent: dict[str, float] = field(default_factory=dict)
     memory_exponent: dict[str, float] = field(default_factory=dict)
     flops_exponent: dict[str, float] = field(default_factory=dict)
+    time_exponent_se: dict[str, float] = field(default_factory=dict)
+    time_spread: dict[str, list[float]] = field(default_factory=dict)  # per size: (max - min) / median of the steps
+    batch_size: int = 1
+    d_model: int = 0
+    attention_linear_per_token: int = 0  # closed-form A in F(T) = A T + 4 d T^2 per attention call
 
 
 def fit_exponent(x: Sequence[float], y: Sequence[float], upper_half: bool = True) -> float:
@@ -55,16 +75,58 @@ def fit_exponent(x: Sequence[float], y: Sequence[float], upper_half: bool = True
     return float(slope)
 
 
-def default_sizes(request: ProfileRequest, points: int = 5) -> list[int]:
-    """Doubling sizes ending at the request's size: sequence lengths, or image sides (multiples of the patch)."""
+def fit_exponent_with_error(x: Sequence[float], samples: Sequence[Sequence[float]], upper_half: bool = True) -> tuple[float, float]:
+    """Slope and its standard error from every per-step sample (log y against log x), upper half of x.
+
+    The standard error is the ordinary least-squares one; it shrinks with more steps and grows
+    with the machine's noise, which is what a caption needs to say "cannot tell".
+    """
+    points = [(a, list(b)) for a, b in zip(x, samples) if a > 0 and b]
+    if upper_half and len(points) > 3:
+        points = points[len(points) // 2 - (len(points) % 2 == 0) :]
+    lx = np.array([math.log(a) for a, ys in points for y in ys if y > 0])
+    ly = np.array([math.log(y) for a, ys in points for y in ys if y > 0])
+    if len(set(lx.tolist())) < 2:
+        return float("nan"), float("nan")
+    design = np.vstack([lx, np.ones_like(lx)]).T
+    coef, *_ = np.linalg.lstsq(design, ly, rcond=None)
+    residual = ly - design @ coef
+    dof = max(1, len(lx) - 2)
+    sxx = float(((lx - lx.mean()) ** 2).sum())
+    se = math.sqrt(float((residual**2).sum()) / dof / sxx) if sxx > 0 else float("nan")
+    return float(coef[0]), se
+
+
+def local_attention_exponent(tokens: float, d_model: int) -> float:
+    """d log F / d log T of one attention call, F = 8 T d^2 + 4 T^2 d: 1 + T / (T + 2d)."""
+    return 1.0 + tokens / (tokens + 2.0 * d_model)
+
+
+def closed_form_attention_exponent(tokens: Sequence[int], linear_per_token: int, d_model: int) -> float:
+    """The exponent the closed form F(T) = A T + 4 d T^2 gives over the same points and fit as the sweep."""
+    return fit_exponent(tokens, [linear_per_token * t + 4 * d_model * t * t for t in tokens])
+
+
+def default_sizes(request: ProfileRequest, points: int = SWEEP_POINTS) -> list[int]:
+    """Doubling sizes ending at T = 8 d_model tokens (see the module docstring for why that far).
+
+    Sequence lengths for text; image sides (multiples of the patch) for the ViT, whose token
+    count 1 + (S/P)^2 then roughly doubles from one size to the next.
+    """
+    cfg = request.resolved_config()
+    top_tokens = min(MAX_SWEEP_TOKENS, TOKENS_PER_D_MODEL * cfg.d_model)
     if request.model == "transformer":
-        top = request.seq_len
-        sizes = [top // 2**i for i in range(points)][::-1]
-        return sorted({max(1, s) for s in sizes})
-    patch = request.resolved_config().patch_size  # type: ignore[union-attr]
-    top = request.image_size // patch
-    sides = sorted({max(1, top // 2**i) for i in range(points)})
-    return [s * patch for s in sides]
+        sizes = {max(1, top_tokens // 2**i) for i in range(points)}
+        return sorted(s for s in sizes if s >= min(8, top_tokens))
+    patch = cfg.patch_size  # type: ignore[union-attr]
+    max_side = MAX_IMAGE_SIZE // patch
+    sides = {min(max_side, max(1, round(math.sqrt(top_tokens / 2**i)))) for i in range(points)}
+    return sorted(s * patch for s in sides)
+
+
+def sweep_request(request: ProfileRequest) -> ProfileRequest:
+    """The request the default sweep runs: batch 1 (the sequence, not the batch, is what grows) and short schedules."""
+    return validate_request(replace(request, batch_size=1, warmup=SWEEP_WARMUP, active=SWEEP_ACTIVE))
 
 
 def parse_sizes(text: str) -> list[int]:
@@ -83,20 +145,23 @@ def parse_sizes(text: str) -> list[int]:
     return sizes
 
 
-def _kind_totals(result: ProfileResult) -> tuple[dict[str, float], dict[str, float], dict[str, float]]:
-    time_us = {kind: 0.0 for kind in KINDS}
+def _kind_totals(result: ProfileResult) -> tuple[dict[str, list[float]], dict[str, float], dict[str, float]]:
+    """Per kind: the per-step time samples (modules of the kind summed per step), peak memory, FLOPs."""
+    steps = max(1, result.active_steps)
+    samples = {kind: [0.0] * steps for kind in KINDS}
     memory = {kind: 0.0 for kind in KINDS}
     flops = {kind: 0.0 for kind in KINDS}
     for row in result.rows:
         if row.category in KINDS:
-            time_us[row.category] += row.total_us
+            series = row.total_samples_us or [row.total_us] * steps
+            samples[row.category] = [a + b for a, b in zip(samples[row.category], series)]
             memory[row.category] = max(memory[row.category], row.cpu_mem_peak)
             flops[row.category] += row.flops
     root = result.rows[0]
-    time_us["model"] = root.total_us
+    samples["model"] = list(root.total_samples_us or [root.total_us])
     memory["model"] = root.cpu_mem_peak
     flops["model"] = float(root.flops)
-    return time_us, memory, flops
+    return samples, memory, flops
 
 
 def scaling_sweep(
@@ -108,7 +173,13 @@ def scaling_sweep(
     max_seconds: float = DEFAULT_MAX_SECONDS,
     max_bytes: int | None = None,
 ) -> ScalingResult:
-    """Profile ``request`` at each size (no traces, no overhead reference) and fit exponents per kind."""
+    """Profile ``request`` at each size (no traces, no overhead reference) and fit exponents per kind.
+
+    Without ``sizes`` this is the default sweep: batch 1, up to T = 8 d_model (:func:`default_sizes`),
+    a short schedule per point (:func:`sweep_request`). Times are per-step medians.
+    """
+    if not sizes:
+        request = sweep_request(request)
     sizes = sorted(set(sizes or default_sizes(request)))
     if len(sizes) < 2:
         raise ProfilingError("the sweep needs at least two different sizes; raise the sequence length or image size")
@@ -119,6 +190,8 @@ def scaling_sweep(
             f"refused: the sweep is estimated at {total:.0f} s (> {max_seconds:.0f} s budget); use fewer or smaller sizes"
         )
     series: dict[str, list[float]] = {}
+    samples: dict[str, list[list[float]]] = {}
+    spread: dict[str, list[float]] = {}
     mem_series: dict[str, list[float]] = {}
     flop_series: dict[str, list[float]] = {}
     tokens = []
@@ -128,13 +201,22 @@ def scaling_sweep(
         result = profile_model(req, on_wait=on_wait, keep_trace=False, measure_overhead=False, max_seconds=max_seconds, max_bytes=max_bytes)
         t, m, f = _kind_totals(result)
         for kind in t:
-            series.setdefault(kind, []).append(t[kind])
+            median = float(np.median(t[kind]))
+            series.setdefault(kind, []).append(median)
+            samples.setdefault(kind, []).append(t[kind])
+            spread.setdefault(kind, []).append((max(t[kind]) - min(t[kind])) / median if median > 0 else 0.0)
             mem_series.setdefault(kind, []).append(m[kind])
             flop_series.setdefault(kind, []).append(f[kind])
         tokens.append(req.tokens)
-    out = ScalingResult(sizes=list(sizes), tokens=tokens, time_us=series, memory=mem_series, flops=flop_series)
+    cfg = request.resolved_config()
+    out = ScalingResult(
+        sizes=list(sizes), tokens=tokens, time_us=series, memory=mem_series, flops=flop_series, time_spread=spread,
+        batch_size=request.batch_size, d_model=cfg.d_model,
+        attention_linear_per_token=attention_linear_flops_per_token(cfg.d_model, cfg.n_heads, cfg.n_kv_heads),
+    )
     for kind in series:
         out.time_exponent[kind] = fit_exponent(tokens, series[kind])
+        out.time_exponent_se[kind] = fit_exponent_with_error(tokens, samples[kind])[1]
         out.memory_exponent[kind] = fit_exponent(tokens, mem_series[kind])
         out.flops_exponent[kind] = fit_exponent(tokens, flop_series[kind])
     return out

@@ -23,6 +23,8 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _translate(args: argparse.Namespace) -> int:
+    if args.model != "dates":
+        return _translate_marian(args.model, args.text)
     from explorer.decoding import generate  # noqa: PLC0415 - keep `--help` fast
     from explorer.inputs.text import check_text  # noqa: PLC0415
     from explorer.zoo import load_model  # noqa: PLC0415
@@ -34,6 +36,24 @@ def _translate(args: argparse.Namespace) -> int:
     for message in ([entry.warning] if entry.warning else []) + check.warnings:
         print(f"warning: {message}", file=sys.stderr)
     print(generate(entry.model, entry.tokenizer, check.text).output)
+    return 0
+
+
+def _translate_marian(direction: str, text: str) -> int:
+    """Greedy translation with our rebuild of Mozilla's tiny Marian (``--model en-pt|pt-en``)."""
+    from explorer.inputs.translation import check_sentence  # noqa: PLC0415
+    from explorer.pretrained import ModelUnavailable, load_pretrained  # noqa: PLC0415
+
+    try:
+        entry = load_pretrained(f"marian-{direction}")
+    except ModelUnavailable as error:
+        raise CliError(str(error)) from error
+    check = check_sentence(text, entry.tokenizer, truncate=False)
+    if not check.ok:
+        raise CliError(check.error)
+    for message in check.warnings:
+        print(f"warning: {message}", file=sys.stderr)
+    print(entry.tokenizer.decode(entry.model.greedy(check.ids).ids))
     return 0
 
 
@@ -83,8 +103,12 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--no-progress", action="store_true", help="no progress bar")
     train.set_defaults(handler=_train)
 
-    translate = commands.add_parser("translate", help="normalise a written date with the trained model")
+    translate = commands.add_parser("translate", help="translate en<->pt with Mozilla's tiny Marian, or normalise a date")
     translate.add_argument("text")
+    translate.add_argument(
+        "--model", choices=["dates", "en-pt", "pt-en"], default="dates",
+        help="dates (trained here, the default) or a pretrained Marian direction",
+    )
     translate.set_defaults(handler=_translate)
 
     classify = commands.add_parser("classify", help="classify an image with the trained shapes ViT")

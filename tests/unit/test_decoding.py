@@ -12,7 +12,7 @@ from explorer.decoding import generate, greedy_batch
 from explorer.models import Transformer, TransformerConfig
 from explorer.tasks.tokenizer import CharTokenizer
 
-CHECKPOINTS = Path(__file__).resolve().parent.parent / "explorer" / "checkpoints"
+CHECKPOINTS = Path(__file__).resolve().parents[2] / "explorer" / "checkpoints"
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,7 @@ from streamlit.testing.v1 import AppTest
 from explorer.profiling import is_locked, profiler_lock
 from explorer.profiling.shared import RECENT_RUNS
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 PAGE = str(ROOT / "app_pages" / "profiler.py")
 SMALL = dict(prof_d_model="32", prof_heads="2", prof_layers="1", prof_d_ff="64", prof_batch="2", prof_seq_len="16", prof_warmup="0", prof_active="2")
 

@@ -14,7 +14,7 @@ import explorer.zoo
 from explorer.analysis import positions as pa
 from explorer.models import Transformer, TransformerConfig
 
-PAGE = str(Path(__file__).resolve().parent.parent / "app_pages" / "positional_encoding.py")
+PAGE = str(Path(__file__).resolve().parents[2] / "app_pages" / "positional_encoding.py")
 CHARTS = {"Sinusoidal": 4, "Learned": 2, "RoPE": 3, "ViT resolution": 2, "Compare": 1}
 
 

@@ -15,7 +15,7 @@ from explorer.tasks import dates as D
 from explorer.tasks.tokenizer import CharTokenizer
 from explorer.training import dates as T
 
-CHECKPOINTS = Path(__file__).resolve().parent.parent / "explorer" / "checkpoints"
+CHECKPOINTS = Path(__file__).resolve().parents[2] / "explorer" / "checkpoints"
 TINY = dict(d_model=32, n_heads=2, n_encoder_layers=1, n_decoder_layers=1, d_ff=64)
 
 

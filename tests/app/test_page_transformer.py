@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 PAGE = str(ROOT / "app_pages" / "transformer.py")
 HAS_CHECKPOINT = (ROOT / "explorer" / "checkpoints" / "dates.pt").exists()
 

@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-PAGE = str(Path(__file__).resolve().parent.parent / "app_pages" / "vit.py")
+PAGE = str(Path(__file__).resolve().parents[2] / "app_pages" / "vit.py")
 TABS = ("Patches", "Attention", "Rollout", "Head analytics", "Resolution", "Export")
 
 

@@ -16,13 +16,13 @@ import secrets
 import shutil
 import subprocess
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 
-from tests.system_tools import missing_tool
 from tools.load import link_seed, seed_of
 from tools.server import ROOT, StreamlitServer, free_port, start_server, stop_process_group, wait_http_ok
 from tools.stclient import StreamlitSession
@@ -55,7 +55,7 @@ class Cluster:
 
 
 @pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+def cluster(tmp_path_factory: pytest.TempPathFactory, missing_tool: Callable[[str], NoReturn]) -> Iterator[Cluster]:
     if not os.path.exists(NGINX):
         missing_tool("nginx is not installed (test.sh installs Debian's nginx-light; apt-get install nginx-light)")
     prefix = tmp_path_factory.mktemp("nginx")

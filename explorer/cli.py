@@ -91,6 +91,14 @@ def _profile(args: argparse.Namespace) -> int:
     return int(profiling.run_cli(args))
 
 
+def _lab_cli(parser: argparse.ArgumentParser, module_name: str) -> None:
+    """Options of a lab command (explorer.lab.cli, torch-free); its module is imported only when run."""
+    from explorer.lab.cli import add_arguments  # noqa: PLC0415
+
+    add_arguments(parser, module_name)
+    parser.set_defaults(handler=lambda args: int(importlib.import_module(module_name).main(args)))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m explorer", description="Transformer Explorer from the command line.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -114,6 +122,12 @@ def build_parser() -> argparse.ArgumentParser:
     classify = commands.add_parser("classify", help="classify an image with the trained shapes ViT")
     classify.add_argument("path")
     classify.set_defaults(handler=_classify)
+
+    lab = commands.add_parser("lab-train", help="train every architecture-lab variant on dates (same budget and seed)")
+    _lab_cli(lab, "explorer.lab.table")
+    snapshots = commands.add_parser("snapshots", help="retrain dates with the shipped seed, saving ~10 training snapshots")
+    snapshots.add_argument("task", choices=["dates"])
+    _lab_cli(snapshots, "explorer.lab.snapshots")
 
     profile = commands.add_parser("profile", help="per-module torch.profiler table")
     try:

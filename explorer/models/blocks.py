@@ -4,6 +4,13 @@ Vaswani et al. 2017, Section 3.1: every sub-layer is wrapped as LayerNorm(x + Su
 ("post-LN"). The ViT paper (Eq. 2-3) and most modern models use x + Sublayer(LayerNorm(x))
 ("pre-LN"), which trains without warm-up; ``norm_first`` picks one. The ViT block is the
 encoder layer with ``norm_first=True`` and a GELU MLP, as in timm's ``Block``.
+
+``parallel`` is PaLM's layer (Chowdhery et al. 2022, Section 2, after GPT-J): attention and
+the MLP read the same normalised input and are summed, y = x + MLP(LN(x)) + Attn(LN(x)), so
+the two input projections could be fused into one matrix product; one LayerNorm serves both.
+In the decoder the last attention (cross-attention) runs in parallel with the MLP, so each
+sub-layer still reads what the masked self-attention wrote. Post-LN parallel layers compute
+y = LN(x + Attn(x) + MLP(x)).
 """
 
 from __future__ import annotations
@@ -56,6 +63,7 @@ def layer_options(config: object) -> dict[str, object]:
         bias=config.bias,  # type: ignore[attr-defined]
         layer_norm_eps=config.layer_norm_eps,  # type: ignore[attr-defined]
         rope=getattr(config, "positions", None) == "rope",
+        parallel=bool(getattr(config, "parallel", False)),
     )
 
 
@@ -70,6 +78,20 @@ class _Residual(nn.Module):
         if self.norm_first:
             return x + dropout(fn(norm(x)))
         return norm(x + dropout(fn(x)))
+
+    def _parallel(
+        self,
+        x: torch.Tensor,
+        norm: nn.LayerNorm,
+        attend: Callable[[torch.Tensor], torch.Tensor],
+        mlp: Callable[[torch.Tensor], torch.Tensor],
+        dropouts: tuple[nn.Dropout, nn.Dropout],
+    ) -> torch.Tensor:
+        """PaLM's parallel sub-layer: attention and MLP read the same input and are summed."""
+        if self.norm_first:
+            h = norm(x)
+            return x + dropouts[0](attend(h)) + dropouts[1](mlp(h))
+        return norm(x + dropouts[0](attend(x)) + dropouts[1](mlp(x)))
 
 
 class EncoderLayer(_Residual):
@@ -87,13 +109,15 @@ class EncoderLayer(_Residual):
         bias: bool = True,
         layer_norm_eps: float = 1e-5,
         rope: bool = False,
+        parallel: bool = False,
     ) -> None:
         super().__init__()
         self.norm_first = norm_first
+        self.parallel = parallel
         self.self_attn = MultiHeadAttention(d_model, n_heads, n_kv_heads, dropout, bias, rope=rope)
         self.feed_forward = FeedForward(d_model, d_ff, activation, dropout, bias)
         self.norm1 = nn.LayerNorm(d_model, eps=layer_norm_eps)
-        self.norm2 = nn.LayerNorm(d_model, eps=layer_norm_eps)
+        self.norm2 = None if parallel else nn.LayerNorm(d_model, eps=layer_norm_eps)  # parallel: norm1 serves both
         self.dropout1 = nn.Dropout(dropout)
         self.dropout2 = nn.Dropout(dropout)
 
@@ -113,6 +137,8 @@ class EncoderLayer(_Residual):
                 record["self_input"] = (h, h)
             return out
 
+        if self.norm2 is None:
+            return self._parallel(x, self.norm1, attend, self.feed_forward, (self.dropout1, self.dropout2))
         x = self._sublayer(x, self.norm1, attend, self.dropout1)
         return self._sublayer(x, self.norm2, self.feed_forward, self.dropout2)
 
@@ -132,9 +158,11 @@ class DecoderLayer(_Residual):
         bias: bool = True,
         layer_norm_eps: float = 1e-5,
         rope: bool = False,
+        parallel: bool = False,
     ) -> None:
         super().__init__()
         self.norm_first = norm_first
+        self.parallel = parallel
         self.self_attn = MultiHeadAttention(d_model, n_heads, n_kv_heads, dropout, bias, rope=rope)
         # Queries come from the decoder, keys/values from the encoder: relative positions across the
         # two sequences mean nothing, so rotary positions are never applied here.
@@ -142,7 +170,7 @@ class DecoderLayer(_Residual):
         self.feed_forward = FeedForward(d_model, d_ff, activation, dropout, bias)
         self.norm1 = nn.LayerNorm(d_model, eps=layer_norm_eps)
         self.norm2 = nn.LayerNorm(d_model, eps=layer_norm_eps)
-        self.norm3 = nn.LayerNorm(d_model, eps=layer_norm_eps)
+        self.norm3 = None if parallel else nn.LayerNorm(d_model, eps=layer_norm_eps)  # parallel: norm2 serves both
         self.dropout1 = nn.Dropout(dropout)
         self.dropout2 = nn.Dropout(dropout)
         self.dropout3 = nn.Dropout(dropout)
@@ -171,5 +199,7 @@ class DecoderLayer(_Residual):
             return out
 
         x = self._sublayer(x, self.norm1, self_attend, self.dropout1)
+        if self.norm3 is None:
+            return self._parallel(x, self.norm2, cross_attend, self.feed_forward, (self.dropout2, self.dropout3))
         x = self._sublayer(x, self.norm2, cross_attend, self.dropout2)
         return self._sublayer(x, self.norm3, self.feed_forward, self.dropout3)

@@ -86,7 +86,9 @@ class TransformerConfig(_ConfigMixin):
     dropout 0.1, post-LN, ReLU, sinusoidal positions). The switches select the modern
     variants: ``norm_first`` (pre-LN), ``activation`` (GELU/SwiGLU), ``positions``
     (learned/RoPE/none), ``n_kv_heads`` (1 = multi-query, divisor of n_heads =
-    grouped-query), ``bias`` and ``tie_embeddings`` (Section 3.4 shares the weights).
+    grouped-query), ``bias``, ``tie_embeddings`` (Section 3.4 shares the weights) and
+    ``parallel`` (PaLM, Chowdhery et al. 2022, Section 2: attention and MLP read the same
+    normalised input, y = x + MLP(LN(x)) + Attn(LN(x))).
     """
 
     src_vocab_size: int = 64
@@ -106,6 +108,7 @@ class TransformerConfig(_ConfigMixin):
     tie_embeddings: bool = False
     layer_norm_eps: float = 1e-5
     pad_id: int = 0
+    parallel: bool = False
 
     def __post_init__(self) -> None:
         _positive("src_vocab_size", self.src_vocab_size, 1_000_000)
@@ -120,6 +123,8 @@ class TransformerConfig(_ConfigMixin):
         _check_choice("activation", self.activation, ACTIVATIONS)
         _check_choice("positions", self.positions, TEXT_POSITIONS)
         _check_eps(self.layer_norm_eps)
+        if not isinstance(self.parallel, bool):
+            raise ValueError(f"parallel must be true or false, got {self.parallel!r}")
         if self.positions == "rope" and (self.d_model // self.n_heads) % 2 != 0:
             raise ValueError(
                 f"rotary positions need an even head size; d_model/n_heads = {self.d_model // self.n_heads} is odd"

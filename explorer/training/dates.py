@@ -11,7 +11,9 @@ at a settled minimum. Seeded end to end (model init, data, dropout) and reproduc
 same machine and thread count.
 
 Writes ``explorer/checkpoints/dates.pt`` (state dict) and ``dates.json`` (sidecar: config,
-vocabulary, training settings, wall time, metrics).
+vocabulary, training settings, wall time, metrics), and the training scrubber's snapshots
+(``dates_snapshots.pt``/``.json``, see :mod:`explorer.lab.snapshots`): copying the weights at
+a few steps reads no random numbers, so the run is the same with or without them.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import math
 import random
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, TextIO
@@ -152,6 +155,7 @@ def train(
     config_overrides: dict[str, Any] | None = None,
     log: TextIO = sys.stdout,
     threads: int | None = DEFAULT_THREADS,
+    snapshot_steps: Sequence[int] = (),
 ) -> dict[str, Any]:
     """Train from scratch, evaluate on the held-out sample, save to ``out_dir`` (None = don't save).
 
@@ -160,13 +164,15 @@ def train(
     (default 1) pins torch's intra-op threads for the run and restores them afterwards: float
     sums depend on how work is split, so a fixed count makes the run reproducible bit for bit
     on any machine with the same CPU kernels, and this model is too small to gain much from more.
+    ``snapshot_steps`` lists after how many optimizer steps to keep a float16 copy of the weights
+    (0 = the initialisation); they come back as ``result["snapshots"]`` (step -> state dict).
     """
     previous_threads = torch.get_num_threads()
     if threads:
         torch.set_num_threads(threads)
     try:
         return _train(seed, steps, out_dir, progress, batch_size, lr, warmup, heldout_size, alignment_size,
-                      config_overrides, log)
+                      config_overrides, log, tuple(snapshot_steps))
     finally:
         torch.set_num_threads(previous_threads)
 
@@ -183,11 +189,13 @@ def _train(
     alignment_size: int,
     config_overrides: dict[str, Any] | None,
     log: TextIO,
+    snapshot_steps: tuple[int, ...] = (),
 ) -> dict[str, Any]:
     tokenizer = CharTokenizer()
     config = make_config(tokenizer, **(config_overrides or {}))
     data_rng = random.Random(seed)
     loss_history: list[float] = []
+    snapshots: dict[int, dict[str, torch.Tensor]] = {}
     started = time.perf_counter()
     cpu_started = time.process_time()
     with torch.random.fork_rng():  # the caller's global RNG state is left as it was
@@ -198,6 +206,8 @@ def _train(
         bar = ProgressBar(steps, enabled=progress)
         running = None
         for step in range(steps):
+            if step in snapshot_steps:
+                snapshots[step] = half_state(model)
             for group in optimizer.param_groups:
                 group["lr"] = lr_at(step, steps, lr, warmup)
             examples = dates_task.generate_examples(batch_size, data_rng.randrange(2**31), split="train")
@@ -214,6 +224,8 @@ def _train(
             bar.update(step + 1, f"loss {running:.4f}")
             if progress and (step + 1) % max(1, steps // 5) == 0 and not bar.tty:
                 print(f"step {step + 1}/{steps}  train loss {running:.4f}", file=log, flush=True)
+    if steps in snapshot_steps:
+        snapshots[steps] = half_state(model)
     model.eval()
     train_time = time.perf_counter() - started
 
@@ -255,8 +267,14 @@ def _train(
     if out_dir is not None:
         save(model, tokenizer, training, metrics, Path(out_dir))
     result = dict(metrics)
-    result.update({"training": training, "model": model, "tokenizer": tokenizer, "loss_history": loss_history})
+    result.update({"training": training, "model": model, "tokenizer": tokenizer, "loss_history": loss_history,
+                   "snapshots": snapshots})
     return result
+
+
+def half_state(model: Transformer) -> dict[str, torch.Tensor]:
+    """A float16 copy of the weights (half the bytes; the scrubber's snapshots)."""
+    return {k: v.detach().to(torch.float16).clone() for k, v in model.state_dict().items()}
 
 
 def sidecar(config: TransformerConfig, tokenizer: CharTokenizer, training: dict[str, Any], metrics: dict[str, Any]) -> dict[str, Any]:
@@ -307,6 +325,8 @@ def main(args: argparse.Namespace | None = None) -> int:
         print("error: --steps, --batch-size and --threads must be at least 1", file=sys.stderr)
         return 2
     out_dir = getattr(args, "out_dir", None) or CHECKPOINT_DIR
+    from explorer.lab.snapshots import SNAPSHOT_STEPS, save_snapshots  # noqa: PLC0415
+
     result = train(
         seed=int(getattr(args, "seed", 0) or 0),
         steps=steps,
@@ -315,9 +335,11 @@ def main(args: argparse.Namespace | None = None) -> int:
         batch_size=batch_size,
         lr=float(getattr(args, "lr", DEFAULT_LR) or DEFAULT_LR),
         threads=threads,
+        snapshot_steps=[s for s in SNAPSHOT_STEPS if s < steps] + [steps],
     )
     if out_dir is not None:
         print(f"wrote {Path(out_dir) / (NAME + '.pt')} and {NAME}.json")
+        print(f"wrote {save_snapshots(result, Path(out_dir))}")
     if result["heldout_accuracy"] < 0.97:
         print(f"warning: held-out accuracy {result['heldout_accuracy']:.2%} is below the 97% target; train longer (--steps)")
     return 0

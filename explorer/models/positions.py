@@ -49,15 +49,29 @@ def rope_angles(positions: torch.Tensor, dim: int, base: float = 10000.0) -> tor
     return positions.to(torch.float32)[:, None] * freqs[None, :]
 
 
-def apply_rope(x: torch.Tensor, positions: torch.Tensor, base: float = 10000.0) -> torch.Tensor:
-    """Rotate interleaved pairs (x[2i], x[2i+1]) of ``x`` (..., T, D) by pos * base^(-2i/D).
+ROPE_PAIRS = ("interleaved", "halves")
+
+
+def apply_rope(x: torch.Tensor, positions: torch.Tensor, base: float = 10000.0, pairs: str = "interleaved") -> torch.Tensor:
+    """Rotate the pairs of ``x`` (..., T, D) at ``positions`` (T,) by pos * base^(-2i/D).
 
     Rotating q at position m and k at position n gives q_m . k_n = Re[sum q_i conj(k_i) e^{i(m-n)theta_i}]:
-    the score sees only m - n (RoFormer, Eq. 16).
+    the score sees only m - n (RoFormer, Eq. 16). ``pairs`` says which coordinates form pair i:
+    ``"interleaved"`` = (x[2i], x[2i+1]) as in the RoFormer paper and llama.cpp, ``"halves"`` =
+    (x[i], x[i + D/2]) as in GPT-NeoX and Hugging Face's Llama (``rotate_half``). The two are the
+    same rotation after permuting the columns of W_q and W_k, which is exactly what the GGUF
+    converter does to Llama checkpoints.
     """
+    if pairs not in ROPE_PAIRS:
+        raise ValueError(f"pairs must be one of {', '.join(ROPE_PAIRS)}; got {pairs!r}")
     dim = x.shape[-1]
+    if positions.shape[-1] != x.shape[-2]:
+        raise ValueError(f"got {positions.shape[-1]} positions for {x.shape[-2]} tokens")
     angles = rope_angles(positions, dim, base).to(x.dtype)  # (T, D/2)
     cos, sin = torch.cos(angles), torch.sin(angles)
+    if pairs == "halves":
+        first, second = x[..., : dim // 2], x[..., dim // 2 :]
+        return torch.cat((first * cos - second * sin, first * sin + second * cos), dim=-1)
     x_even, x_odd = x[..., 0::2], x[..., 1::2]
     rotated_even = x_even * cos - x_odd * sin
     rotated_odd = x_even * sin + x_odd * cos

@@ -105,6 +105,7 @@ def generate(
     top_k: int = 5,
     prefix: str | None = None,
     seed: int = 0,
+    record_attention: bool = True,
 ) -> DecodeResult:
     """Translate ``text`` one token at a time.
 
@@ -114,7 +115,9 @@ def generate(
     the first target characters (teacher forcing); ``max_new_tokens`` counts the tokens
     generated after it (the end token included). The reported probabilities (``top_k`` per
     step) are always at temperature 1, i.e. the model's own distribution.
-    Text longer than the model's ``max_len`` is cut and ``truncated`` is set.
+    Text longer than the model's ``max_len`` is cut and ``truncated`` is set. ``record_attention``
+    False skips the recording pass (a caller that records attention itself, as
+    :func:`explorer.analysis.stepwise.translate_and_record` does, needs no second one).
     """
     if temperature < 0:
         raise ValueError(f"temperature must be >= 0, got {temperature}")
@@ -152,7 +155,7 @@ def generate(
             if next_id == tokenizer.eos_id and not is_forced:
                 finished = True
                 break
-        attention = _final_attention(model, src, src_mask, tgt[:-1] if len(tgt) > 1 else tgt)
+        attention = _final_attention(model, src, src_mask, tgt[:-1] if len(tgt) > 1 else tgt) if record_attention else {}
     target_ids = tgt[1:]
     return DecodeResult(
         text=tokenizer.decode(target_ids),

@@ -235,21 +235,20 @@ def translate_and_record(
     seed: int = 0,
     max_new_tokens: int | None = None,
 ) -> TranslationRun:
-    """Generate with :func:`explorer.decoding.generate`, then record every map and attention input.
+    """Generate with :func:`explorer.decoding.generate` (no attention), then record every map and
+    attention input in one pass.
 
     The recording pass feeds ``<s>`` + every emitted token but the last, the same decoder input
     ``generate`` reports, so decoder query row i is the step that produced output token i.
     """
-    import dataclasses  # noqa: PLC0415
-
     from explorer.decoding import DEFAULT_MAX_NEW_TOKENS, generate  # noqa: PLC0415
 
     result = generate(
         model, tokenizer, text,  # type: ignore[arg-type]
         max_new_tokens=DEFAULT_MAX_NEW_TOKENS if max_new_tokens is None else max_new_tokens,
-        temperature=temperature, top_k=top_k, prefix=prefix or None, seed=seed,
+        temperature=temperature, top_k=top_k, prefix=prefix or None, seed=seed, record_attention=False,
     )
     bos = int(tokenizer.bos_id)  # type: ignore[attr-defined]
     decoder_input = [bos] + list(result.target_ids[:-1]) if result.target_ids else [bos]
     run = record_attention(model, list(result.source_ids), decoder_input)
-    return TranslationRun(dataclasses.replace(result, attention={}), run)
+    return TranslationRun(result, run)

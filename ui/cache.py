@@ -1,0 +1,48 @@
+"""The app's one caching layer: every ``st.cache_*`` the pages use lives here.
+
+Two kinds, as Streamlit intends them (docs: "Caching overview"):
+- shared, read-only models: ``st.cache_resource`` (one object for every session; nobody mutates it);
+- per-input results: ``st.cache_data`` with ``max_entries`` so memory stays bounded under a class.
+The functions take only hashable settings (never a model), so a key is exactly what the page chose.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import streamlit as st
+
+if TYPE_CHECKING:
+    from explorer.analysis.stepwise import TranslationRun
+    from explorer.lessons.reveals import Reveal
+    from explorer.zoo import ZooModel
+
+
+@st.cache_resource(max_entries=8, show_spinner=False)
+def zoo_model(name: str) -> ZooModel:
+    """A shared zoo model (``explorer.zoo.load_model``): untrained weights with a ``warning`` if its checkpoint is unusable."""
+    from explorer.zoo import load_model  # noqa: PLC0415 - the home page never imports torch
+
+    return load_model(name)
+
+
+@st.cache_data(max_entries=64, show_spinner="Running the model…")
+def translation(name: str, trained: bool, text: str, temperature: float, top_k: int, prefix: str, seed: int) -> TranslationRun:
+    """Decode ``text`` with the zoo model ``name`` and record its attention (bounded per input).
+
+    ``trained`` is part of the key so a run on fallback weights is never served once the checkpoint loads.
+    """
+    from explorer.analysis.stepwise import translate_and_record  # noqa: PLC0415
+
+    entry = zoo_model(name)
+    return translate_and_record(entry.model, entry.tokenizer, text, temperature=temperature, top_k=top_k, prefix=prefix, seed=seed)
+
+
+@st.cache_data(max_entries=64, show_spinner="Computing the answer from the model…")
+def lesson_reveal(reveal: str, args_json: str) -> Reveal:
+    """A lesson step's reveal (``explorer.lessons.reveals``), computed from the shared zoo models."""
+    import json  # noqa: PLC0415
+
+    from explorer.lessons.reveals import run_reveal  # noqa: PLC0415
+
+    return run_reveal(reveal, zoo_model, json.loads(args_json))

@@ -13,7 +13,11 @@ from typing import TYPE_CHECKING
 import streamlit as st
 
 if TYPE_CHECKING:
+    import numpy as np
+
+    from explorer.analysis.distance import RunSummary, ViTRun
     from explorer.analysis.stepwise import TranslationRun
+    from explorer.inputs.images import LoadedImage
     from explorer.lessons.reveals import Reveal
     from explorer.zoo import ZooModel
 
@@ -46,3 +50,40 @@ def lesson_reveal(reveal: str, args_json: str) -> Reveal:
     from explorer.lessons.reveals import run_reveal  # noqa: PLC0415
 
     return run_reveal(reveal, zoo_model, json.loads(args_json))
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def sample_image(class_name: str, seed: int, size: int) -> np.ndarray:
+    """A sample image of the shapes task (the training generator: same class and seed, same picture)."""
+    import numpy as np  # noqa: PLC0415
+
+    from explorer.tasks import shapes  # noqa: PLC0415
+
+    return np.asarray(shapes.sample_image(class_name, seed, size=size))
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def decoded_upload(data: bytes, filename: str) -> LoadedImage:
+    """An uploaded file decoded and checked once (``explorer.inputs.images``; raises ``ImageInputError``)."""
+    from explorer.inputs import images  # noqa: PLC0415
+
+    return images.load_image_with_info(data, filename)
+
+
+@st.cache_data(max_entries=32, show_spinner="Running the model...")
+def vit_run(name: str, trained: bool, pixels: np.ndarray, size: int) -> ViTRun:
+    """One ViT forward pass at ``size``; ``trained`` is part of the key so a fallback model's results never outlive it."""
+    from explorer.views.vit import run_image  # noqa: PLC0415
+
+    entry = zoo_model(name)
+    return run_image(entry.model, entry.meta, pixels, size)
+
+
+@st.cache_data(max_entries=16, show_spinner="Running the model at the larger size...")
+def vit_summary(name: str, trained: bool, pixels: np.ndarray, size: int) -> RunSummary:
+    """Maps and statistics only: at 128 px the full attention would be 67 MB per entry."""
+    from explorer.analysis.distance import RunSummary  # noqa: PLC0415
+    from explorer.views.vit import run_image  # noqa: PLC0415
+
+    entry = zoo_model(name)
+    return RunSummary(run_image(entry.model, entry.meta, pixels, size))

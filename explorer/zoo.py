@@ -1,4 +1,4 @@
-"""Named, cached, read-only models: "dates", "shapes" and their untrained twins.
+"""Named, cached, read-only models: "dates", "shapes", "fashion" and their untrained twins.
 
 Every Streamlit session runs in the same process, so a model is loaded once and shared.
 Sharing is only safe if nobody changes it: the zoo returns models in eval mode with
@@ -25,8 +25,8 @@ from torch import nn
 from explorer.models import Transformer, TransformerConfig, ViT, ViTConfig
 
 CHECKPOINT_DIR = Path(__file__).resolve().parent / "checkpoints"
-TRAINED_NAMES = ("dates", "shapes")
-MODEL_NAMES = ("dates", "dates-untrained", "shapes", "shapes-untrained")
+TRAINED_NAMES = ("dates", "shapes", "fashion")
+MODEL_NAMES = ("dates", "dates-untrained", "shapes", "shapes-untrained", "fashion", "fashion-untrained")
 UNTRAINED_SEED = 0  # untrained twins are initialised from a fixed seed so every student sees the same weights
 
 _load_lock = threading.Lock()
@@ -113,6 +113,14 @@ def _default_meta(base: str) -> dict[str, Any]:
             n_encoder_layers=2, n_decoder_layers=2, d_ff=256, dropout=0.0, max_len=64,
         )
         return {"name": "dates", "kind": "transformer", "config": config.to_dict(), "vocab": tokenizer.vocab}
+    if base == "fashion":
+        from explorer.tasks import fashion  # noqa: PLC0415
+        from explorer.training.fashion import default_config  # noqa: PLC0415
+
+        return {
+            "name": "fashion", "kind": "vit", "config": default_config().to_dict(), "classes": list(fashion.CLASSES),
+            "preprocess": {"image_size": fashion.IMAGE_SIZE, "mean": [fashion.MEAN], "std": [fashion.STD], "grayscale": True},
+        }
     from explorer.tasks import shapes  # noqa: PLC0415
 
     config = ViTConfig(n_classes=len(shapes.CLASSES))
@@ -129,9 +137,14 @@ def _attach_io(entry: ZooModel) -> None:
 
         entry.tokenizer = CharTokenizer.from_vocab(entry.meta["vocab"])
         return
+    entry.classes = list(entry.meta.get("classes", []))
+    if entry.name.removesuffix("-untrained") == "fashion":
+        from explorer.classify import fashion_preprocess  # noqa: PLC0415
+
+        entry.preprocess = fashion_preprocess  # PIL image -> (1, 28, 28): Fashion-MNIST's look, then normalised
+        return
     from explorer.tasks.shapes import preprocess  # noqa: PLC0415
 
-    entry.classes = list(entry.meta.get("classes", []))
     settings = entry.meta.get("preprocess", {})
     size = int(settings.get("image_size", entry.config.image_size))  # type: ignore[union-attr]
     mean = tuple(settings.get("mean", (0.5, 0.5, 0.5)))

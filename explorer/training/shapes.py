@@ -264,6 +264,85 @@ def sidecar(model: ViT, record: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+VALIDATION_SEED = 1_000_033  # temperature and OOD threshold; neither training pools nor the held-out set use it
+
+
+def evaluate_honesty(model: ViT, meta: dict[str, Any], seed: int = 0, log=print) -> dict[str, Any]:
+    """Add calibration (Guo et al. 2017) and the OOD check (Lee et al. 2018) to ``meta``; no weights change.
+
+    Features for the class means: 5 000 images generated with the training seed; temperature
+    and threshold: 1 000 images of ``VALIDATION_SEED``; reported figures: the held-out set,
+    passed through the same steps an upload takes (polarity normalisation included).
+    """
+    import functools  # noqa: PLC0415
+
+    from PIL import Image  # noqa: PLC0415
+
+    from explorer.analysis import ood, ood_report  # noqa: PLC0415
+    from explorer.classify import shapes_prepare_steps  # noqa: PLC0415
+    from explorer.inputs.shapes_look import clean_drawing, object_is_darker  # noqa: PLC0415
+
+    pre = meta["preprocess"]
+    mean, std = tuple(pre["mean"]), tuple(pre["std"])
+    size = model.config.image_size
+    preprocess = functools.partial(task.preprocess, image_size=size, mean=mean, std=std)
+
+    def prepare(image: Image.Image) -> torch.Tensor:
+        return shapes_prepare_steps(image, size, preprocess)[0]
+
+    train_images, train_labels, _ = task.generate(5_000, seed)
+    val_images, val_labels, _ = task.generate(1_000, VALIDATION_SEED)
+    held_images, held_labels, _ = heldout_set(1_000)
+    _, train_feat = ood.logits_and_features(model, task.to_tensor(train_images, mean, std))
+    val_logits, val_feat = ood.logits_and_features(model, torch.stack([prepare(Image.fromarray(a)) for a in val_images]))
+    temperature = ood.fit_temperature(val_logits, torch.as_tensor(val_labels))
+    stats = ood.calibrate(train_feat.numpy(), train_labels, val_feat.numpy(), len(task.CLASSES))
+    held_pil = [Image.fromarray(a) for a in held_images]
+    held_logits, _ = ood.logits_and_features(model, torch.stack([prepare(im) for im in held_pil]))
+    probs = torch.softmax(held_logits.double(), -1).numpy()
+    probs_t = torch.softmax(held_logits.double() / temperature, -1).numpy()
+    flipped = float(np.mean([object_is_darker(im)[0] for im in held_pil]))
+    drawings = {}
+    for dark in (True, False):
+        for fill in (0.35, 0.45, 0.55):
+            images = [clean_drawing(c, dark, fill=fill) for c in task.CLASSES]
+            with torch.no_grad():
+                pred = model(torch.stack([prepare(im) for im in images])).logits.argmax(-1).numpy()
+            drawings[f"{'dark_on_white' if dark else 'light_on_black'}_fill_{fill}"] = int((pred == np.arange(len(task.CLASSES))).sum())
+    metrics = meta.setdefault("metrics", {})
+    metrics.update({
+        "heldout_accuracy_with_upload_steps": round(float((probs.argmax(1) == held_labels).mean()), 4),
+        "heldout_polarity_inverted_fraction": round(flipped, 4),
+        "ece_heldout": round(ood.expected_calibration_error(probs, held_labels), 4),
+        "ece_heldout_temperature_scaled": round(ood.expected_calibration_error(probs_t, held_labels), 4),
+        "temperature": round(temperature, 4),
+        "clean_drawings_correct_of_8": drawings,
+    })
+    meta["calibration"] = {"method": "temperature scaling (Guo et al. 2017), fitted on 1000 validation images",
+                           "temperature": round(temperature, 4)}
+    meta["polarity"] = {"method": "visible normalisation step: invert when the object is darker than the border "
+                                  "(explorer.inputs.shapes_look); the weights were trained on light-on-dark shapes only"}
+    meta["ood"] = stats.to_dict()
+    meta["ood"]["evaluation"] = ood_report.report(model, prepare, stats, held_pil, ood_report.fashion_set(), "fashion")
+    log(f"shapes: held-out acc with upload steps {metrics['heldout_accuracy_with_upload_steps']:.4f} "
+        f"(polarity step fired on {flipped:.3f}); ECE {metrics['ece_heldout']:.4f} -> "
+        f"{metrics['ece_heldout_temperature_scaled']:.4f} at T={temperature:.3f}; drawings {drawings}")
+    log(f"shapes OOD: {meta['ood']['evaluation']}")
+    return meta
+
+
+def evaluate_only(out_dir: Path | str = CHECKPOINT_DIR, log=print) -> dict[str, Any]:
+    """Recompute the calibration and OOD sections of an existing ``shapes.json`` from ``shapes.pt``."""
+    meta_path = Path(out_dir) / f"{NAME}.json"
+    meta = json.loads(meta_path.read_text())
+    model = ViT(ViTConfig.from_dict(meta["config"]))
+    model.load_state_dict(torch.load(Path(out_dir) / f"{NAME}.pt", map_location="cpu", weights_only=True))
+    model.eval()
+    meta = evaluate_honesty(model, meta, seed=int(meta["training"]["seed"]), log=log)
+    meta_path.write_text(json.dumps(meta, indent=2) + "\n")
+    return meta
+
+
 def save(model: ViT, meta: dict[str, Any], out_dir: Path | str = CHECKPOINT_DIR) -> tuple[Path, Path]:
     """Write ``shapes.pt`` (float32 state dict, loadable with ``weights_only=True``) and ``shapes.json``."""
     out = Path(out_dir)
@@ -296,6 +375,7 @@ def train(
         settings.steps = int(steps)
     model, record = train_model(settings, progress=progress, log=log)
     meta = sidecar(model, record)
+    meta = evaluate_honesty(model, meta, seed=settings.seed, log=log)
     m = meta["metrics"]
     log(
         f"held-out accuracy {m['heldout_accuracy']:.4f} on {m['heldout_size']} images; rollout box ratio "
@@ -319,6 +399,7 @@ def add_cli_arguments(parser: argparse.ArgumentParser) -> None:
         help="torch CPU threads (default 2, as the shipped weights were made; another count reorders float sums)",
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--evaluate-only", action="store_true", help="recompute calibration and OOD sections from saved weights")
 
 
 def main(args: argparse.Namespace | None = None) -> int:
@@ -327,6 +408,10 @@ def main(args: argparse.Namespace | None = None) -> int:
         parser = argparse.ArgumentParser(prog="python -m explorer train shapes", description=__doc__.splitlines()[0])
         add_cli_arguments(parser)
         args = parser.parse_args()
+    if getattr(args, "evaluate_only", False):
+        torch.set_num_threads(int(getattr(args, "threads", 2) or 2))
+        evaluate_only(getattr(args, "out_dir", None) or CHECKPOINT_DIR)
+        return 0
     steps = getattr(args, "steps", None)
     if steps is not None and steps <= 0:
         print(f"error: --steps must be positive, got {steps}", file=sys.stderr)

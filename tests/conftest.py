@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import NoReturn
 
@@ -49,3 +49,19 @@ def missing_tool() -> Callable[[str], NoReturn]:
 @pytest.fixture(scope="session")
 def repo_root() -> Path:
     return ROOT
+
+
+@pytest.fixture
+def fresh_zoo_cache() -> Iterator[None]:
+    """Empty the zoo's process cache and the app's ``ui.cache.zoo_model`` before and after a test that
+    swaps the zoo (monkeypatched ``load_model`` or ``CHECKPOINT_DIR``), so no other test sees its models."""
+    import explorer.zoo
+    from ui import cache
+
+    def clear() -> None:
+        explorer.zoo._cached.cache_clear()
+        cache.zoo_model.clear()
+
+    clear()
+    yield
+    clear()

@@ -15,6 +15,7 @@ from explorer.analysis import positions as pa
 from explorer.models import Transformer, TransformerConfig
 
 PAGE = str(Path(__file__).resolve().parents[2] / "app_pages" / "positional_encoding.py")
+CHECKPOINTS = Path(__file__).resolve().parents[2] / "explorer" / "checkpoints"
 CHARTS = {"Sinusoidal": 4, "Learned": 2, "RoPE": 3, "ViT resolution": 2, "Compare": 1}
 
 
@@ -242,7 +243,7 @@ def test_odd_d_model_from_url_is_adjusted_like_typed_input() -> None:
     assert len(charts(at)) == CHARTS["RoPE"]
 
 
-def test_sinusoidal_dates_model_gets_a_clear_note(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_sinusoidal_dates_model_gets_a_clear_note(monkeypatch: pytest.MonkeyPatch, fresh_zoo_cache: None) -> None:
     """If the trained dates model uses fixed positions, say so and show its sinusoidal similarity."""
     config = TransformerConfig(d_model=32, n_heads=2, n_encoder_layers=1, n_decoder_layers=1, d_ff=32, max_len=24)
     model = Transformer(config).eval()
@@ -261,15 +262,16 @@ def test_sinusoidal_dates_model_gets_a_clear_note(monkeypatch: pytest.MonkeyPatc
     assert "sinusoidal" in specs[0]["layout"]["title"]["text"] and z_shape(specs[0]) == (24, 24)
 
 
-def test_broken_zoo_falls_back_to_an_untrained_model(monkeypatch: pytest.MonkeyPatch) -> None:
-    def broken(name: str, *args: object, **kwargs: object) -> object:
-        raise RuntimeError("checkpoint exploded")
-
-    monkeypatch.setattr(explorer.zoo, "load_model", broken)
+def test_damaged_checkpoint_falls_back_to_an_untrained_model(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, fresh_zoo_cache: None) -> None:
+    """The zoo's one fallback: damaged weights give untrained models and a one-line note, no traceback."""
+    for name in ("dates", "shapes"):
+        (tmp_path / f"{name}.json").write_bytes((CHECKPOINTS / f"{name}.json").read_bytes())
+        (tmp_path / f"{name}.pt").write_bytes(b"checkpoint exploded")
+    monkeypatch.setattr(explorer.zoo, "CHECKPOINT_DIR", tmp_path)
     at = new_app(pe_section="Learned")
     assert_clean(at)
-    assert "No trained checkpoint" in texts(at.info)
-    assert "exploded" not in texts(at.info)
+    assert "could not be loaded" in texts(at.info) and "untrained" in texts(at.info)
+    assert str(tmp_path) not in texts(at.info)
     assert len(charts(at)) == CHARTS["Learned"]
 
 

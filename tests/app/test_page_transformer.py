@@ -277,24 +277,17 @@ def test_switching_to_a_shorter_view_resets_an_out_of_range_query() -> None:
     assert _titles(at)[3].startswith("Query 0:")
 
 
-def test_page_survives_a_damaged_checkpoint(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_page_survives_a_damaged_checkpoint(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, fresh_zoo_cache: None) -> None:
     """The zoo's one fallback: a damaged dates.pt gives untrained weights and a one-line notice, never a traceback."""
     import shutil
 
     import explorer.zoo
-    from ui import cache
 
     shutil.copy(ROOT / "explorer" / "checkpoints" / "dates.json", tmp_path / "dates.json")
     (tmp_path / "dates.pt").write_bytes(b"disk on fire")
     monkeypatch.setattr(explorer.zoo, "CHECKPOINT_DIR", tmp_path)
-    explorer.zoo._cached.cache_clear()
-    cache.zoo_model.clear()
-    try:
-        at = _page()
-        assert not at.exception
-        assert any("could not be loaded (dates.pt is unreadable" in w for w in _warnings(at))
-        assert str(tmp_path) not in _messages(at)  # file names only, no server paths
-        assert len(at.get("plotly_chart")) == 4
-    finally:
-        explorer.zoo._cached.cache_clear()
-        cache.zoo_model.clear()
+    at = _page()
+    assert not at.exception
+    assert any("could not be loaded (dates.pt is unreadable" in w for w in _warnings(at))
+    assert str(tmp_path) not in _messages(at)  # file names only, no server paths
+    assert len(at.get("plotly_chart")) == 4

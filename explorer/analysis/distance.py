@@ -222,4 +222,7 @@ class RunSummary:
         self.image_size = run.image_size
         self.cls_maps = cls_maps(run.attention, run.grid)  # (L, H, gh, gw)
         self.distance = mean_attention_distance(run.attention, run.grid, run.patch_size)  # (L, H) pixels
+        self.uniform_distance = uniform_attention_distance(run.grid, run.patch_size)  # pixels, the "global head" line
         self.entropy = attention_entropy(run.attention)  # (L, H) nats
+        # divided by ln T: comparable across input sizes (the maximum is ln 65 = 4.17 at 32 px, ln 257 = 5.55 at 64 px)
+        self.entropy_normalised = attention_entropy(run.attention, normalised=True)  # (L, H) in [0, 1]

@@ -65,12 +65,12 @@ def test_overview_is_one_figure_on_one_scale() -> None:
     assert len(heats) == 1  # one trace: one colour scale by construction
     z = np.asarray(heats[0].z, dtype=float)
     assert z.shape == (4 * 9 - 1, 3 * 9 - 1)
-    np.testing.assert_allclose(z[9:17, 18:26], np.round(maps[1, 2], 4))  # layer 2, head 3 tile
+    np.testing.assert_allclose(z[9:17, 18:26], np.round(maps[1, 2], 4))  # layer 1, head 2 tile (numbered from 0)
     assert np.isnan(z[8]).all() and np.isnan(z[:, 8]).all()  # gaps between tiles
     assert heats[0].zmin == 0 and heats[0].zmax == pytest.approx(maps.max())
-    assert list(fig.layout.xaxis.ticktext) == ["head 1", "head 2", "head 3"]
-    assert list(fig.layout.yaxis.ticktext)[-1] == "layer 4"
-    assert tuple(np.asarray(heats[0].customdata)[9, 18]) == (2, 3, 0)
+    assert list(fig.layout.xaxis.ticktext) == ["head 0", "head 1", "head 2"]
+    assert list(fig.layout.yaxis.ticktext)[-1] == "layer 3"
+    assert tuple(np.asarray(heats[0].customdata)[9, 18]) == (1, 2, 0)
 
 
 def test_topk_figure_orders_as_given() -> None:
@@ -121,7 +121,7 @@ def test_npz_and_csv_exports_round_trip() -> None:
     rows = list(csv.DictReader(io.StringIO(figs.cls_attention_csv(maps))))
     assert len(rows) == 2 * 3 * 4
     last = rows[-1]
-    assert (last["layer"], last["head"], last["patch"], last["row"], last["col"]) == ("2", "3", "3", "1", "1")
+    assert (last["layer"], last["head"], last["patch"], last["row"], last["col"]) == ("1", "2", "3", "1", "1")
     assert float(last["weight"]) == pytest.approx(maps[1, 2, 1, 1], rel=1e-5)
 
 

@@ -51,9 +51,11 @@ def test_entropy_of_one_hot_is_zero_and_of_uniform_is_log_n() -> None:
 def test_normalised_entropy_counts_only_visible_keys_under_a_causal_mask() -> None:
     causal_uniform = np.tril(np.ones((4, 4)))
     causal_uniform /= causal_uniform.sum(axis=-1, keepdims=True)
-    ent = row_entropy(causal_uniform, normalise=True)
-    np.testing.assert_allclose(ent, [0.0, 1.0, 1.0, 1.0])  # first row sees one key: entropy 0
-    assert head_entropy(causal_uniform[None])[0] == pytest.approx(0.75)
+    keep = np.tril(np.ones((4, 4), dtype=bool))  # the mask is passed, never guessed from zero weights
+    ent = row_entropy(causal_uniform, normalise=True, mask=keep)
+    assert np.isnan(ent[0])  # the first row sees one key: no choice, no normalised entropy
+    np.testing.assert_allclose(ent[1:], [1.0, 1.0, 1.0])
+    assert head_entropy(causal_uniform[None], mask=keep)[0] == pytest.approx(1.0)  # uniform causal head = 1
 
 
 def test_entropy_table_and_extremes() -> None:

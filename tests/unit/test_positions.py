@@ -226,7 +226,7 @@ def test_learned_scheme_without_table_explains_itself() -> None:
 
 def test_shared_colour_range() -> None:
     assert pa.shared_colour_range([np.eye(2)], "cosine") == (-1.0, 1.0)
-    assert pa.shared_colour_range([np.eye(2), 3 * np.eye(2) - 1], "dot product") == (-1.0, 2.0)
+    assert pa.shared_colour_range([np.eye(2), 3 * np.eye(2) - 1], "dot product") == (-2.0, 2.0)  # centred on 0
 
 
 # --- validation -------------------------------------------------------------------------------

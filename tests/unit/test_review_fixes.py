@@ -8,6 +8,7 @@ vit-explain's rollout step with its keepdim bug fixed, explicit loops for the pa
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import struct
@@ -402,3 +403,50 @@ def test_heads_docstring_cites_the_entropy_subsection() -> None:
     """Item 10: Clark et al. 2019 measure head entropy in Section 3.3 ("Focused vs Broad Attention"), not 3.2 (separator tokens)."""
     assert "Section 3.3" in (heads.__doc__ or "") and "Section 3.2," not in (heads.__doc__ or "")
 
+
+
+# ------------------------------------------------------------------ items 1 and 7: resolution comparison
+def _uniform_run(grid: tuple[int, int], patch: int = 4) -> ViTRun:
+    tokens = 1 + grid[0] * grid[1]
+    attention = np.full((1, 2, tokens, tokens), 1.0 / tokens, dtype=np.float32)
+    side = grid[0] * patch
+    return ViTRun(np.ones(3) / 3, attention, np.zeros((side, side, 3), np.uint8), np.zeros((tokens - 1, 3 * patch * patch)), grid, patch)
+
+
+def test_run_summary_compares_sizes_on_normalised_entropy_and_carries_the_uniform_distance() -> None:
+    """Item 7: raw entropies top out at ln 65 = 4.17 (32 px) and ln 257 = 5.55 (64 px); divided by ln T both reach 1.
+    Item 1: the uniform reference grows with the grid (16.5 -> 33.3 px) while the patch stays 4 px."""
+    small, big = RunSummary(_uniform_run((8, 8))), RunSummary(_uniform_run((16, 16)))
+    assert small.entropy.max() == pytest.approx(math.log(65), rel=1e-5)
+    assert big.entropy.max() == pytest.approx(math.log(257), rel=1e-5)
+    np.testing.assert_allclose(small.entropy_normalised, 1.0, rtol=1e-5)
+    np.testing.assert_allclose(big.entropy_normalised, 1.0, rtol=1e-5)
+    assert round(small.uniform_distance, 1) == 16.5 and round(big.uniform_distance, 1) == 33.3
+    assert small.patch_size == big.patch_size == 4
+
+
+def test_head_statistics_figure_draws_the_uniform_reference() -> None:
+    dist, ent = np.full((2, 3), 10.0), np.full((2, 3), 0.5)
+    fig = vit_figures.head_statistics_figure(
+        {"32 px": (dist, ent), "64 px": (2 * dist, ent)}, uniform_distance={"32 px": 16.5, "64 px": 33.3},
+        entropy_title="Attention entropy / ln T",
+    )
+    lines = [t for t in fig.data if t.mode == "lines"]
+    assert sorted(round(t.y[0], 1) for t in lines) == [16.5, 33.3]
+    assert all(t.xaxis in (None, "x") for t in lines)  # on the distance panel
+    assert "ln T" in fig.layout.annotations[1].text
+
+
+# ------------------------------------------------------------------ item 10: layers and heads numbered from 0 everywhere
+def test_vit_figures_and_exports_number_layers_and_heads_from_zero() -> None:
+    import csv  # noqa: PLC0415
+
+    maps = np.random.default_rng(0).random((2, 3, 2, 2))
+    overview = vit_figures.overview_figure(maps)
+    assert list(overview.layout.xaxis.ticktext) == ["head 0", "head 1", "head 2"]
+    assert list(overview.layout.yaxis.ticktext) == ["layer 0", "layer 1"]
+    assert tuple(np.asarray(overview.data[0].customdata)[0, 0]) == (0, 0, 0)
+    stats = vit_figures.head_statistics_figure({"a": (maps[..., 0, 0], maps[..., 1, 1])})
+    assert min(stats.data[0].x) == pytest.approx(0.0) and min(stats.data[0].customdata) == 0
+    rows = list(csv.DictReader(io.StringIO(vit_figures.cls_attention_csv(maps))))
+    assert (rows[0]["layer"], rows[0]["head"]) == ("0", "0") and (rows[-1]["layer"], rows[-1]["head"]) == ("1", "2")

@@ -99,7 +99,7 @@ def test_max_and_min_fusion() -> None:
     expected = mx / mx.sum(-1, keepdim=True)
     torch.testing.assert_close(rollout([a], head_fusion="max", add_residual=False)[0], expected)
     mn = torch.minimum(a[0, 0], a[0, 1])
-    expected = 0.5 * mn / mn.sum(-1, keepdim=True) + 0.5 * torch.eye(3)
+    expected = (mn + torch.eye(3)) / (mn.sum(-1, keepdim=True) + 1)  # (A + I), rows normalised: residual 1 / (1 + s)
     torch.testing.assert_close(rollout([a], head_fusion="min")[0], expected)
     assert not torch.allclose(rollout([a], head_fusion="max"), rollout([a], head_fusion="min"))
 

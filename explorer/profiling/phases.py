@@ -100,7 +100,7 @@ class PhaseTable:
 
     phase: str
     rows: list[PhaseRow]
-    profiled_us: float  # median of the phase range over the active steps
+    profiled_us: float  # mean of the phase range over the active steps
     plain_s: list[float]  # the same phase without profiler or scopes, per step
     tokens: int  # tokens processed per step (batch x prompt, or batch x new tokens)
     flops: int
@@ -338,6 +338,19 @@ def profile_phases(
     if attention_path not in ("fused", "eager"):
         raise ProfilingError(f"attention path must be fused or eager, got {attention_path!r}")
     eager = attention_path == "eager"
+    try:
+        return _profile_phases(gen, prompt_ids, new_tokens, warmup, active, eager, keep_trace, on_wait, lock_timeout, attention_path)
+    except ValueError as exc:  # e.g. longer than the model's context
+        if isinstance(exc, ProfilingError):
+            raise
+        raise ProfilingError(str(exc).splitlines()[0]) from None
+
+
+def _profile_phases(
+    gen: Generator, prompt_ids: torch.Tensor, new_tokens: int, warmup: int, active: int, eager: bool, keep_trace: bool,
+    on_wait: Callable[[str], None] | None, lock_timeout: float, attention_path: str,
+) -> PhaseProfile:
+    batch, prompt_len = prompt_ids.shape
     skeleton = skeleton_copy(gen.model)
     skeleton.eval()
     method_paths = [name for _, name in gen.method_scopes]
@@ -446,7 +459,8 @@ def _parse_phases(
     out: dict[str, tuple[list[PhaseRow], float]] = {}
     n = max(1, active)
     for phase in PHASES:
-        phase_us = statistics.median(phase_times[phase]) if phase_times[phase] else 0.0
+        # mean, like the module totals, so shares of one step add up (the plain timing gives the median)
+        phase_us = statistics.fmean(phase_times[phase]) if phase_times[phase] else 0.0
         rows = []
         for path, module in modules.items():
             if path not in total[phase]:
@@ -461,6 +475,17 @@ def _parse_phases(
                     flops=int(flops[phase].get(path, 0)), parent=parents[phase].get(path),
                 )
             )
+        depth: dict[str, int] = {}
+
+        def tree_depth(row: PhaseRow) -> int:
+            if row.path not in depth:
+                parent = by_path.get(row.parent) if row.parent is not None else None
+                depth[row.path] = 0 if parent is None and row.path == ROOT_NAME else (1 if parent is None else tree_depth(parent) + 1)
+            return depth[row.path]
+
+        by_path = {r.path: r for r in rows}
+        for r in rows:
+            r.depth = tree_depth(r)  # depth in the call tree, so uncalled containers do not leave gaps
         out[phase] = (rows, phase_us)
     return out
 
@@ -555,3 +580,42 @@ def marian_generator(model: nn.Module, name: str = "marian-en-pt") -> Generator:
         eager_prefill=lambda m, i, c: prefill(m, i, c, True), eager_decode=lambda m, i, c: decode(m, i, c, True),
         method_scopes=tuple(scopes),
     )
+
+
+GENERATORS = ("smollm2-135m", "marian-en-pt", "marian-pt-en", "tiny-lm")
+PARAGRAPH = (
+    "The animal didn't cross the street because it was too tired. A transformer reads every word of a sentence at "
+    "once and lets each word look at the others; the weights of that looking are the attention. When a model writes "
+    "text it works in two phases: first it reads the whole prompt, then it adds one token at a time, keeping the "
+    "keys and values of everything it has already read in a cache so that it never reads them twice. "
+)
+
+
+def generator_for(name: str) -> tuple[Generator, Any]:
+    """The named model's two-phase adapter and its tokenizer (None for the tiny LM); one-line errors."""
+    if name == "tiny-lm":
+        return tiny_generator(), None
+    if name not in GENERATORS:
+        raise ProfilingError(f"model must be one of {', '.join(GENERATORS)}, got {name!r}")
+    from explorer.pretrained import load_pretrained
+    from explorer.readers import ModelUnavailable
+
+    try:
+        pre = load_pretrained(name)
+    except ModelUnavailable as exc:
+        raise ProfilingError(str(exc).splitlines()[0]) from None
+    if pre.kind == "lm":
+        return lm_generator(pre.model, name), pre.tokenizer
+    return marian_generator(pre.model, name), pre.tokenizer
+
+
+def prompt_ids(gen: Generator, tokenizer: Any, length: int, batch: int = 1, seed: int = 0) -> torch.Tensor:
+    """A real English prompt of exactly ``length`` tokens (the paragraph repeated), or seeded random ids without a tokenizer."""
+    if isinstance(length, bool) or not isinstance(length, int) or not 1 <= length <= MAX_PROMPT:
+        raise ProfilingError(f"prompt length must be between 1 and {MAX_PROMPT}, got {length!r}")
+    if tokenizer is None:
+        ids = torch.randint(0, gen.vocab_size, (batch, length), generator=torch.Generator().manual_seed(seed))
+        return ids
+    base = list(tokenizer.encode(PARAGRAPH))
+    repeated = (base * (length // max(1, len(base)) + 1))[:length]
+    return torch.tensor([repeated] * batch, dtype=torch.long)

@@ -91,6 +91,8 @@ class TinyLM(nn.Module):
     def forward(self, ids, cache=None, need_weights=False):  # noqa: ANN001, ANN201
         """ids (B, Tnew); cache: list per layer of (K, V) or None. Returns logits (B, Tnew, V) and the new cache."""
         past = 0 if cache is None else cache[0][0].shape[2]
+        if past + ids.shape[1] > self.cfg.max_len:
+            raise ValueError(f"{past + ids.shape[1]} tokens is longer than this model's context of {self.cfg.max_len}; shorten the input")
         pos = torch.arange(past, past + ids.shape[1], device=ids.device)
         x = self.embed(ids) + self.positions(pos)[None]
         new_cache = []

@@ -51,8 +51,24 @@ def preload_library() -> None:
         from explorer.device import configure_threads  # noqa: PLC0415 - torch is imported by now
 
         configure_threads()  # once per process, before any page computes
+        start_profiler_engine()
         freeze_long_lived_objects()
         _done = True
+
+
+def start_profiler_engine() -> None:
+    """Start torch.profiler's engine (libkineto) once, on the thread that imported torch.
+
+    Importing torch registers its libkineto client on the importing thread; the first profile run
+    initialises that client and, when it runs on another thread (any other Streamlit session),
+    libkineto prints "ERROR: External init callback must run in same thread as registerClient" and
+    skips the init. Harmless, but a teacher reads it as an error. An empty CPU profile here, on
+    the preload thread that just imported torch, initialises it where libkineto expects (~ms).
+    """
+    from torch.profiler import ProfilerActivity, profile  # noqa: PLC0415 - torch is imported by now
+
+    with profile(activities=[ProfilerActivity.CPU]):
+        pass
 
 
 def device_caption() -> str:

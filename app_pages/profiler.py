@@ -1,9 +1,8 @@
 """Profiler: where a Transformer's or ViT's time, memory and FLOPs go, module by module.
 
-Thin page: widgets (bound to the URL, so a link reproduces the run) -> ``explorer.profiling``
-(validation, estimate, the locked ``torch.profiler`` run, tables, scaling, diff) ->
-``explorer.figures.profiler``. Only one profiler can run per process, so a run may wait for
-another session's; the status box says so.
+Widgets (bound to the URL, so a link reproduces the run) -> ``explorer.views.profiler`` (the
+validated request, its estimate, the run policy, one view per tab) -> placed here. Only one profiler
+can run per process, so a run may wait for another session's; the status box says so.
 """
 
 from __future__ import annotations
@@ -12,52 +11,18 @@ import time
 
 import streamlit as st
 
-from explorer.figures import profiler as figs
 from explorer.inputs.params import ParamSpec
-from explorer.profiling import (
-    MODE_LABELS,
-    SORT_KEYS,
-    ProfilingError,
-    build_request,
-    check_budget,
-    default_sizes,
-    diff_modules,
-    diff_operators,
-    format_bytes,
-    operator_table,
-    parse_sizes,
-    profile_model,
-    scaling_sweep,
-    to_csv,
-    to_json,
-)
-from explorer.profiling.estimate import format_flops
-from explorer.profiling.shared import RECENT_RUNS
-from explorer.profiling.tables import (
-    module_display_frame,
-    module_table,
-    operator_display_frame,
-    result_summary,
-    timeline_spans,
-)
+from explorer.profiling import SORT_KEYS, ProfilingError, default_sizes, parse_sizes, scaling_sweep
+from explorer.views import profiler as views
+from explorer.views.profiler import ACTIVATIONS, AUTO_RUN_SECONDS, CHARTS, DEVICES, MODE_LABELS, NORMS, PAGE_MAX_SECONDS, POSITIONS, WEIGHTS
 from ui.share import clean_link
 
-
-PAGE_MAX_SECONDS = 60.0  # refuse anything estimated longer: other sessions share 2 cores
-AUTO_RUN_SECONDS = 5.0  # run without a click when the estimate is this quick
-LOCK_WAIT_SECONDS = 180.0
-WEIGHTS = {"random": "any config", "trained": "zoo: dates / shapes"}
-DEVICES = ("cpu", "cuda")
-NORMS = ("default", "pre-LN", "post-LN")
-ACTIVATIONS = ("default", "relu", "gelu", "swiglu")
-POSITIONS = ("default", "sinusoidal", "learned", "rope", "none")
-CHARTS = ("icicle", "treemap")
 PLOT_CONFIG = {"displaylogo": False}
 RESULT, BASELINE, SCALING = "profiler_result", "profiler_baseline", "profiler_scaling"
 TABS = ("Modules", "Operators", "Pictures", "Scaling", "Diff", "Honest numbers", "Export")
 
 URL_SCHEMA = {
-    "prof_model": ParamSpec("choice", choices=("transformer", "vit")),
+    "prof_model": ParamSpec("choice", choices=views.MODELS),
     "prof_weights": ParamSpec("choice", choices=tuple(WEIGHTS)),
     "prof_mode": ParamSpec("choice", choices=tuple(MODE_LABELS)),
     "prof_device": ParamSpec("choice", choices=DEVICES),
@@ -99,7 +64,7 @@ clean_link(URL_SCHEMA)
 top = st.columns([1.2, 1.6, 1.4, 0.8])
 # Bound radios and selects show their raw option values: Streamlit writes the *formatted* label to the
 # URL when a format_func is given, so plain values keep links short and stable.
-model = top[0].radio("Model", ("transformer", "vit"), key="prof_model", bind="query-params", horizontal=True,
+model = top[0].radio("Model", views.MODELS, key="prof_model", bind="query-params", horizontal=True,
                      captions=["encoder-decoder (text)", "Vision Transformer"])
 weights = top[1].radio("Weights", tuple(WEIGHTS), captions=list(WEIGHTS.values()), key="prof_weights", bind="query-params", horizontal=True)
 mode = top[2].radio("Pass", tuple(MODE_LABELS), captions=list(MODE_LABELS.values()), key="prof_mode", bind="query-params", horizontal=True,
@@ -137,36 +102,25 @@ warmup = run_cols[2].number_input("warm-up steps", 0, 20, 1, key="prof_warmup", 
 active = run_cols[3].number_input("active steps", 0, 50, 3, key="prof_active", bind="query-params",
                                   help="Measured steps; tables show the mean and spread over them.")
 
-request = None
-estimate = None
-try:
-    request = build_request(
-        model, trained=trained, d_model=int(d_model), n_heads=int(heads), n_kv_heads=int(kv_heads) or None,
-        n_layers=int(layers), d_ff=int(d_ff), patch_size=int(patch) if patch else None,
-        activation=None if activation == "default" else activation,
-        norm_first=None if norm == "default" else norm == "pre-LN",
-        positions=None if positions == "default" else positions,
-        batch_size=int(batch), seq_len=int(seq_len), image_size=int(image_size), mode=mode, device=device,
-        warmup=int(warmup), active=int(active), seed=int(st.session_state.get("seed", 0) or 0),
-    )
-    estimate = check_budget(request, max_seconds=PAGE_MAX_SECONDS)
-except ProfilingError as error:
-    st.error(str(error), icon=":material/block:")
-    request = None
+settings = views.Settings(
+    model, weights, mode, device, int(d_model), int(heads), int(kv_heads), int(layers), int(d_ff), norm, activation, positions,
+    int(patch) if patch else None, int(batch), int(seq_len), int(image_size), int(warmup), int(active),
+    int(st.session_state.get("seed", 0) or 0),
+)
+planned = views.plan(settings)
+if planned.error:
+    st.error(planned.error, icon=":material/block:")
+request = planned.request
 
 controls = st.columns([1, 2.2, 3])
 run_clicked = controls[0].button("Run profiler", type="primary", disabled=request is None)
 auto = controls[1].toggle(f"Auto-run if quick (< {AUTO_RUN_SECONDS:.0f} s)", value=True, key="prof_auto_run",
                           help="Profile as soon as the configuration changes when the estimate is this short.")
-if estimate is not None:
-    controls[2].caption(f"Estimate: {estimate.summary()}.")
+if planned.estimate is not None:
+    controls[2].caption(f"Estimate: {planned.estimate.summary()}.")
 
 stored = st.session_state.get(RESULT)
-fingerprint = request.fingerprint() if request is not None else None
-fresh = stored is not None and stored[0] == fingerprint
-should_run = request is not None and (run_clicked or (auto and not fresh and estimate is not None and estimate.seconds <= AUTO_RUN_SECONDS))
-
-if should_run and request is not None:
+if request is not None and views.should_run(planned, stored[0] if stored else None, run_clicked, auto):
     with st.status("Profiling...", expanded=False) as status:
 
         def on_wait(message: str) -> None:
@@ -175,29 +129,20 @@ if should_run and request is not None:
 
         started = time.perf_counter()
         try:
-            # Auto-runs reuse an identical configuration measured moments ago (or being measured now) for
-            # another session; a click on "Run profiler" always measures anew (explorer/profiling/shared.py).
-            outcome = RECENT_RUNS.get_or_run(
-                request,
-                lambda: profile_model(request, on_wait=on_wait, max_seconds=PAGE_MAX_SECONDS, lock_timeout=LOCK_WAIT_SECONDS),
-                fresh=run_clicked,
-                on_wait=on_wait,
-                wait_timeout=LOCK_WAIT_SECONDS,
-            )
+            outcome = views.run(request, run_clicked, on_wait)
         except ProfilingError as error:
             status.update(label="The profiler run failed", state="error", expanded=True)
             st.error(str(error), icon=":material/block:")
         else:
-            result = outcome.result
-            st.session_state[RESULT] = (fingerprint, result)
+            st.session_state[RESULT] = (request.fingerprint(), outcome.result)
             label = (
-                f"Reused a run of this configuration from {outcome.age_seconds:.0f} s ago ({result.started_at})"
+                f"Reused a run of this configuration from {outcome.age_seconds:.0f} s ago ({outcome.result.started_at})"
                 if outcome.shared
-                else f"Profiled in {time.perf_counter() - started:.1f} s ({result.started_at})"
+                else f"Profiled in {time.perf_counter() - started:.1f} s ({outcome.result.started_at})"
             )
             status.update(label=label, state="complete")
         stored = st.session_state.get(RESULT)
-        fresh = stored is not None and stored[0] == fingerprint
+fresh = stored is not None and request is not None and stored[0] == request.fingerprint()
 
 if stored is None:
     if request is not None:
@@ -210,13 +155,13 @@ if not fresh:
 for note in result.notes:
     st.info(note)
 
-summary = result_summary(result)
+head = views.headline(result)
 metrics = st.columns(4)
-metrics[0].metric("step (profiled)", f"{result.step_mean_us / 1e3:.1f} ms", help="Mean over the active steps, from the profiler's step events.")
-metrics[1].metric("spread (std)", f"{summary['step_us_std'] / 1e3:.1f} ms", help="Standard deviation over the active steps.")
-metrics[2].metric("profiler overhead", f"x{result.overhead_ratio:.2f}", help="Median profiled step / median unprofiled step, same model, inputs and schedule.")
-metrics[3].metric("forward FLOPs", format_flops(summary["forward_flops"]), help=summary["flop_convention"])
-st.caption(f"{summary['request']} · {result.rows[0].params:,} parameters · {summary['device']}")
+metrics[0].metric("step (profiled)", f"{head.step_ms:.1f} ms", help="Mean over the active steps, from the profiler's step events.")
+metrics[1].metric("spread (std)", f"{head.spread_ms:.1f} ms", help="Standard deviation over the active steps.")
+metrics[2].metric("profiler overhead", f"x{head.overhead:.2f}", help="Median profiled step / median unprofiled step, same model, inputs and schedule.")
+metrics[3].metric("forward FLOPs", head.flops, help=head.flop_convention)
+st.caption(head.caption)
 
 # Keyed and bound to the URL: the open tab survives reruns (button clicks inside it) and links.
 tabs = st.tabs(TABS, key="prof_tab", bind="query-params", on_change="rerun")
@@ -230,11 +175,11 @@ with tabs[0]:
         depth = mcols[0].slider("Depth", 0, 8, 4, key="prof_depth", bind="query-params", help="0 = the whole model; each level opens one more layer of sub-modules.")
         hide = mcols[1].toggle("Hide modules that never ran", value=True, key="prof_hide_uncalled",
                                help="e.g. attention dropout on the fused path, or containers that only hold layers.")
-        frame = module_display_frame(result, depth, hide_uncalled=hide)
+        modules = views.modules_view(result, depth, hide)
         st.dataframe(
-            frame.drop(columns=["path"]),
+            modules.frame,
             hide_index=True,
-            height=min(36 * (len(frame) + 1) + 4, 640),
+            height=min(36 * (len(modules.frame) + 1) + 4, 640),
             column_config={
                 "share %": st.column_config.ProgressColumn("share %", min_value=0, max_value=100, format="%.1f"),
                 "total ms": st.column_config.NumberColumn(format="%.3f"),
@@ -253,7 +198,7 @@ with tabs[0]:
             "Times are per step (mean and standard deviation over the active steps). FLOPs come from a separate, untimed "
             "pass with `FlopCounterMode`: one multiply-add = 2 FLOPs, matrix products only."
         )
-        if (frame["net mem KiB"] < 0).any() or any(r.cpu_mem_net < 0 for r in result.rows):
+        if modules.has_negative_net:
             st.info(
                 "**Why some net memory is negative.** Net memory is what a module allocated minus what was freed while it "
                 "ran. A module that releases tensors made before it started (its input's intermediates, or in backward the "
@@ -273,11 +218,11 @@ with tabs[1]:
         top_level = ocols[3].toggle("Top-level operators only", key="prof_op_top", bind="query-params",
                                     help="Operators called from model code, not the ones they call (aten::linear, not the aten::addmm inside).")
         try:
-            ops = operator_table(result, sort_by=sort_by, limit=int(limit), group_by_input_shape=by_shape, top_level_only=top_level)
+            ops = views.operators_frame(result, sort_by, int(limit), by_shape, top_level)
         except ValueError as error:
             st.error(str(error))
         else:
-            st.dataframe(operator_display_frame(ops), hide_index=True)
+            st.dataframe(ops, hide_index=True)
             st.caption(
                 f"As `prof.key_averages()` gives it: summed over the {result.active_steps} active steps. Self time excludes "
                 "operators called inside; total includes them."
@@ -290,23 +235,10 @@ with tabs[1]:
 # ---------------------------------------------------------------------------------------------
 with tabs[2]:
     if tabs[2].open:  # only the open tab is computed and sent
-        rows = [r for r in result.rows if r.called or r.total_us > 0]
         chart = st.radio("Layout", CHARTS, key="prof_chart", bind="query-params", horizontal=True)
-        st.plotly_chart(
-            figs.time_icicle([r.path for r in rows], [r.parent for r in rows], [r.self_us for r in rows],
-                             [r.total_us for r in rows], [r.category for r in rows], style=chart),
-            config=PLOT_CONFIG,
-        )
-        leaves = [r for r in result.rows if r.called]
-        st.plotly_chart(
-            figs.top_modules_bar([r.path for r in leaves], [r.self_us for r in leaves], [r.total_us for r in leaves],
-                                 [r.category for r in leaves]),
-            config=PLOT_CONFIG,
-        )
-        st.plotly_chart(
-            figs.memory_timeline(result.timeline.t_ms, result.timeline.bytes, timeline_spans(result)),
-            config=PLOT_CONFIG,
-        )
+        pictures = views.pictures_view(result, chart)
+        for figure in (pictures.hierarchy, pictures.top_modules, pictures.memory):
+            st.plotly_chart(figure, config=PLOT_CONFIG)
         st.caption("Memory: the profiler's allocation records during the first active step, relative to the step start; shaded bands are blocks and top-level modules.")
 
 # ---------------------------------------------------------------------------------------------
@@ -340,25 +272,11 @@ with tabs[3]:
             sweep = stored_sweep[1]
             if stored_sweep[0] != result.request.fingerprint():
                 st.caption("This sweep was run for an earlier configuration.")
+            scaling = views.scaling_view(sweep)
             scols = st.columns(2)
-            scols[0].plotly_chart(
-                figs.scaling_figure(sweep.tokens, sweep.time_us, sweep.time_exponent, title="Time per step vs tokens (log-log)"),
-                config=PLOT_CONFIG,
-            )
-            scols[1].plotly_chart(
-                figs.scaling_figure(sweep.tokens, sweep.memory, sweep.memory_exponent, y_title="peak memory (MiB)",
-                                    scale=1 / 2**20, title="Peak memory inside the module vs tokens (log-log)"),
-                config=PLOT_CONFIG,
-            )
-            st.dataframe(
-                {
-                    "kind": list(sweep.time_exponent),
-                    "time exponent": [round(v, 2) for v in sweep.time_exponent.values()],
-                    "memory exponent": [round(v, 2) for v in sweep.memory_exponent.values()],
-                    "FLOP exponent": [round(v, 2) for v in sweep.flops_exponent.values()],
-                },
-                hide_index=True,
-            )
+            scols[0].plotly_chart(scaling.time, config=PLOT_CONFIG)
+            scols[1].plotly_chart(scaling.memory, config=PLOT_CONFIG)
+            st.dataframe(scaling.exponents, hide_index=True)
             st.caption(
                 "k is the slope of a straight-line fit on log-log axes over the upper half of the sweep (y ~ tokens^k). "
                 "Feed-forward work is per token (k ~ 1); attention's Q K^T and weights x V grow with tokens^2, so its k climbs "
@@ -384,18 +302,11 @@ with tabs[4]:
         else:
             st.caption(f"Baseline: {baseline.request.describe()} ({baseline.started_at}).")
             st.caption(f"Current: {result.request.describe()} ({result.started_at}).")
-            modules_diff = diff_modules(baseline, result)
-            ops_diff = diff_operators(baseline, result)
-            st.plotly_chart(
-                figs.diff_bar(modules_diff["path"], modules_diff["delta_self_us"], title="Per-module change in self time (current - baseline)"),
-                config=PLOT_CONFIG,
-            )
-            st.dataframe(modules_diff.round(1), hide_index=True)
-            st.plotly_chart(
-                figs.diff_bar(ops_diff["name"], ops_diff["delta_self_us"], title="Per-operator change in self time per step"),
-                config=PLOT_CONFIG,
-            )
-            st.dataframe(ops_diff.round(2), hide_index=True)
+            diff = views.diff_view(baseline, result)
+            st.plotly_chart(diff.modules, config=PLOT_CONFIG)
+            st.dataframe(diff.modules_table, hide_index=True)
+            st.plotly_chart(diff.operators, config=PLOT_CONFIG)
+            st.dataframe(diff.operators_table, hide_index=True)
             st.caption("Module rows: times in us per step, memory in bytes; operator rows: self CPU time in us and calls per step.")
 
 # ---------------------------------------------------------------------------------------------
@@ -403,10 +314,7 @@ with tabs[4]:
 # ---------------------------------------------------------------------------------------------
 with tabs[5]:
     if tabs[5].open:  # only the open tab is computed and sent
-        st.plotly_chart(
-            figs.step_times_figure([t * 1e3 for t in result.wall_plain_s], [t * 1e3 for t in result.wall_profiled_s]),
-            config=PLOT_CONFIG,
-        )
+        st.plotly_chart(views.step_times(result), config=PLOT_CONFIG)
         st.markdown(
             f"""
     - **Profiler overhead x{result.overhead_ratio:.2f}**: median wall time of a profiled step over an unprofiled one (same private
@@ -418,7 +326,7 @@ with tabs[5]:
       highest point above the level at entry.
     - **FLOPs**: counted once in an untimed pass; one multiply-add = 2 FLOPs; only matrix products count (norms, softmax
       and activations are left out, as usual).
-    - **Estimate before the run**: {result.estimate.summary()}; measured peak inside the model {format_bytes(result.rows[0].cpu_mem_peak)}.
+    - **Estimate before the run**: {result.estimate.summary()}; measured peak inside the model {views.measured_peak(result)}.
     - **Shared machine**: sessions share CPU cores; another session's work slows yours. Only one profiler runs at a time,
       so you may wait for another session's run.
     """
@@ -436,7 +344,8 @@ with tabs[6]:
         if result.tensorboard_zip:
             ecols[1].download_button("TensorBoard trace dir (.zip)", result.tensorboard_zip, file_name="profiler_tensorboard.zip",
                                      mime="application/zip", help="Unzip, then: tensorboard --logdir profiler_trace")
-        ecols[2].download_button("Modules (CSV)", to_csv(module_table(result)), file_name="profiler_modules.csv", mime="text/csv")
-        ecols[3].download_button("Operators (CSV)", to_csv(operator_table(result, limit=None)), file_name="profiler_operators.csv", mime="text/csv")
-        ecols[4].download_button("Summary + modules (JSON)", to_json(result), file_name="profiler.json", mime="application/json")
+        files = views.exports(result)
+        ecols[2].download_button("Modules (CSV)", files.modules_csv, file_name="profiler_modules.csv", mime="text/csv")
+        ecols[3].download_button("Operators (CSV)", files.operators_csv, file_name="profiler_operators.csv", mime="text/csv")
+        ecols[4].download_button("Summary + modules (JSON)", files.json, file_name="profiler.json", mime="application/json")
         st.caption("The same table from the command line: `python -m explorer profile --model transformer --format csv`.")

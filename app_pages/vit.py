@@ -35,8 +35,8 @@ def _link_schema() -> dict[str, ParamSpec]:
         "vit_model": ParamSpec("choice", MODELS), "vit_source": ParamSpec("choice", SOURCES),
         "vit_cls": ParamSpec("choice", tuple(entry.classes or shapes.CLASSES)),
         "vit_sample_seed": ParamSpec("int", minimum=0, maximum=MAX_SEED), "vit_fit": ParamSpec("choice", images.FIT_MODES),
-        "vit_topk": ParamSpec("int", minimum=1, maximum=cfg.n_classes), "vit_layer": ParamSpec("int", minimum=1, maximum=cfg.n_layers),
-        "vit_head": ParamSpec("int", minimum=1, maximum=cfg.n_heads), "vit_patch": ParamSpec("int", minimum=0, maximum=n_patches - 1),
+        "vit_topk": ParamSpec("int", minimum=1, maximum=cfg.n_classes), "vit_layer": ParamSpec("int", minimum=0, maximum=cfg.n_layers - 1),
+        "vit_head": ParamSpec("int", minimum=0, maximum=cfg.n_heads - 1), "vit_patch": ParamSpec("int", minimum=0, maximum=n_patches - 1),
         "vit_fusion": ParamSpec("choice", FUSIONS), "vit_discard": ParamSpec("float", minimum=0.0, maximum=0.95),
         "vit_residual": ParamSpec("bool"), "vit_size": ParamSpec("choice", tuple(str(s) for s in LARGER_SIZES)),
         "vit_tab": ParamSpec("choice", TABS),
@@ -124,19 +124,27 @@ with right:
 # rendered, and Streamlit then drops its value and its URL parameter.
 with st.container(border=True):
     c1, c2, c3 = st.columns(3)
-    layer = c1.slider("Layer", 1, n_layers, n_layers, key="vit_layer", bind="query-params",
+    layer = c1.slider("Layer", 0, n_layers - 1, n_layers - 1, key="vit_layer", bind="query-params",
                       help="Which encoder layer's attention to show; rollout is accumulated up to this layer.")
-    head = c2.slider("Head", 1, n_heads, 1, key="vit_head", bind="query-params")
+    head = c2.slider("Head", 0, n_heads - 1, 0, key="vit_head", bind="query-params")
+    # The centre patch is set through session state, not value=: a click on the attention chart also
+    # sets this key (_pick_patch), and Streamlit warns when a widget has both a value= default and a
+    # session-state value. With value=None every patch, 0 included, stays in the link.
+    centre = n_patches // 2 + gw // 2
+    if st.session_state.get("vit_patch") is None and "vit_patch" not in st.query_params:
+        st.session_state["vit_patch"] = centre
     patch = c3.number_input(
-        "Patch to inspect", 0, n_patches - 1, n_patches // 2 + gw // 2, 1, key="vit_patch", bind="query-params",
+        "Patch to inspect", 0, n_patches - 1, None, 1, key="vit_patch", bind="query-params",
         help="A patch index from the numbered grid (Patches tab): the Attention tab shows where it looks.",
     )
+    patch = centre if patch is None else patch
     c1, c2, c3, c4 = st.columns([1.3, 1.2, 1.2, 1.3])
     fusion = c1.radio("Rollout head fusion", FUSIONS, key="vit_fusion", bind="query-params", horizontal=True)
     discard = c2.slider("Rollout discard ratio", 0.0, 0.95, 0.0, 0.05, key="vit_discard", bind="query-params",
                         help="Drop this share of the weakest links in each row before multiplying ([CLS] is never dropped).")
-    residual = c3.checkbox("Residual 0.5A + 0.5I", True, key="vit_residual", bind="query-params",
-                           help="Rollout: model the skip connection as 0.5 * attention + 0.5 * identity (Abnar & Zuidema).")
+    residual = c3.checkbox("Residual (A + I)", True, key="vit_residual", bind="query-params",
+                           help="Rollout: add the identity for the skip connection, then renormalise each row (vit-explain's step). "
+                                "With mean fusion and no discard this is Abnar & Zuidema's 0.5·A + 0.5·I.")
     size = c4.select_slider("Larger input size (px)", LARGER_SIZES, 64, key="vit_size", bind="query-params",
                             help="Used by the Resolution tab.")
 choice = views.Selection(int(layer), int(head), int(patch), fusion, float(discard), bool(residual))
@@ -219,14 +227,19 @@ with tabs[4]:
         st.caption(
             f"What am I looking at: [CLS] attention of layer {layer}, head {head} at the training size and at {size} px. "
             "The model was trained only at the small size; at the larger size the learned position embeddings are "
-            "interpolated (bicubic, ViT paper Section 3.2) to the bigger grid. Correlation of the two maps "
+            "resampled to the bigger grid by 2-D interpolation (the ViT paper, Section 3.2, says only \"2D interpolation\"; "
+            "this app uses bicubic, as timm's resample_abs_pos_embed does; the paper's own code zooms linearly). Correlation of the two maps "
             f"(larger one averaged down): {resolution.correlation:.2f}. "
             f"Prediction at {size} px: {resolution.best_class} ({resolution.best_probability:.0%})."
         )
         st.plotly_chart(resolution.statistics, key="vit_resolution_stats_chart")
         st.caption(
-            "What am I looking at: the head statistics at both sizes. Distances are in input pixels, so a head that "
-            "keeps its distance in patches roughly doubles it in pixels when the image doubles."
+            f"What am I looking at: the head statistics at both sizes. Distances are in input pixels; a patch is {resolution.patch_size} px "
+            f"at both sizes, so pixels = {resolution.patch_size} × patches either way. The dashed lines are heads that spread attention "
+            f"evenly over all patches: {resolution.uniform_small:.1f} px on the small grid, {resolution.uniform_big:.1f} px on the large "
+            "one, because the grid's side grew. Heads near their line are close to uniform, and their distance grows with the grid "
+            "(in patches too); a local head's distance would stay put. Entropy is divided by ln T (T = number of tokens), so 1 means "
+            "uniform at either size."
         )
 
 with tabs[5]:

@@ -28,7 +28,7 @@ FUSIONS = rollout.HEAD_FUSIONS
 
 @dataclass(frozen=True)
 class Selection:
-    """The view controls shared by every tab (layer and head counted from 1, as the sliders show them)."""
+    """The view controls shared by every tab (layer and head numbered from 0, as on every page)."""
 
     layer: int
     head: int
@@ -106,7 +106,7 @@ class AttentionTab:
 
 
 def attention_tab(run: distance.ViTRun, choice: Selection) -> AttentionTab:
-    layer, head = choice.layer - 1, choice.head - 1
+    layer, head = choice.layer, choice.head
     maps = distance.cls_maps(run.attention, run.grid)
     patch_map, to_cls = distance.patch_query_map(run.attention[layer, head], choice.patch, run.grid)
     overlays = figs.overlays_figure([
@@ -117,7 +117,7 @@ def attention_tab(run: distance.ViTRun, choice: Selection) -> AttentionTab:
 
 
 def rollout_tab(run: distance.ViTRun, choice: Selection) -> go.Figure:
-    layer, head = choice.layer - 1, choice.head - 1
+    layer, head = choice.layer, choice.head
     maps = distance.cls_maps(run.attention, run.grid)
     rolled = rollout_map(run, run.attention, layer, choice.fusion, choice.discard, choice.residual)
     return figs.overlays_figure([
@@ -150,24 +150,28 @@ class ResolutionTab:
     correlation: float
     best_class: str
     best_probability: float
+    uniform_small: float  # pixels: the uniform reference at the training size
+    uniform_big: float  # pixels: the same at the larger size (it grows with the grid's side)
+    patch_size: int  # pixels, the same at both sizes
 
 
 def resolution_tab(run: distance.ViTRun, big: distance.RunSummary, choice: Selection, classes: list[str]) -> ResolutionTab:
-    layer, head = choice.layer - 1, choice.head - 1
+    layer, head = choice.layer, choice.head
     small_maps = distance.cls_maps(run.attention, run.grid)
     gh, gw = run.grid
     overlays = figs.overlays_figure([
         figs.Panel(run.model_view, small_maps[layer, head], run.patch_size, f"{run.image_size} px: {gh} x {gw} patches"),
         figs.Panel(big.model_view, big.cls_maps[layer, head], big.patch_size, f"{big.image_size} px: {big.grid[0]} x {big.grid[1]} patches"),
     ])
-    stats = {
-        f"{run.image_size} px": (distance.mean_attention_distance(run.attention, run.grid, run.patch_size), distance.attention_entropy(run.attention)),
-        f"{big.image_size} px": (big.distance, big.entropy),
-    }
+    small = distance.RunSummary(run)
+    # Entropy divided by ln T: the two sizes have different maxima (ln 65 = 4.17 at 32 px, ln 257 = 5.55 at 64 px).
+    stats = {f"{s.image_size} px": (s.distance, s.entropy_normalised) for s in (small, big)}
+    uniform = {f"{s.image_size} px": s.uniform_distance for s in (small, big)}
     best = int(np.argmax(big.probabilities))
     return ResolutionTab(
-        overlays, figs.head_statistics_figure(stats), distance.map_correlation(small_maps[layer, head], big.cls_maps[layer, head]),
-        classes[best], float(big.probabilities[best]),
+        overlays, figs.head_statistics_figure(stats, uniform_distance=uniform, entropy_title="Attention entropy / ln T (1 = uniform)"),
+        distance.map_correlation(small_maps[layer, head], big.cls_maps[layer, head]),
+        classes[best], float(big.probabilities[best]), small.uniform_distance, big.uniform_distance, small.patch_size,
     )
 
 
@@ -184,7 +188,7 @@ class Downloads:
 
 def downloads(run: distance.ViTRun, model_name: str, pixels: np.ndarray, choice: Selection, classes: list[str]) -> Downloads:
     maps = distance.cls_maps(run.attention, run.grid)
-    layer, head = choice.layer - 1, choice.head - 1
+    layer, head = choice.layer, choice.head
     digest = hashlib.sha256(pixels.tobytes()).hexdigest()[:8]
     return Downloads(
         stem=f"vit-{model_name}-{digest}",

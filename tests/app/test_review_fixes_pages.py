@@ -67,3 +67,74 @@ def test_decoder_heatmap_leaves_the_masked_triangle_empty(untrained_decoder_page
     upper = np.triu(np.ones(z.shape, dtype=bool), k=1)
     assert upper.any() and np.isnan(z[upper]).all() and np.isfinite(z[~upper]).all()
     assert "empty upper triangle" in _texts(untrained_decoder_page)
+
+
+VIT = str(ROOT / "app_pages" / "vit.py")
+
+
+@pytest.fixture(scope="module")
+def vit_resolution_page() -> AppTest:
+    at = AppTest.from_file(VIT, default_timeout=120)
+    at.query_params["vit_size"] = "64"
+    at.run()
+    at.session_state["vit_tab"] = "Resolution"
+    return at.run()
+
+
+def _chart_specs(at: AppTest) -> list[dict]:
+    import json  # noqa: PLC0415
+
+    return [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+
+
+def test_resolution_tab_explains_the_doubling_by_the_grid_and_draws_the_uniform_reference(vit_resolution_page: AppTest) -> None:
+    """Item 1: the patch stays 4 px, so 'doubles in pixels' was false; the uniform reference goes 16.5 -> 33.3 px."""
+    assert not vit_resolution_page.exception
+    text = _texts(vit_resolution_page)
+    assert "roughly doubles it in pixels" not in text
+    assert "16.5 px" in text and "33.3 px" in text and "4 px at both sizes" in text
+    stats = next(s for s in _chart_specs(vit_resolution_page) if "Mean attention distance" in json_text(s))
+    lines = [t for t in stats["data"] if t.get("mode") == "lines"]
+    assert sorted(round(t["y"][0], 1) for t in lines) == [16.5, 33.3]
+
+
+def test_resolution_tab_compares_entropy_divided_by_ln_t(vit_resolution_page: AppTest) -> None:
+    """Item 7: raw entropies at 65 and 257 tokens have different maxima (4.17 and 5.55 nats); the figure plots H / ln T."""
+    stats = next(s for s in _chart_specs(vit_resolution_page) if "Mean attention distance" in json_text(s))
+    assert "ln T" in json_text(stats)
+    entropy_traces = [t for t in stats["data"] if t.get("mode") == "markers" and t.get("yaxis") == "y2"]
+    assert len(entropy_traces) == 2
+    for trace in entropy_traces:
+        values = _numbers(trace["y"])
+        assert 0.0 <= min(values) and max(values) <= 1.0 + 1e-6
+
+
+def test_resolution_tab_cites_the_interpolation_correctly(vit_resolution_page: AppTest) -> None:
+    """Item 6: the ViT paper (Section 3.2) says "2D interpolation"; bicubic is timm's choice."""
+    text = _texts(vit_resolution_page)
+    assert "bicubic, ViT paper Section 3.2" not in text
+    assert "2D interpolation" in text and "timm" in text
+
+
+def test_vit_page_numbers_layers_and_heads_from_zero() -> None:
+    """Item 10: one convention everywhere (the Transformer page counts from 0)."""
+    at = AppTest.from_file(VIT, default_timeout=120).run()
+    assert at.slider(key="vit_head").min == 0 and at.slider(key="vit_layer").min == 0
+    assert at.slider(key="vit_layer").value == at.slider(key="vit_layer").max
+
+
+def json_text(spec: dict) -> str:
+    import json  # noqa: PLC0415
+
+    return json.dumps(spec)
+
+
+def _numbers(values: object) -> list[float]:
+    """A Plotly array from chart JSON: a plain list or the typed-array form (dtype, base64 bytes)."""
+    import base64  # noqa: PLC0415
+
+    import numpy as np  # noqa: PLC0415
+
+    if isinstance(values, dict):
+        return np.frombuffer(base64.b64decode(values["bdata"]), dtype=values["dtype"]).astype(float).tolist()
+    return [float(v) for v in values]  # type: ignore[union-attr]

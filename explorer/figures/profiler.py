@@ -6,6 +6,10 @@
 * :func:`scaling_figure` - time or memory against tokens on log-log axes, fitted exponents in the legend.
 * :func:`diff_bar` - per-module or per-operator change between a baseline and the current run.
 * :func:`step_times_figure` - profiled vs unprofiled step times (the profiler's own cost).
+* :func:`python_icicle` - the Python call tree of one request (pyinstrument), coloured by group.
+* :func:`share_bars` - time shares per kind, one bar per phase (prefill, decode) or per run.
+* :func:`prompt_sweep_figure` - each kind's share of the prefill against the prompt length.
+* :func:`path_comparison_figure` - attention time with the fused kernel and with the explicit softmax.
 """
 
 from __future__ import annotations
@@ -153,6 +157,7 @@ def scaling_figure(
     scale: float = 1e-3,
     title: str = "Scaling with sequence length (log-log)",
     reference: bool = True,
+    flop_exponents: Mapping[str, float] | None = None,
 ) -> go.Figure:
     """One line per kind on log-log axes; the legend shows the fitted exponent k of y ~ x^k.
 
@@ -170,7 +175,8 @@ def scaling_figure(
         fig.add_trace(
             go.Scatter(
                 x=list(tokens), y=y, mode="lines+markers",
-                name=f"{KIND_LABELS.get(kind, kind)} (k = {_format_exponent(exponents.get(kind, float('nan')))})",
+                name=f"{KIND_LABELS.get(kind, kind)} (k = {_format_exponent(exponents.get(kind, float('nan')))}"
+                + (f"; FLOPs k = {_format_exponent(flop_exponents.get(kind, float('nan')))})" if flop_exponents else ")"),
                 line=dict(color=_colour(kind)),
             )
         )
@@ -227,4 +233,101 @@ def step_times_figure(plain_ms: Sequence[float], profiled_ms: Sequence[float], t
         if values:
             fig.add_trace(go.Box(y=list(values), name=name, boxpoints="all", marker_color=colour, jitter=0.3))
     fig.update_layout(title=title, yaxis_title="wall time per step (ms)", height=340, margin=dict(t=50, l=10, r=10, b=40), showlegend=False)
+    return fig
+
+
+GROUP_COLOURS = {
+    "torch ops (C++)": "#E4572E",
+    "torch Python": "#F3A712",
+    "explorer Python": "#2E86AB",
+    "tokenizer": "#7B4B94",
+    "figures": "#3BB273",
+    "other Python": "#A0A4B8",
+}
+SHARE_COLOURS = {
+    "attention": "#E4572E", "cross_attention": "#C1292E", "recurrent": "#F3A712", "mlp": "#2E86AB", "norm": "#3BB273",
+    "embedding": "#7B4B94", "unembedding": "#B388EB", "other": "#A0A4B8",
+}
+
+
+def python_icicle(
+    ids: Sequence[str], labels: Sequence[str], parents: Sequence[str], values: Sequence[float], groups: Sequence[str],
+    locations: Sequence[str] | None = None, title: str = "Where the request's wall time goes, Python call by call",
+) -> go.Figure:
+    """Icicle of the sampled call tree: a box's width is its total wall time; colour = torch op, torch Python, ..."""
+    if not ids:
+        return _empty(title, "no samples recorded")
+    locs = locations or [""] * len(ids)
+    hover = [f"{lab}<br>{loc}<br>{v * 1e3:.1f} ms · {g}" for lab, loc, v, g in zip(labels, locs, values, groups)]
+    fig = go.Figure(
+        go.Icicle(
+            ids=list(ids), labels=list(labels), parents=list(parents), values=[max(0.0, float(v)) for v in values],
+            branchvalues="total", marker=dict(colors=[GROUP_COLOURS.get(g, "#A0A4B8") for g in groups]),
+            hovertext=hover, hoverinfo="text", tiling=dict(orientation="v"), maxdepth=12,
+        )
+    )
+    fig.update_layout(title=title, margin=dict(t=50, l=10, r=10, b=10), height=560)
+    return fig
+
+
+def share_bars(shares: Mapping[str, Mapping[str, float]], title: str = "Share of the time by kind") -> go.Figure:
+    """Stacked horizontal bars: one bar per phase/run, one segment per kind (percent of that phase's time)."""
+    if not shares:
+        return _empty(title, "nothing measured")
+    kinds: list[str] = []
+    for s in shares.values():
+        kinds.extend(k for k in s if k not in kinds)
+    fig = go.Figure()
+    names = list(shares)
+    for kind in kinds:
+        fig.add_trace(
+            go.Bar(
+                y=names, x=[100 * shares[n].get(kind, 0.0) for n in names], name=kind.replace("_", " "), orientation="h",
+                marker_color=SHARE_COLOURS.get(kind, "#A0A4B8"), hovertemplate="%{y}: %{x:.1f}%<extra>" + kind + "</extra>",
+            )
+        )
+    fig.update_layout(
+        barmode="stack", title=title, xaxis=dict(title="% of the phase's time", range=[0, 100]), height=120 + 60 * len(names),
+        margin=dict(t=50, l=10, r=10, b=40), legend=dict(orientation="h", y=-0.35),
+    )
+    return fig
+
+
+def prompt_sweep_figure(
+    lengths: Sequence[int], shares: Sequence[Mapping[str, float]], title: str = "Prefill: each kind's share of the time vs prompt length"
+) -> go.Figure:
+    """One line per kind: its share of the prefill (percent) against the prompt length (log x)."""
+    if len(lengths) < 2:
+        return _empty(title, "sweep at least two prompt lengths")
+    kinds: list[str] = []
+    for s in shares:
+        kinds.extend(k for k in s if k not in kinds)
+    fig = go.Figure()
+    for kind in kinds:
+        fig.add_trace(
+            go.Scatter(
+                x=list(lengths), y=[100 * s.get(kind, 0.0) for s in shares], mode="lines+markers", name=kind.replace("_", " "),
+                line=dict(color=SHARE_COLOURS.get(kind, "#A0A4B8")),
+            )
+        )
+    fig.update_xaxes(type="log", title="prompt tokens")
+    fig.update_yaxes(title="% of the prefill", rangemode="tozero")
+    fig.update_layout(title=title, height=400, margin=dict(t=50, l=10, r=10, b=40), legend=dict(orientation="h", y=-0.25))
+    return fig
+
+
+def path_comparison_figure(
+    modules: Sequence[str], fused_ms: Sequence[float], eager_ms: Sequence[float],
+    title: str = "Attention time per step: fused kernel vs explicit softmax (maps returned)",
+) -> go.Figure:
+    """Grouped horizontal bars, one pair per attention module (full dotted paths on the axis)."""
+    if len(modules) == 0:
+        return _empty(title, "no attention modules measured")
+    fig = go.Figure()
+    fig.add_trace(go.Bar(y=list(modules), x=list(fused_ms), name="fused (SDPA)", orientation="h", marker_color="#2E86AB"))
+    fig.add_trace(go.Bar(y=list(modules), x=list(eager_ms), name="eager (maps returned)", orientation="h", marker_color="#E4572E"))
+    fig.update_layout(
+        barmode="group", title=title, xaxis_title="ms per step (median)", height=max(300, 40 * len(modules) + 140),
+        margin=dict(t=50, l=10, r=10, b=40), yaxis=dict(automargin=True, autorange="reversed"), legend=dict(orientation="h", y=-0.2),
+    )
     return fig

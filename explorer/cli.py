@@ -129,6 +129,10 @@ def build_parser() -> argparse.ArgumentParser:
     snapshots.add_argument("task", choices=["dates"])
     _lab_cli(snapshots, "explorer.lab.snapshots")
 
+    from explorer.runs import lm_cli  # noqa: PLC0415 - argument definitions only; the model loads on use
+
+    lm_cli.add_commands(commands)
+
     profile = commands.add_parser("profile", help="per-module torch.profiler table")
     try:
         from explorer import profiling  # noqa: PLC0415

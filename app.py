@@ -26,6 +26,7 @@ PAGES = [
     st.Page("app_pages/vit.py", title="Vision Transformer", icon=":material/image:", url_path="vit"),
     st.Page("app_pages/profiler.py", title="Profiler", icon=":material/timer:", url_path="profiler"),
     st.Page("app_pages/lessons.py", title="Lessons", icon=":material/school:", url_path="lessons"),
+    st.Page("app_pages/lab.py", title="Architecture lab", icon=":material/science:", url_path="lab"),
 ]
 
 navigation = st.navigation(PAGES)

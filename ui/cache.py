@@ -18,6 +18,8 @@ if TYPE_CHECKING:
     from explorer.analysis.distance import RunSummary, ViTRun
     from explorer.analysis.stepwise import TranslationRun
     from explorer.inputs.images import LoadedImage
+    from explorer.lab.latency import Latency
+    from explorer.lab.snapshots import Snapshots
     from explorer.lessons.reveals import Reveal
     from explorer.zoo import ZooModel
 
@@ -87,3 +89,20 @@ def vit_summary(name: str, trained: bool, pixels: np.ndarray, size: int) -> RunS
 
     entry = zoo_model(name)
     return RunSummary(run_image(entry.model, entry.meta, pixels, size))
+
+
+@st.cache_data(max_entries=64, show_spinner="Timing the model…")
+def lab_latency(switches: tuple[str, ...]) -> Latency:
+    """Measured prefill and per-token latency of a lab variant (``explorer.lab.latency``), once per process."""
+    from explorer.lab.latency import measure_latency  # noqa: PLC0415
+    from explorer.lab.switches import apply_switches, lab_base_config  # noqa: PLC0415
+
+    return measure_latency(apply_switches(lab_base_config(), switches))
+
+
+@st.cache_resource(show_spinner=False)
+def lab_snapshots() -> Snapshots:
+    """The dates model's training snapshots (``explorer.lab.snapshots``); raises ValueError when unusable."""
+    from explorer.lab.snapshots import load_snapshots  # noqa: PLC0415
+
+    return load_snapshots()

@@ -6,10 +6,6 @@ Run with ``streamlit run app.py``. Each page lives in ``app_pages/`` and only pl
 
 from __future__ import annotations
 
-import os
-
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # idle torch threads sleep instead of spinning: many sessions share few cores
-
 import streamlit as st
 
 from explorer.inputs.params import ParamSpec  # plain Python: the home page never imports torch

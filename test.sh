@@ -5,7 +5,6 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 PYTHON=${PYTHON:-python3}
-export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}  # idle torch threads sleep: tests and servers share 2 cores
 # The CPU build of torch first (PyTorch's CPU wheel index), so requirements.txt finds torch installed:
 # a version bound cannot stop pip from choosing PyPI's multi-GB CUDA build on Linux.
 if ! "$PYTHON" -c "import torch" >/dev/null 2>&1; then

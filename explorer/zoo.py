@@ -22,9 +22,9 @@ from typing import Any
 import torch
 from torch import nn
 
+from explorer import CHECKPOINT_DIR
 from explorer.models import Transformer, TransformerConfig, ViT, ViTConfig
 
-CHECKPOINT_DIR = Path(__file__).resolve().parent / "checkpoints"
 TRAINED_NAMES = ("dates", "shapes", "fashion")
 MODEL_NAMES = ("dates", "dates-untrained", "shapes", "shapes-untrained", "fashion", "fashion-untrained")
 UNTRAINED_SEED = 0  # untrained twins are initialised from a fixed seed so every student sees the same weights
@@ -46,14 +46,6 @@ class ZooModel:
     tokenizer: Any = None  # CharTokenizer for "dates"
     classes: list[str] = field(default_factory=list)  # class names for "shapes"
     preprocess: Callable[..., torch.Tensor] | None = None  # PIL image -> (3, S, S) tensor for "shapes"
-
-    @property
-    def label(self) -> str:
-        """How pages name the model, making the untrained state impossible to miss."""
-        base = self.name.removesuffix("-untrained")
-        if self.trained:
-            return f"{base} (trained)"
-        return f"{base} (untrained)" if self.name != base else f"{base} (untrained: checkpoint unavailable)"
 
 
 def checkpoint_paths(base: str, directory: Path = CHECKPOINT_DIR) -> tuple[Path, Path]:

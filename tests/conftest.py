@@ -14,8 +14,6 @@ from typing import NoReturn
 
 import pytest
 
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # idle torch threads sleep instead of spinning: many sessions share few cores
-
 ROOT = Path(__file__).resolve().parent.parent
 os.chdir(ROOT)
 if str(ROOT) not in sys.path:

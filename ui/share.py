@@ -142,24 +142,6 @@ def current_link(base_url: str | None, params: Mapping[str, str | list[str]]) ->
     return f"{base}?{query}" if query else (base or "?")
 
 
-def _already_shown_this_run() -> bool:
-    """True if the link was already drawn in this script run (app.py and a page may both call).
-
-    Marks the run's ``parallel_coordinator``, an object Streamlit creates anew for every run, so
-    the mark clears itself; if that internal ever changes, the link is simply drawn again.
-    """
-    try:
-        from streamlit.runtime.scriptrunner_utils.script_run_context import get_script_run_ctx
-
-        marker = get_script_run_ctx().parallel_coordinator  # type: ignore[union-attr]
-        if getattr(marker, "_share_link_shown", False):
-            return True
-        marker._share_link_shown = True  # noqa: SLF001 - per-run scratch mark, see docstring
-    except Exception:  # noqa: BLE001
-        return False
-    return False
-
-
 def link_to_this_view(where: object | None = None, label: str = "Link to this view") -> str:
     """Show a copyable link to exactly this view (page + every URL-bound setting + seed).
 
@@ -168,10 +150,8 @@ def link_to_this_view(where: object | None = None, label: str = "Link to this vi
     """
     params = {name: st.query_params.get_all(name) for name in st.query_params}
     link = current_link(st.context.url, params)
-    if _already_shown_this_run():
-        return link
     container = where if where is not None else st.sidebar
     with container:  # type: ignore[attr-defined]
-        st.caption(f"🔗 {label}: opens this page with these settings and seed (copy with the icon).")
+        st.caption(f":material/link: {label}: opens this page with these settings and seed (copy with the icon).")
         st.code(link, language=None, wrap_lines=True)
     return link

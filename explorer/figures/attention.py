@@ -28,7 +28,6 @@ from explorer.analysis.stepwise import AttentionSteps
 from explorer.figures.layout import subplot_grid
 
 COLORSCALE = "Viridis"  # dark at zero: low attention must not be the brightest thing on a dark theme
-DIVERGING = "RdBu_r"
 HOVER = "query %{y}<br>key %{x}<br>weight %{z:.3f}<extra></extra>"
 MAX_TICK_LABELS = 40  # beyond this many tokens a heatmap shows every other label
 
@@ -282,38 +281,3 @@ def stepwise_figure(
             title=dict(text=f"Query {query}:{plotly_text(query_label) if query_label is not None else ''}: scores and weights"),
         ),
     )
-
-
-def matrix_heatmap(
-    matrix: np.ndarray,
-    row_labels: Sequence[str],
-    col_labels: Sequence[str],
-    title: str,
-    hover_name: str = "value",
-) -> go.Figure:
-    """A signed matrix (for example Q K^T / sqrt(d_k) for all queries) on a diverging scale centred at 0.
-
-    -inf entries (masked scores) are shown as empty cells.
-    """
-    arr = np.asarray(matrix, dtype=np.float32)
-    if arr.shape != (len(row_labels), len(col_labels)):
-        raise ValueError(f"matrix shape {arr.shape} does not match labels {(len(row_labels), len(col_labels))}")
-    shown = np.where(np.isfinite(arr), arr, np.nan).astype(np.float32)
-    bound = float(np.nanmax(np.abs(shown))) if np.isfinite(shown).any() else 1.0
-    rl, cl = axis_labels(row_labels), axis_labels(col_labels)
-    height, width = _size(len(rl), len(cl))
-    return _figure(
-        [dict(type="heatmap", z=shown, x=cl, y=rl, colorscale=DIVERGING, zmid=0.0, zmin=-bound, zmax=bound,
-              hovertemplate="query %{y}<br>key %{x}<br>" + hover_name + " %{z:.3f}<extra></extra>", colorbar=dict(thickness=12))],
-        dict(
-            title=dict(text=title), height=height, width=width, margin=dict(l=10, r=10, t=50, b=10),
-            xaxis=dict(_tick_axis(cl, "key token"), tickangle=-90), yaxis=dict(_tick_axis(rl, "query token"), autorange="reversed"),
-        ),
-    )
-
-
-def figure_bytes(fig: go.Figure) -> int:
-    """Size of the JSON Streamlit sends for ``fig`` (it calls ``plotly.io.to_json(fig, validate=False)``)."""
-    import plotly.io as pio  # noqa: PLC0415
-
-    return len(pio.to_json(fig, validate=False).encode("utf-8"))

@@ -38,14 +38,12 @@ class TextCheck:
 
     ``text`` is what the model will read (surrogates replaced, cut to ``max_len``); it is only
     meaningful when ``error`` is None. ``warnings`` and ``infos`` are one-line messages.
-    ``unknown`` lists the distinct characters read as ``<unk>``, shown with :func:`visible_char`.
     """
 
     text: str
     error: str | None = None
     warnings: list[str] = field(default_factory=list)
     infos: list[str] = field(default_factory=list)
-    unknown: list[str] = field(default_factory=list)
     truncated: bool = False
     original_length: int = 0
 
@@ -167,7 +165,6 @@ def check_text(
             f"{n_unknown} character(s) of the {what} ({len(unknown)} distinct) are not in the model's vocabulary "
             f"and are read as <unk>: {shown}"
         )
-    check.unknown = unknown
     if _looks_like_markup(text):
         check.infos.append(f"The {what} looks like HTML or script; it is treated as plain characters and never rendered as HTML.")
     check.text = text

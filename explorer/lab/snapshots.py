@@ -24,9 +24,9 @@ from typing import Any
 
 import torch
 
+from explorer import CHECKPOINT_DIR
 from explorer.models import Transformer, TransformerConfig
 
-CHECKPOINT_DIR = Path(__file__).resolve().parent.parent / "checkpoints"
 WEIGHTS_NAME = "dates_snapshots.pt"
 SIDECAR_NAME = "dates_snapshots.json"
 # Dense early (where attention changes fastest), sparse late; the last is the end of training.

@@ -22,11 +22,10 @@ from explorer.models.positions import interpolate_pos_embed, sinusoidal_2d_grid
 
 @dataclass
 class ViTOutput:
-    """Logits (B, n_classes) and, when asked, per-layer attention (B, H, 1+N, 1+N) and block inputs."""
+    """Logits (B, n_classes) and, when asked, per-layer attention (B, H, 1+N, 1+N)."""
 
     logits: torch.Tensor
     attention: list[torch.Tensor] | None = None
-    attention_inputs: list[torch.Tensor] | None = None
 
 
 class PatchEmbed(nn.Module):

@@ -32,6 +32,7 @@ from typing import Any, TextIO
 import torch
 import torch.nn.functional as F
 
+from explorer import CHECKPOINT_DIR
 from explorer.analysis.alignment import alignment_report
 from explorer.decoding import greedy_batch, pad_batch
 from explorer.models import Transformer, TransformerConfig
@@ -39,7 +40,6 @@ from explorer.tasks import dates as dates_task
 from explorer.tasks.dates import DateExample
 from explorer.tasks.tokenizer import CharTokenizer
 
-CHECKPOINT_DIR = Path(__file__).resolve().parent.parent / "checkpoints"
 NAME = "dates"
 
 DEFAULT_STEPS = 1500

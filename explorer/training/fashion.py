@@ -40,11 +40,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from explorer import CHECKPOINT_DIR
 from explorer.models import ViT, ViTConfig
 from explorer.tasks import fashion as task
 from explorer.training.shapes import _Progress
 
-CHECKPOINT_DIR = Path(__file__).resolve().parent.parent / "checkpoints"
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 HELDOUT_FILE = DATA_DIR / "fashion_heldout.npz"
 NAME = "fashion"

@@ -27,11 +27,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from explorer import CHECKPOINT_DIR
 from explorer.analysis.rollout import box_mass_ratio, cls_rollout_map
 from explorer.models import ViT, ViTConfig
 from explorer.tasks import shapes as task
 
-CHECKPOINT_DIR = Path(__file__).resolve().parent.parent / "checkpoints"
 NAME = "shapes"
 HELDOUT_SEED = 1_000_003  # never used for training pools (those use the training seed)
 

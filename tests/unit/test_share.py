@@ -59,12 +59,3 @@ def test_clean_link_keeps_a_good_seed_and_the_link_shows_it() -> None:
     assert not at.exception and not at.warning
     assert at.number_input(key="seed").value == 42
     assert any("seed=42" in c.value for c in at.sidebar.code)
-
-
-def test_link_is_drawn_once_per_run_even_when_called_twice() -> None:
-    at = AppTest.from_string(APP + "\nlink_to_this_view()\n", default_timeout=60)
-    at.run()
-    assert not at.exception
-    assert len(at.sidebar.code) == 1
-    at.run()
-    assert len(at.sidebar.code) == 1

@@ -15,6 +15,7 @@ checkbox/toggle -> ``bool_value``, button -> ``trigger_value``).
 
 from __future__ import annotations
 
+import contextlib
 import time
 import urllib.request
 from collections.abc import Iterable, Mapping
@@ -209,10 +210,8 @@ class StreamlitSession:
         self.close()
 
     def close(self) -> None:
-        try:
+        with contextlib.suppress(Exception):  # closing a dead socket is fine
             self._ws.close()
-        except Exception:  # noqa: BLE001 - closing a dead socket is fine
-            pass
 
     # -- driving the app -------------------------------------------------------------------------
     def open(self, page: str = "", query: Mapping[str, Any] | str | None = None) -> RunResult:

@@ -21,8 +21,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import plotly.graph_objects as go
-from plotly.colors import sample_colorscale
 from PIL import Image, ImageDraw
+from plotly.colors import sample_colorscale
 
 from explorer.figures.layout import row_of_subplots
 

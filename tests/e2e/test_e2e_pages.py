@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import RESULTS, AppPage
+from tests.e2e.conftest import AppPage
 
 UI_SETTLE_MS = 15_000  # how long a drawn value may lag behind the finished run on a loaded machine
 

@@ -10,8 +10,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from explorer.models import MultiHeadAttention, Transformer, TransformerConfig, ViT, ViTConfig
-from explorer.models.reference import copy_attention_into_torch, to_torch_transformer, torch_transformer_logits
 from explorer.models.positions import apply_rope, interpolate_pos_embed, sinusoidal_encoding
+from explorer.models.reference import copy_attention_into_torch, to_torch_transformer, torch_transformer_logits
 
 torch.manual_seed(0)
 

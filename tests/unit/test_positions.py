@@ -13,7 +13,6 @@ from explorer.analysis import positions as pa
 from explorer.models import Transformer, TransformerConfig, ViT, ViTConfig
 from explorer.models.positions import apply_rope, interpolate_pos_embed, sinusoidal_encoding
 
-
 # --- sinusoidal -------------------------------------------------------------------------------
 
 

@@ -243,10 +243,9 @@ def test_an_exception_inside_a_run_releases_the_lock_and_the_profiler(monkeypatc
 
 
 def test_an_exception_inside_the_lock_context_releases_it():
-    with pytest.raises(ValueError):
-        with profiler_lock():
-            assert is_locked()
-            raise ValueError("boom")
+    with pytest.raises(ValueError), profiler_lock():
+        assert is_locked()
+        raise ValueError("boom")
     assert not is_locked()
 
 

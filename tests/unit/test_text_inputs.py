@@ -95,9 +95,9 @@ def test_display_tokens_make_invisible_characters_visible() -> None:
 
 
 def test_escape_markdown_neutralises_links_math_and_html() -> None:
-    from explorer.inputs.text import escape_markdown
-
     import re
+
+    from explorer.inputs.text import escape_markdown
 
     out = escape_markdown("[x](javascript:alert(1)) $a$ <b>*y*</b>")
     assert re.search(r"(?<!\\)[\[\]()$<>*]", out) is None  # every special character is backslash-escaped

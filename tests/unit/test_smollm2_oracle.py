@@ -20,56 +20,16 @@ PROMPTS = (
     "def fibonacci(n):\n    if n < 2:\n        return n\n    return",
 )
 
-_HF_NAMES = {
-    "norm1": "input_layernorm",
-    "norm2": "post_attention_layernorm",
-    "self_attn.out_proj": "self_attn.o_proj",
-    "feed_forward.linear1": "mlp.gate_proj",
-    "feed_forward.gate": "mlp.up_proj",
-    "feed_forward.linear2": "mlp.down_proj",
-}
-
-
-def hf_name(name: str) -> str:
-    if name == "embed.weight":
-        return "model.embed_tokens.weight"
-    if name == "norm.weight":
-        return "model.norm.weight"
-    for ours, theirs in _HF_NAMES.items():
-        name = name.replace(f".{ours}.", f".{theirs}.")
-    return "model." + name
-
 
 @pytest.fixture(scope="module")
 def pair():  # noqa: ANN201
     if pretrained_status("smollm2-135m") is not None:
         pytest.skip(pretrained_status("smollm2-135m"))
-    transformers = pytest.importorskip("transformers")
+    pytest.importorskip("transformers")
+    from explorer.models.reference_llama import to_transformers_llama
+
     ours = load_pretrained("smollm2-135m")
-    c = ours.model.config
-    config = transformers.LlamaConfig(
-        vocab_size=c.vocab_size,
-        hidden_size=c.d_model,
-        intermediate_size=c.d_ff,
-        num_hidden_layers=c.n_layers,
-        num_attention_heads=c.n_heads,
-        num_key_value_heads=c.n_kv_heads,
-        max_position_embeddings=c.max_len,
-        rms_norm_eps=c.norm_eps,
-        rope_parameters={"rope_type": "default", "rope_theta": c.rope_base},
-        tie_word_embeddings=True,
-        attention_bias=False,
-        mlp_bias=False,
-        bos_token_id=ours.tokenizer.bos_id,
-        eos_token_id=ours.tokenizer.eos_id,
-        pad_token_id=ours.tokenizer.eos_id,
-    )
-    theirs = transformers.LlamaForCausalLM(config)
-    state = {hf_name(name): value.clone() for name, value in ours.model.state_dict().items()}
-    state["lm_head.weight"] = state["model.embed_tokens.weight"]
-    missing, unexpected = theirs.load_state_dict(state, strict=False)
-    assert not missing and not unexpected, (missing, unexpected)
-    theirs.eval()
+    theirs = to_transformers_llama(ours.model, ours.tokenizer.bos_id, ours.tokenizer.eos_id)
     return ours, theirs
 
 
@@ -90,3 +50,20 @@ def test_greedy_continuation_equals_transformers_generate(pair) -> None:  # noqa
     with torch.inference_mode():
         out = theirs.generate(torch.tensor([ids]), max_new_tokens=20, do_sample=False, min_new_tokens=20)
     assert list(mine) == out[0, len(ids) :].tolist()
+
+
+def test_attention_maps_equal_transformers_output_attentions(pair) -> None:  # noqa: ANN001
+    """The maps the page shows are the ones BertViz would show from transformers (eager attention)."""
+    ours, theirs = pair
+    ids = torch.tensor([ours.tokenizer.encode(PROMPTS[1])])
+    theirs.set_attn_implementation("eager")
+    try:
+        with torch.inference_mode():
+            expected = theirs(ids, output_attentions=True).attentions
+            got = ours.model(ids, return_attention=True).attention["self"]
+    finally:
+        theirs.set_attn_implementation("sdpa")
+    assert len(got) == len(expected) == 30
+    for mine, reference in zip(got, expected):
+        assert mine.shape == reference.shape == (1, 9, ids.shape[1], ids.shape[1])
+        assert (mine - reference).abs().max().item() <= 1e-4

@@ -146,7 +146,6 @@ def main() -> None:
             f"{ours_tps:.1f} tok/s vs limit {limit:.1f} tok/s = {bandwidth / 2**30:.1f} GiB/s / {weight_bytes / 2**20:.0f} MiB of weights",
         )
     )
-    del theirs
     mem = memory()
     rows.append(
         Measurement(

@@ -246,6 +246,7 @@ class MarianModel(nn.Module):
             ]
         )
         self.output = nn.Linear(config.d_model, config.vocab_size, bias=True)
+        self.shortlist: object | None = None  # the engine's output shortlist (readers.marian.Shortlist), if shipped
         if config.tied_embeddings:
             self.output.weight = self.embed.weight  # one matrix for source, target and output (tied-embeddings-all)
 
@@ -327,12 +328,17 @@ class MarianModel(nn.Module):
         return DecoderState(layers, src_key_padding_mask, 0)
 
     def step(
-        self, prev: torch.Tensor | None, state: DecoderState, return_attention: bool = False
+        self,
+        prev: torch.Tensor | None,
+        state: DecoderState,
+        return_attention: bool = False,
+        output: tuple[torch.Tensor, torch.Tensor] | None = None,
     ) -> tuple[torch.Tensor, DecoderState, list[torch.Tensor] | None]:
         """One target position: ``prev`` (B,) last token (None at the start) -> logits (B, V), new state.
 
         The returned state is new; the given one is not modified, so a caller can branch from it.
-        Cross-attention maps, if asked, are (B, H, 1, S) per layer.
+        Cross-attention maps, if asked, are (B, H, 1, S) per layer. ``output`` = (weight rows,
+        bias) of a shortlist replaces the full output layer (logits then index the shortlist).
         """
         batch = state.layers[0].cross_k.shape[0]
         x = self.embed_target(None if prev is None else prev[:, None], state.position, batch)
@@ -343,36 +349,52 @@ class MarianModel(nn.Module):
             new_layers.append(replace(cache, ssru=ssru_state))
             if maps is not None and weights is not None:
                 maps.append(weights)
-        logits = self.output(x[:, 0])
+        logits = self.output(x[:, 0]) if output is None else F.linear(x[:, 0], *output)
         return logits, DecoderState(new_layers, state.memory_key_padding_mask, state.position + 1), maps
 
     @torch.inference_mode()
     def greedy(
-        self, src_ids: list[int], max_new_tokens: int | None = None, top_k: int = 0, return_attention: bool = False
+        self,
+        src_ids: list[int],
+        max_new_tokens: int | None = None,
+        top_k: int = 0,
+        return_attention: bool = False,
+        use_shortlist: bool = False,
     ) -> GreedyResult:
         """Greedy decoding of one sentence with the step cache (Marian's beam-size 1).
 
         ``max_new_tokens`` defaults to Marian's max-length-factor 2.5 times the source length.
+        ``use_shortlist`` scores only the engine's lexical shortlist for this sentence (as the
+        native engine does: faster, and probabilities are then over the shortlist); by default
+        every piece of the vocabulary is scored, so the top-k shows the model's full distribution.
         """
         device = self.pe.device
         src = torch.tensor([src_ids], dtype=torch.long, device=device)
         limit = max_new_tokens if max_new_tokens is not None else int(2.5 * len(src_ids))
         memory, encoder_maps = self.encode(src, return_attention=return_attention)
         state = self.start_state(memory)
+        rows: torch.Tensor | None = None
+        output: tuple[torch.Tensor, torch.Tensor] | None = None
+        if use_shortlist and self.shortlist is not None:
+            rows = torch.from_numpy(self.shortlist.candidates(src_ids, self.config.vocab_size)).to(device)  # type: ignore[attr-defined]
+            output = (self.output.weight.index_select(0, rows), self.output.bias.index_select(0, rows))
         ids: list[int] = []
         steps_top: list[list[tuple[int, float]]] = []
         cross_steps: list[list[torch.Tensor]] = []
         prev: torch.Tensor | None = None
         finished = False
         for _ in range(limit):
-            logits, state, maps = self.step(prev, state, return_attention)
+            logits, state, maps = self.step(prev, state, return_attention, output)
             if top_k > 0:
                 probs = torch.softmax(logits[0].float(), dim=-1)
-                values, indices = probs.topk(top_k)
+                values, indices = probs.topk(min(top_k, probs.shape[0]))
+                if rows is not None:
+                    indices = rows[indices]
                 steps_top.append([(int(i), float(p)) for i, p in zip(indices, values, strict=True)])
             if maps is not None:
                 cross_steps.append(maps)
-            token = int(logits[0].argmax())
+            best = int(logits[0].argmax())
+            token = best if rows is None else int(rows[best])
             if token == 0:  # "</s>"
                 finished = True
                 break
@@ -388,25 +410,27 @@ class MarianModel(nn.Module):
     @classmethod
     def from_items(cls, config: MarianConfig, items: dict[str, np.ndarray]) -> MarianModel:
         """Copy Marian's named tensors into a new model, checking every shape (nanoGPT's ``from_pretrained``)."""
-        model = cls(config)
+        with torch.device("meta"):  # no random init: every tensor below is the file's own
+            model = cls(config)
+        model.pe = marian_sinusoids(config.max_len, config.d_model)
         used: set[str] = set()
 
-        def put(param: torch.Tensor, name: str) -> None:
-            value = torch.from_numpy(np.ascontiguousarray(items[name])).reshape(-1)
-            if value.numel() != param.numel():
-                raise ValueError(f"{name} has {value.numel()} values, the model expects {tuple(param.shape)}")
-            with torch.no_grad():
-                param.copy_(value.view(param.shape))
+        def put(module: nn.Module, attr: str, name: str) -> None:
+            expected = getattr(module, attr).shape
+            value = torch.from_numpy(np.ascontiguousarray(items[name]))
+            if value.numel() != math.prod(expected):
+                raise ValueError(f"{name} has {value.numel()} values, the model expects {tuple(expected)}")
+            setattr(module, attr, nn.Parameter(value.reshape(expected), requires_grad=False))
             used.add(name)
 
         def linear(module: nn.Linear, weight: str, bias: str | None) -> None:
-            put(module.weight, weight)
+            put(module, "weight", weight)
             if bias is not None and module.bias is not None:
-                put(module.bias, bias)
+                put(module, "bias", bias)
 
         def norm(module: nn.LayerNorm, prefix: str) -> None:
-            put(module.weight, prefix + "_ln_scale")
-            put(module.bias, prefix + "_ln_bias")
+            put(module, "weight", prefix + "_ln_scale")
+            put(module, "bias", prefix + "_ln_bias")
 
         def attention(module: MultiHeadAttention, prefix: str) -> None:
             for proj, letter in ((module.q_proj, "q"), (module.k_proj, "k"), (module.v_proj, "v"), (module.out_proj, "o")):
@@ -416,8 +440,12 @@ class MarianModel(nn.Module):
             linear(module.linear1, prefix + "_W1", prefix + "_b1")
             linear(module.linear2, prefix + "_W2", prefix + "_b2")
 
-        put(model.embed.weight, "Wemb")
-        put(model.output.bias, "decoder_ff_logit_out_b")
+        put(model.embed, "weight", "Wemb")
+        if config.tied_embeddings:
+            model.output.weight = model.embed.weight
+        else:
+            raise ValueError("untied output layers are not in the shipped models (tied-embeddings-all: true)")
+        put(model.output, "bias", "decoder_ff_logit_out_b")
         for i, layer in enumerate(model.encoder_layers, start=1):
             attention(layer.self_attn, f"encoder_l{i}_self")
             norm(layer.norm1, f"encoder_l{i}_self_Wo")
@@ -434,6 +462,9 @@ class MarianModel(nn.Module):
         unused = sorted(set(items) - used)
         if unused:
             raise ValueError(f"weights not used by this architecture: {unused[:5]}")
+        left = [name for name, t in [*model.named_parameters(), *model.named_buffers()] if t.is_meta]
+        if left:
+            raise ValueError(f"the file has no values for {left[:5]}")
         model.eval()
         for param in model.parameters():
             param.requires_grad_(False)

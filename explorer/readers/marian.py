@@ -62,6 +62,7 @@ class MarianFiles:
     model_dir: Path
     weights: Path
     tokenizer: Path
+    shortlist: Path | None = None  # lex.50.50.*.s2t.bin, the engine's output-vocabulary shortlist
 
 
 def default_package_dir() -> Path | None:
@@ -87,7 +88,8 @@ def find_files(direction: str, package_dir: Path | None = None) -> MarianFiles:
             tokenizer = model_dir / "tokenizer.json"
             if not tokenizer.is_file():
                 raise ModelUnavailable(f"Marian {direction}: {tokenizer} is missing; reinstall: {INSTALL}")
-            return MarianFiles(direction, model_dir, weights, tokenizer)
+            lex = model_dir / f"lex.50.50.{tag}.s2t.bin"
+            return MarianFiles(direction, model_dir, weights, tokenizer, lex if lex.is_file() else None)
     raise ModelUnavailable(f"Marian {direction} model files not found under {root}; install them: {INSTALL}")
 
 
@@ -156,6 +158,52 @@ def _dequantise(name: str, shape: tuple[int, ...], data: bytes) -> np.ndarray:
     return values.reshape(cols, rows)  # stored transposed: (d_out, d_in)
 
 
+@dataclass(frozen=True)
+class Shortlist:
+    """Marian's binary lexical shortlist (bergamot's ``lex.50.50.*.s2t.bin``).
+
+    The int8 engine scores only a few hundred candidate target pieces per sentence: the
+    ``frequent`` most frequent pieces (ids 0 .. frequent-1) plus, for every source piece, its
+    ``best`` most likely translations from a word-alignment lexicon; the set is then padded with
+    the next unused ids to a multiple of 8 (an intgemm requirement). Layout: six uint64
+    (magic, checksum, frequent, best, n_offsets, n_words), ``n_offsets`` uint64 offsets, then
+    ``n_words`` uint32 target ids; source piece w owns words[offsets[w] : offsets[w + 1]].
+    """
+
+    frequent: int
+    best: int
+    offsets: np.ndarray
+    words: np.ndarray
+
+    def candidates(self, src_ids: list[int], vocab_size: int) -> np.ndarray:
+        """Sorted target ids the engine would score for this source sentence."""
+        chosen = np.zeros(vocab_size, dtype=bool)
+        chosen[: min(self.frequent, vocab_size)] = True
+        for w in set(int(i) for i in src_ids):
+            if 0 <= w < len(self.offsets) - 1:
+                chosen[self.words[self.offsets[w] : self.offsets[w + 1]]] = True
+        missing = (-int(chosen.sum())) % 8
+        if missing:
+            unused = np.flatnonzero(~chosen[self.frequent :])[:missing] + self.frequent
+            chosen[unused] = True
+        return np.flatnonzero(chosen)
+
+
+def read_shortlist(path: Path) -> Shortlist:
+    """Read a binary shortlist; raises ``ModelUnavailable`` if it is damaged."""
+    try:
+        buf = path.read_bytes()
+        header = np.frombuffer(buf, dtype="<u8", count=6)
+        _, _, frequent, best, n_offsets, n_words = (int(v) for v in header)
+        if 48 + 8 * n_offsets + 4 * n_words != len(buf):
+            raise ValueError(f"header claims {48 + 8 * n_offsets + 4 * n_words} bytes, file has {len(buf)}")
+        offsets = np.frombuffer(buf, dtype="<u8", count=n_offsets, offset=48).astype(np.int64)
+        words = np.frombuffer(buf, dtype="<u4", count=n_words, offset=48 + 8 * n_offsets).astype(np.int64)
+    except (OSError, ValueError) as error:
+        raise ModelUnavailable(f"Marian shortlist {path.name} is damaged ({_one_line(error)}); reinstall: {INSTALL}") from error
+    return Shortlist(frequent, best, offsets, words)
+
+
 class MarianTokenizer:
     """The shipped SentencePiece unigram tokenizer (via ``tokenizers``) with Marian's conventions.
 
@@ -204,6 +252,8 @@ def load_marian(direction: str, package_dir: Path | None = None) -> tuple[object
         raise ModelUnavailable(
             f"Marian weights {files.weights.name} are damaged ({_one_line(error)}); reinstall: {INSTALL}"
         ) from error
+    if files.shortlist is not None:
+        model.shortlist = read_shortlist(files.shortlist)  # set once, before anyone shares the model
     info = _read_json(files.model_dir / "model_info.json")
     meta: dict[str, object] = {
         "direction": direction,

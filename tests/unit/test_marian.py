@@ -180,3 +180,16 @@ def test_model_is_read_only(marian: tuple[MarianModel, MarianTokenizer]) -> None
     model, _ = marian
     assert not model.training
     assert not any(p.requires_grad for p in model.parameters())
+
+
+def test_shortlist_is_the_engines_candidate_set(marian: tuple[MarianModel, MarianTokenizer]) -> None:
+    model, tokenizer = marian
+    assert model.shortlist is not None
+    src_ids = tokenizer.encode(CAT)
+    rows = model.shortlist.candidates(src_ids, model.config.vocab_size)  # type: ignore[attr-defined]
+    assert len(rows) % 8 == 0 and set(range(50)) <= set(rows.tolist())
+    gato = tokenizer.encode("gato", add_eos=False)
+    assert set(gato) <= set(rows.tolist())
+    fast = model.greedy(src_ids, top_k=3, use_shortlist=True)
+    assert fast.ids == model.greedy(src_ids).ids
+    assert all(i in set(rows.tolist()) for step in fast.top_k for i, _ in step)

@@ -7,8 +7,9 @@ post-editor, so the reference here is the engine's raw output: ``NativeDirection
 call ``Translator`` makes before post-editing (``Translator._translate_line``).
 
 Exact agreement is not expected everywhere: the engine multiplies int8 activations by int8
-weights (``gemm-precision: int8shiftAlphaAll``) and restricts the output vocabulary to a lexical
-shortlist (``lex.50.50.*.s2t.bin``); we use float32 activations and the whole vocabulary.
+weights (``gemm-precision: int8shiftAlphaAll``) and scores only a lexical shortlist
+(``lex.50.50.*.s2t.bin``). We use float32 activations, and check both our default (the whole
+vocabulary) and ``use_shortlist=True`` (the engine's shortlist, like with like).
 """
 
 from __future__ import annotations
@@ -31,15 +32,21 @@ SENTENCES = [
 ]
 
 
-def _translate_both(direction: str, sentences: list[str]) -> tuple[list[str], list[str]]:
+Translations = dict[str, list[str]]
+
+
+def _translate_both(direction: str, sentences: list[str]) -> Translations:
+    """Ours with the whole vocabulary ("full"), ours on the engine's shortlist, and the engine's."""
     try:
         model, tokenizer, _ = load_marian(direction)
     except ModelUnavailable as missing:
         pytest.skip(str(missing))
     engine = native.NativeDirection(str(find_files(direction).model_dir))
-    ours = [tokenizer.decode(model.greedy(tokenizer.encode(s)).ids) for s in sentences]  # type: ignore[attr-defined]
-    theirs = [engine.translate(s) for s in sentences]
-    return ours, theirs
+
+    def ours(use_shortlist: bool) -> list[str]:
+        return [tokenizer.decode(model.greedy(tokenizer.encode(s), use_shortlist=use_shortlist).ids) for s in sentences]  # type: ignore[attr-defined]
+
+    return {"full": ours(False), "shortlist": ours(True), "native": [engine.translate(s) for s in sentences]}
 
 
 def _check(ours: list[str], theirs: list[str]) -> None:
@@ -56,17 +63,23 @@ def test_fixture_has_fifty_sentences() -> None:
 
 
 @pytest.fixture(scope="module")
-def english_to_portuguese() -> tuple[list[str], list[str]]:
+def english_to_portuguese() -> Translations:
     return _translate_both("en-pt", SENTENCES)
 
 
-def test_english_to_portuguese_matches_the_native_engine(english_to_portuguese: tuple[list[str], list[str]]) -> None:
-    _check(*english_to_portuguese)
+@pytest.mark.parametrize("vocabulary", ["full", "shortlist"])
+def test_english_to_portuguese_matches_the_native_engine(english_to_portuguese: Translations, vocabulary: str) -> None:
+    _check(english_to_portuguese[vocabulary], english_to_portuguese["native"])
 
 
-def test_portuguese_to_english_matches_the_native_engine(english_to_portuguese: tuple[list[str], list[str]]) -> None:
-    _, portuguese = english_to_portuguese  # the engine's Portuguese: natural input for the reverse model
-    _check(*_translate_both("pt-en", portuguese))
+@pytest.fixture(scope="module")
+def portuguese_to_english(english_to_portuguese: Translations) -> Translations:
+    return _translate_both("pt-en", english_to_portuguese["native"])  # the engine's Portuguese as input
+
+
+@pytest.mark.parametrize("vocabulary", ["full", "shortlist"])
+def test_portuguese_to_english_matches_the_native_engine(portuguese_to_english: Translations, vocabulary: str) -> None:
+    _check(portuguese_to_english[vocabulary], portuguese_to_english["native"])
 
 
 def test_the_packaged_translator_post_edits_what_the_engine_said() -> None:

@@ -58,30 +58,42 @@ def _translate_marian(direction: str, text: str) -> int:
 
 
 def _classify(args: argparse.Namespace) -> int:
-    import torch  # noqa: PLC0415
+    """One line per path: ``path<TAB>class<TAB>probability<TAB>in-distribution yes/no``.
 
-    from explorer.inputs.images import load_image, to_square  # noqa: PLC0415
+    An unreadable file gets ``path<TAB>error: <reason>`` on its own line; the others are still
+    classified, and the exit status is 2 if any file failed.
+    """
+    from explorer.classify import classify  # noqa: PLC0415
+    from explorer.inputs.images import load_image  # noqa: PLC0415
     from explorer.zoo import load_model  # noqa: PLC0415
 
-    path = Path(args.path)
-    try:
-        data = path.read_bytes()
-    except OSError as error:
-        raise CliError(f"cannot read {path}: {error.strerror or error}") from error
-    try:
-        image = to_square(load_image(data, path.name), "pad")  # as the ViT page does by default
-    except ValueError as error:
-        raise CliError(str(error)) from error
-    entry = load_model("shapes")
+    results: list[str | None] = []
+    images = []
+    for raw in args.paths:
+        path = Path(raw)
+        try:
+            images.append(load_image(path.read_bytes(), path.name))
+            results.append(None)
+        except OSError as error:
+            results.append(f"error: cannot read the file ({error.strerror or type(error).__name__})")
+        except ValueError as error:  # ImageInputError: already one line
+            results.append(f"error: {error}")
+    entry = load_model(args.model)
     if entry.warning:
         print(f"warning: {entry.warning}", file=sys.stderr)
-    assert entry.preprocess is not None
-    device = next(entry.model.parameters()).device
-    with torch.inference_mode():
-        logits = entry.model(entry.preprocess(image)[None].to(device)).logits[0]
-    probs = torch.softmax(logits, dim=-1)
-    best = int(probs.argmax())
-    print(f"{entry.classes[best]}\t{float(probs[best]):.3f}")
+    predictions = iter(classify(entry, images))
+    failed = 0
+    for raw, problem in zip(args.paths, results):
+        shown = "".join(ch if ch.isprintable() and ch != "\t" else "?" for ch in str(raw))
+        if problem is not None:
+            failed += 1
+            print(f"{shown}\t{problem}")
+            continue
+        p = next(predictions)
+        verdict = "unknown" if p.in_distribution is None else ("yes" if p.in_distribution else "no")
+        print(f"{shown}\t{p.class_name}\t{p.probability:.3f}\t{verdict}")
+    if failed:
+        raise CliError(f"{failed} of {len(args.paths)} file(s) could not be classified")
     return 0
 
 
@@ -104,11 +116,14 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     train = commands.add_parser("train", help="train a teaching model and write its checkpoint")
-    train.add_argument("task", choices=["dates", "shapes"])
+    train.add_argument("task", choices=["dates", "shapes", "fashion"])
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--steps", type=int, default=None, help="optimisation steps (default: the task's own)")
     train.add_argument("--out-dir", default=None, help="where to write the checkpoint (default: explorer/checkpoints)")
     train.add_argument("--no-progress", action="store_true", help="no progress bar")
+    train.add_argument("--epochs", type=int, default=None, help="fashion: training epochs (default: the task's own)")
+    train.add_argument("--limit", type=int, default=None, help="fashion: train on the first N images only (smoke test)")
+    train.add_argument("--evaluate-only", action="store_true", help="shapes/fashion: recompute calibration and OOD from saved weights")
     train.set_defaults(handler=_train)
 
     translate = commands.add_parser("translate", help="translate en<->pt with Mozilla's tiny Marian, or normalise a date")
@@ -119,8 +134,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     translate.set_defaults(handler=_translate)
 
-    classify = commands.add_parser("classify", help="classify an image with the trained shapes ViT")
-    classify.add_argument("path")
+    classify = commands.add_parser(
+        "classify", help="classify images with a trained ViT: path, class, probability, in-distribution yes/no"
+    )
+    classify.add_argument("paths", nargs="+", metavar="PATH")
+    classify.add_argument("--model", choices=["shapes", "fashion"], default="shapes", help="which ViT (default shapes)")
     classify.set_defaults(handler=_classify)
 
     lab = commands.add_parser("lab-train", help="train every architecture-lab variant on dates (same budget and seed)")

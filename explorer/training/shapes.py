@@ -421,7 +421,7 @@ def main(args: argparse.Namespace | None = None) -> int:
         steps=steps,
         out_dir=getattr(args, "out_dir", None) or CHECKPOINT_DIR,
         progress=not getattr(args, "no_progress", False),
-        threads=getattr(args, "threads", 2),
+        threads=getattr(args, "threads", None) or 2,
     )
     return 0
 

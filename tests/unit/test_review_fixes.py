@@ -450,3 +450,18 @@ def test_vit_figures_and_exports_number_layers_and_heads_from_zero() -> None:
     assert min(stats.data[0].x) == pytest.approx(0.0) and min(stats.data[0].customdata) == 0
     rows = list(csv.DictReader(io.StringIO(vit_figures.cls_attention_csv(maps))))
     assert (rows[0]["layer"], rows[0]["head"]) == ("0", "0") and (rows[-1]["layer"], rows[-1]["head"]) == ("1", "2")
+
+
+# ------------------------------------------------------------------ hole 3: the ViT page's rollout map is [CLS]'s row
+def test_vit_view_rollout_map_is_the_cls_row_of_rollout() -> None:
+    """Hole 3: the page once took the [CLS] column (what patches draw from [CLS]) instead of its row."""
+    from explorer.views import vit as vit_view  # noqa: PLC0415
+
+    attentions = _random_attention(layers=3, heads_=2, tokens=1 + 6, seed=5)  # a 2 x 3 grid: rows and columns differ
+    stacked = np.stack([a[0].numpy() for a in attentions])  # (L, H, T, T)
+    run = ViTRun(np.ones(3) / 3, stacked, np.zeros((8, 12, 3), np.uint8), np.zeros((6, 48)), (2, 3), 4)
+    expected = _vit_explain_fixed(attentions, "mean")[0, 1:].numpy()
+    expected = (expected / expected.sum()).reshape(2, 3)
+    column = _vit_explain_fixed(attentions, "mean")[1:, 0].numpy()
+    assert not np.allclose(expected, (column / column.sum()).reshape(2, 3), atol=1e-3)  # the test can tell them apart
+    np.testing.assert_allclose(vit_view.rollout_map(run, stacked, 2, "mean", 0.0, True), expected, atol=1e-6)

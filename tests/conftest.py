@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import NoReturn
 
 import pytest
+from streamlit.testing.v1 import AppTest
 
 ROOT = Path(__file__).resolve().parent.parent
 os.chdir(ROOT)
@@ -63,3 +64,15 @@ def fresh_zoo_cache() -> Iterator[None]:
     clear()
     yield
     clear()
+
+
+@pytest.fixture(scope="session")
+def open_page() -> Callable[..., AppTest]:
+    """``open_page("vit", vit_layer="2")``: run ``app_pages/<name>.py`` once with those URL parameters (AppTest)."""
+    def open_(name: str, **params: str) -> AppTest:
+        at = AppTest.from_file(str(ROOT / "app_pages" / f"{name}.py"), default_timeout=180)
+        for key, value in params.items():
+            at.query_params[key] = value
+        return at.run()
+
+    return open_

@@ -115,15 +115,13 @@ class ViT(nn.Module):
     def forward(self, images: torch.Tensor, return_attention: bool = False) -> ViTOutput:
         x = self.embed(images)
         attention: list[torch.Tensor] = []
-        inputs: list[torch.Tensor] = []
         for layer in self.layers:
             record: dict[str, object] | None = {} if return_attention else None
             x = layer(x, need_weights=return_attention, record=record)
             if record is not None:
                 attention.append(record["self"])  # type: ignore[arg-type]
-                inputs.append(record["self_input"][0])  # type: ignore[index]
         cls_out = self.norm(x)[:, 0]  # Eq. 4: y = LN(z_L^0)
         logits = self.head(cls_out)
         if not return_attention:
             return ViTOutput(logits)
-        return ViTOutput(logits, attention, inputs)
+        return ViTOutput(logits, attention)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -14,15 +15,8 @@ import explorer.zoo
 from explorer.analysis import positions as pa
 from explorer.models import Transformer, TransformerConfig
 
-PAGE = str(Path(__file__).resolve().parents[2] / "app_pages" / "positional_encoding.py")
 CHECKPOINTS = Path(__file__).resolve().parents[2] / "explorer" / "checkpoints"
 CHARTS = {"Sinusoidal": 4, "Learned": 2, "RoPE": 3, "ViT resolution": 2, "Compare": 1}
-
-
-def new_app(**params: str) -> AppTest:
-    at = AppTest.from_file(PAGE, default_timeout=120)
-    at.query_params.update(params)
-    return at.run()
 
 
 def assert_clean(at: AppTest) -> None:
@@ -46,8 +40,8 @@ def metric(at: AppTest, label_start: str) -> float:
 
 
 @pytest.fixture(scope="module")
-def app() -> AppTest:
-    return new_app()
+def app(open_page: Callable[..., AppTest]) -> AppTest:
+    return open_page("positional_encoding")
 
 
 def test_defaults_show_the_sinusoidal_section(app: AppTest) -> None:
@@ -64,16 +58,16 @@ def test_defaults_show_the_sinusoidal_section(app: AppTest) -> None:
 
 
 @pytest.mark.parametrize("section", list(CHARTS))
-def test_every_section_renders(section: str) -> None:
-    at = new_app(pe_section=section)
+def test_every_section_renders(open_page: Callable[..., AppTest], section: str) -> None:
+    at = open_page("positional_encoding", pe_section=section)
     assert_clean(at)
     assert not at.error
     assert len(charts(at)) == CHARTS[section]
     assert len(at.get("download_button")) == 2
 
 
-def test_sinusoidal_controls(app: AppTest) -> None:
-    at = new_app()
+def test_sinusoidal_controls(open_page: Callable[..., AppTest], app: AppTest) -> None:
+    at = open_page("positional_encoding")
     at.number_input(key="pe_d_model").set_value(32)
     at.number_input(key="pe_max_len").set_value(40)
     at.number_input(key="pe_base").set_value(100.0)
@@ -92,8 +86,8 @@ def test_sinusoidal_controls(app: AppTest) -> None:
     assert metric(at, "max |M_k PE(pos)") < 1e-12
 
 
-def test_rope_controls_and_equal_scores() -> None:
-    at = new_app(pe_section="RoPE")
+def test_rope_controls_and_equal_scores(open_page: Callable[..., AppTest]) -> None:
+    at = open_page("positional_encoding", pe_section="RoPE")
     at.number_input(key="pe_pair").set_value(2)
     at.number_input(key="pe_offset").set_value(-5)
     at.run()
@@ -108,8 +102,8 @@ def test_rope_controls_and_equal_scores() -> None:
     assert "query pair 2" in specs[0]["layout"]["annotations"][0]["text"]
 
 
-def test_learned_section_with_untrained_vit() -> None:
-    at = new_app(pe_section="Learned")
+def test_learned_section_with_untrained_vit(open_page: Callable[..., AppTest]) -> None:
+    at = open_page("positional_encoding", pe_section="Learned")
     at.radio(key="pe_vit").set_value("untrained")
     at.run()
     assert_clean(at)
@@ -118,8 +112,8 @@ def test_learned_section_with_untrained_vit() -> None:
     assert z_shape(specs[1]) == (8 * 9 - 1, 8 * 9 - 1)  # 8 x 8 tiles of 8 x 8 with 1-cell gaps
 
 
-def test_resolution_controls() -> None:
-    at = new_app(pe_section="ViT resolution")
+def test_resolution_controls(open_page: Callable[..., AppTest]) -> None:
+    at = open_page("positional_encoding", pe_section="ViT resolution")
     at.slider(key="pe_grid").set_value(10)
     at.radio(key="pe_mode").set_value("bilinear")
     at.number_input(key="pe_channel").set_value(3)
@@ -133,9 +127,9 @@ def test_resolution_controls() -> None:
 
 
 @pytest.mark.parametrize("mode", ["bicubic", "bilinear", "nearest"])
-def test_every_interpolation_mode_resamples(mode: str) -> None:
+def test_every_interpolation_mode_resamples(open_page: Callable[..., AppTest], mode: str) -> None:
     """'nearest' used to raise inside F.interpolate (align_corners is not defined for it)."""
-    at = new_app(pe_section="ViT resolution")
+    at = open_page("positional_encoding", pe_section="ViT resolution")
     at.slider(key="pe_grid").set_value(12)
     at.radio(key="pe_mode").set_value(mode)
     at.run()
@@ -146,8 +140,8 @@ def test_every_interpolation_mode_resamples(mode: str) -> None:
 
 
 @pytest.mark.parametrize("second", ["learned: dates model (source)", "learned: ViT patches (row-major)", "none"])
-def test_compare_controls(second: str) -> None:
-    at = new_app(pe_section="Compare")
+def test_compare_controls(open_page: Callable[..., AppTest], second: str) -> None:
+    at = open_page("positional_encoding", pe_section="Compare")
     at.selectbox(key="pe_cmp_a").set_value("RoPE (random query and key)")
     at.selectbox(key="pe_cmp_b").set_value(second)
     at.radio(key="pe_cmp_metric").set_value("dot product")
@@ -177,8 +171,8 @@ def test_compare_controls(second: str) -> None:
         ("pe_shift", 10_000, "between"),
     ],
 )
-def test_bad_inputs_give_one_line_messages(key: str, value: float, message: str) -> None:
-    at = new_app()
+def test_bad_inputs_give_one_line_messages(open_page: Callable[..., AppTest], key: str, value: float, message: str) -> None:
+    at = open_page("positional_encoding")
     at.number_input(key=key).set_value(value)
     at.run()
     assert_clean(at)
@@ -188,8 +182,8 @@ def test_bad_inputs_give_one_line_messages(key: str, value: float, message: str)
     assert len(charts(at)) == CHARTS["Sinusoidal"]  # the page still draws, with the fallback
 
 
-def test_bad_dimensions_text_is_not_echoed() -> None:
-    at = new_app()
+def test_bad_dimensions_text_is_not_echoed(open_page: Callable[..., AppTest]) -> None:
+    at = open_page("positional_encoding")
     at.text_input(key="pe_dims").set_value("![x](http://example.invalid/a.png), 5000, 1")
     at.run()
     assert_clean(at)
@@ -197,35 +191,35 @@ def test_bad_dimensions_text_is_not_echoed() -> None:
     assert "example.invalid" not in texts(at.warning) + texts(at.error)
 
 
-def test_bad_rope_and_channel_values() -> None:
-    at = new_app(pe_section="RoPE")
+def test_bad_rope_and_channel_values(open_page: Callable[..., AppTest]) -> None:
+    at = open_page("positional_encoding", pe_section="RoPE")
     at.number_input(key="pe_pair").set_value(10_000)
     at.number_input(key="pe_offset").set_value(-10_000)
     at.run()
     assert_clean(at)
     assert "pair i must be between" in texts(at.warning) and "offset" in texts(at.warning)
-    at = new_app(pe_section="ViT resolution")
+    at = open_page("positional_encoding", pe_section="ViT resolution")
     at.number_input(key="pe_channel").set_value(-1)
     at.run()
     assert_clean(at)
     assert "channel must be between" in texts(at.warning)
 
 
-def test_url_parameters_set_the_view() -> None:
-    at = new_app(pe_d_model="64", pe_max_len="30", pe_base="500", pe_metric="dot product", pe_shift="4", pe_dims="0,5")
+def test_url_parameters_set_the_view(open_page: Callable[..., AppTest]) -> None:
+    at = open_page("positional_encoding", pe_d_model="64", pe_max_len="30", pe_base="500", pe_metric="dot product", pe_shift="4", pe_dims="0,5")
     assert_clean(at)
     assert not at.warning and not at.error
     assert at.number_input(key="pe_d_model").value == 64
     specs = charts(at)
     assert z_shape(specs[0]) == (30, 64) and "dot product" in specs[2]["layout"]["title"]["text"]
-    at = new_app(pe_section="Compare", pe_cmp_a="none", pe_cmp_b="sinusoidal", pe_max_len="20")
+    at = open_page("positional_encoding", pe_section="Compare", pe_cmp_a="none", pe_cmp_b="sinusoidal", pe_max_len="20")
     (spec,) = charts(at)
     assert [a["text"] for a in spec["layout"]["annotations"]] == ["none", "sinusoidal"]
     assert z_shape(spec, 0) == (20, 20)
 
 
-def test_url_with_nonsense_values_falls_back_with_a_notice() -> None:
-    at = new_app(pe_d_model="abc", pe_base="inf", pe_section="Nope", pe_grid="99", pe_metric="<b>x</b>", pe_max_len="0")
+def test_url_with_nonsense_values_falls_back_with_a_notice(open_page: Callable[..., AppTest]) -> None:
+    at = open_page("positional_encoding", pe_d_model="abc", pe_base="inf", pe_section="Nope", pe_grid="99", pe_metric="<b>x</b>", pe_max_len="0")
     assert_clean(at)
     notices = texts(at.warning)
     for name in ("pe_d_model", "pe_base", "pe_section", "pe_grid", "pe_metric"):
@@ -236,14 +230,14 @@ def test_url_with_nonsense_values_falls_back_with_a_notice() -> None:
     assert len(charts(at)) == CHARTS["Sinusoidal"]
 
 
-def test_odd_d_model_from_url_is_adjusted_like_typed_input() -> None:
-    at = new_app(pe_d_model="7", pe_section="RoPE")
+def test_odd_d_model_from_url_is_adjusted_like_typed_input(open_page: Callable[..., AppTest]) -> None:
+    at = open_page("positional_encoding", pe_d_model="7", pe_section="RoPE")
     assert_clean(at)
     assert "using 8" in texts(at.warning)
     assert len(charts(at)) == CHARTS["RoPE"]
 
 
-def test_sinusoidal_dates_model_gets_a_clear_note(monkeypatch: pytest.MonkeyPatch, fresh_zoo_cache: None) -> None:
+def test_sinusoidal_dates_model_gets_a_clear_note(open_page: Callable[..., AppTest], monkeypatch: pytest.MonkeyPatch, fresh_zoo_cache: None) -> None:
     """If the trained dates model uses fixed positions, say so and show its sinusoidal similarity."""
     config = TransformerConfig(d_model=32, n_heads=2, n_encoder_layers=1, n_decoder_layers=1, d_ff=32, max_len=24)
     model = Transformer(config).eval()
@@ -255,39 +249,39 @@ def test_sinusoidal_dates_model_gets_a_clear_note(monkeypatch: pytest.MonkeyPatc
         return real(name, *args, **kwargs)
 
     monkeypatch.setattr(explorer.zoo, "load_model", fake)
-    at = new_app(pe_section="Learned")
+    at = open_page("positional_encoding", pe_section="Learned")
     assert_clean(at)
     assert "uses fixed sinusoidal positions" in texts(at.info)
     specs = charts(at)
     assert "sinusoidal" in specs[0]["layout"]["title"]["text"] and z_shape(specs[0]) == (24, 24)
 
 
-def test_damaged_checkpoint_falls_back_to_an_untrained_model(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, fresh_zoo_cache: None) -> None:
+def test_damaged_checkpoint_falls_back_to_an_untrained_model(open_page: Callable[..., AppTest], monkeypatch: pytest.MonkeyPatch, tmp_path: Path, fresh_zoo_cache: None) -> None:
     """The zoo's one fallback: damaged weights give untrained models and a one-line note, no traceback."""
     for name in ("dates", "shapes"):
         (tmp_path / f"{name}.json").write_bytes((CHECKPOINTS / f"{name}.json").read_bytes())
         (tmp_path / f"{name}.pt").write_bytes(b"checkpoint exploded")
     monkeypatch.setattr(explorer.zoo, "CHECKPOINT_DIR", tmp_path)
-    at = new_app(pe_section="Learned")
+    at = open_page("positional_encoding", pe_section="Learned")
     assert_clean(at)
     assert "could not be loaded" in texts(at.info) and "untrained" in texts(at.info)
     assert str(tmp_path) not in texts(at.info)
     assert len(charts(at)) == CHARTS["Learned"]
 
 
-def test_page_does_not_change_shared_models() -> None:
+def test_page_does_not_change_shared_models(open_page: Callable[..., AppTest]) -> None:
     entry = explorer.zoo.load_model("shapes")
     before = entry.model.pos_embed.detach().clone()
-    at = new_app(pe_section="ViT resolution")
+    at = open_page("positional_encoding", pe_section="ViT resolution")
     at.slider(key="pe_grid").set_value(16)
     at.run()
     assert_clean(at)
     assert torch.equal(entry.model.pos_embed, before) and not entry.model.training
 
 
-def test_a_rerun_reuses_the_cached_sinusoidal_work() -> None:
+def test_a_rerun_reuses_the_cached_sinusoidal_work(open_page: Callable[..., AppTest]) -> None:
     """Moving an unrelated control must not redo the table, the similarity or the shift check."""
-    at = new_app(pe_d_model="64", pe_max_len="77")
+    at = open_page("positional_encoding", pe_d_model="64", pe_max_len="77")
     assert_clean(at)
     before = (
         pa.cached_sinusoidal_table.cache_info(), pa.sinusoidal_similarity.cache_info(), pa.check_shift_property.cache_info()

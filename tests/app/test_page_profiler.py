@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,6 @@ from explorer.profiling import is_locked, profiler_lock
 from explorer.profiling.shared import RECENT_RUNS
 
 ROOT = Path(__file__).resolve().parents[2]
-PAGE = str(ROOT / "app_pages" / "profiler.py")
 SMALL = dict(prof_d_model="32", prof_heads="2", prof_layers="1", prof_d_ff="64", prof_batch="2", prof_seq_len="16", prof_warmup="0", prof_active="2")
 
 
@@ -23,13 +23,6 @@ SMALL = dict(prof_d_model="32", prof_heads="2", prof_layers="1", prof_d_ff="64",
 def _no_shared_results() -> None:
     """Each test measures for itself: results shared between sessions (one process) are dropped first."""
     RECENT_RUNS.clear()
-
-
-def _page(**params: str) -> AppTest:
-    at = AppTest.from_file(PAGE, default_timeout=180)
-    for key, value in params.items():
-        at.query_params[key] = value
-    return at.run()
 
 
 def _titles(at: AppTest) -> list[str]:
@@ -66,8 +59,8 @@ def _clean(at: AppTest) -> None:
     assert not at.error, [e.value for e in at.error]
 
 
-def test_defaults_profile_and_render_tables_and_charts() -> None:
-    at = _page()
+def test_defaults_profile_and_render_tables_and_charts(open_page: Callable[..., AppTest]) -> None:
+    at = open_page("profiler")
     _clean(at)
     labels = {m.label: m.value for m in at.metric}
     assert "profiler overhead" in labels and labels["profiler overhead"].startswith("x")
@@ -111,8 +104,8 @@ def test_defaults_profile_and_render_tables_and_charts() -> None:
         (dict(prof_d_model="4096", prof_heads="8", prof_layers="48", prof_seq_len="8192", prof_batch="64"), "refused"),
     ],
 )
-def test_bad_input_is_one_error_line_and_no_run(params, needle) -> None:
-    at = _page(**params)
+def test_bad_input_is_one_error_line_and_no_run(open_page: Callable[..., AppTest], params, needle) -> None:
+    at = open_page("profiler", **params)
     assert not at.exception
     errors = [e.value for e in at.error]
     assert len(errors) == 1 and needle in errors[0] and "\n" not in errors[0]
@@ -121,21 +114,21 @@ def test_bad_input_is_one_error_line_and_no_run(params, needle) -> None:
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
-def test_cuda_without_cuda_is_an_error() -> None:
-    at = _page(prof_device="cuda", **SMALL)
+def test_cuda_without_cuda_is_an_error(open_page: Callable[..., AppTest]) -> None:
+    at = open_page("profiler", prof_device="cuda", **SMALL)
     assert not at.exception
     assert any("no CUDA" in e.value for e in at.error)
 
 
-def test_hostile_link_values_fall_back_with_a_notice() -> None:
-    at = _page(prof_d_model="abc", prof_batch="1e309", **{k: v for k, v in SMALL.items() if k not in ("prof_d_model", "prof_batch")})
+def test_hostile_link_values_fall_back_with_a_notice(open_page: Callable[..., AppTest]) -> None:
+    at = open_page("profiler", prof_d_model="abc", prof_batch="1e309", **{k: v for k, v in SMALL.items() if k not in ("prof_d_model", "prof_batch")})
     assert not at.exception
     assert any("Ignored from the link" in w.value for w in at.warning)
     assert at.number_input(key="prof_d_model").value == 128
 
 
-def test_link_reproduces_the_configuration() -> None:
-    at = _page(prof_model="vit", prof_mode="train", **{k: v for k, v in SMALL.items() if k != "prof_seq_len"}, prof_image="16")
+def test_link_reproduces_the_configuration(open_page: Callable[..., AppTest]) -> None:
+    at = open_page("profiler", prof_model="vit", prof_mode="train", **{k: v for k, v in SMALL.items() if k != "prof_seq_len"}, prof_image="16")
     _clean(at)
     assert at.radio(key="prof_model").value == "vit"
     assert at.radio(key="prof_mode").value == "train"
@@ -144,8 +137,8 @@ def test_link_reproduces_the_configuration() -> None:
     assert "[backward]" in names and "patch_embed" in names
 
 
-def test_operator_options_change_the_table() -> None:
-    at = _page(prof_tab="Operators", **SMALL)
+def test_operator_options_change_the_table(open_page: Callable[..., AppTest]) -> None:
+    at = open_page("profiler", prof_tab="Operators", **SMALL)
     _clean(at)
     at.toggle(key="prof_op_top").set_value(True)
     at.number_input(key="prof_op_limit").set_value(50)
@@ -162,8 +155,8 @@ def test_operator_options_change_the_table() -> None:
     assert list(ops["calls"]) == sorted(ops["calls"], reverse=True)
 
 
-def test_diff_against_a_kept_baseline() -> None:
-    at = _page(prof_tab="Diff", **SMALL)
+def test_diff_against_a_kept_baseline(open_page: Callable[..., AppTest]) -> None:
+    at = open_page("profiler", prof_tab="Diff", **SMALL)
     _clean(at)
     _button(at, "Keep this run as the baseline").click()
     at.run()
@@ -178,8 +171,8 @@ def test_diff_against_a_kept_baseline() -> None:
     assert any("Per-module change" in t for t in titles) and any("Per-operator change" in t for t in titles)
 
 
-def test_scaling_sweep_shows_log_log_fits() -> None:
-    at = _page(prof_tab="Scaling", **SMALL)
+def test_scaling_sweep_shows_log_log_fits(open_page: Callable[..., AppTest]) -> None:
+    at = open_page("profiler", prof_tab="Scaling", **SMALL)
     _clean(at)
     at.text_input(key="prof_sizes").input("8, 16, 32")
     _button(at, "Run scaling sweep").click()
@@ -195,8 +188,8 @@ def test_scaling_sweep_shows_log_log_fits() -> None:
     assert scaling[0]["layout"]["xaxis"]["type"] == "log" and scaling[0]["layout"]["yaxis"]["type"] == "log"
 
 
-def test_bad_sweep_sizes_are_an_error() -> None:
-    at = _page(prof_tab="Scaling", **SMALL)
+def test_bad_sweep_sizes_are_an_error(open_page: Callable[..., AppTest]) -> None:
+    at = open_page("profiler", prof_tab="Scaling", **SMALL)
     at.text_input(key="prof_sizes").input("16, banana")
     _button(at, "Run scaling sweep").click()
     at.run()
@@ -204,7 +197,7 @@ def test_bad_sweep_sizes_are_an_error() -> None:
     assert any("whole numbers" in e.value for e in at.error)
 
 
-def test_a_second_session_waits_with_a_visible_status() -> None:
+def test_a_second_session_waits_with_a_visible_status(open_page: Callable[..., AppTest]) -> None:
     held = threading.Event()
     release = threading.Event()
 
@@ -219,7 +212,7 @@ def test_a_second_session_waits_with_a_visible_status() -> None:
     timer = threading.Timer(2.0, release.set)
     timer.start()
     try:
-        at = _page(**SMALL)
+        at = open_page("profiler", **SMALL)
     finally:
         release.set()
         holder.join(timeout=10)
@@ -230,8 +223,8 @@ def test_a_second_session_waits_with_a_visible_status() -> None:
     assert not is_locked()
 
 
-def test_rerun_without_changes_reuses_the_result() -> None:
-    at = _page(**SMALL)
+def test_rerun_without_changes_reuses_the_result(open_page: Callable[..., AppTest]) -> None:
+    at = open_page("profiler", **SMALL)
     _clean(at)
     first = at.session_state["profiler_result"][1].started_at
     time.sleep(1.1)
@@ -240,12 +233,12 @@ def test_rerun_without_changes_reuses_the_result() -> None:
     assert at.session_state["profiler_result"][1].started_at == first
 
 
-def test_a_second_session_reuses_an_identical_run_and_a_click_measures_again() -> None:
+def test_a_second_session_reuses_an_identical_run_and_a_click_measures_again(open_page: Callable[..., AppTest]) -> None:
     """Thirty students opening the page at once must not queue thirty identical profiler runs."""
-    first = _page(**SMALL)
+    first = open_page("profiler", **SMALL)
     _clean(first)
     measured = first.session_state["profiler_result"][1]
-    second = _page(**SMALL)
+    second = open_page("profiler", **SMALL)
     _clean(second)
     shared = second.session_state["profiler_result"][1]
     assert shared.started_at == measured.started_at

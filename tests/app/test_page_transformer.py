@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -12,13 +13,6 @@ from streamlit.testing.v1 import AppTest
 ROOT = Path(__file__).resolve().parents[2]
 PAGE = str(ROOT / "app_pages" / "transformer.py")
 HAS_CHECKPOINT = (ROOT / "explorer" / "checkpoints" / "dates.pt").exists()
-
-
-def _page(**params: str) -> AppTest:
-    at = AppTest.from_file(PAGE, default_timeout=120)
-    for key, value in params.items():
-        at.query_params[key] = value
-    return at.run()
 
 
 def _charts(at: AppTest) -> list[dict]:
@@ -62,8 +56,8 @@ def _warnings(at: AppTest) -> list[str]:
     return [_plain(w.value) for w in at.warning]
 
 
-def test_defaults_render_every_chart_without_exception() -> None:
-    at = _page()
+def test_defaults_render_every_chart_without_exception(open_page: Callable[..., AppTest]) -> None:
+    at = open_page("transformer")
     assert not at.exception
     assert not at.error
     titles = _titles(at)
@@ -91,15 +85,15 @@ def test_defaults_render_every_chart_without_exception() -> None:
 
 
 @pytest.mark.skipif(not HAS_CHECKPOINT, reason="trained dates checkpoint not committed yet")
-def test_default_input_gives_the_correct_iso_date() -> None:
-    at = _page()
+def test_default_input_gives_the_correct_iso_date(open_page: Callable[..., AppTest]) -> None:
+    at = open_page("transformer")
     assert not at.exception
     assert at.main.code[0].value == "2026-11-26"
     assert any("Correct" in m.value for m in at.success)
 
 
-def test_changing_view_layer_head_and_head_mode() -> None:
-    at = _page()
+def test_changing_view_layer_head_and_head_mode(open_page: Callable[..., AppTest]) -> None:
+    at = open_page("transformer")
     at.radio(key="tf_view").set_value("cross")
     at.number_input(key="tf_layer").set_value(1)
     at.number_input(key="tf_head").set_value(2)
@@ -115,9 +109,9 @@ def test_changing_view_layer_head_and_head_mode() -> None:
     assert "Layer 1, head 2" in " ".join(m.value for m in at.markdown)
 
 
-def test_temperature_above_zero_samples_reproducibly() -> None:
+def test_temperature_above_zero_samples_reproducibly(open_page: Callable[..., AppTest]) -> None:
     # The untrained twin's next-token distribution is nearly flat, so sampling must leave the argmax path.
-    at = _page(tf_model="untrained")
+    at = open_page("transformer", tf_model="untrained")
     greedy = at.main.code[0].value
     at.number_input(key="tf_temp").set_value(2.0).run()
     assert not at.exception
@@ -125,12 +119,12 @@ def test_temperature_above_zero_samples_reproducibly() -> None:
     sampled = at.main.code[0].value
     assert sampled != greedy
     assert {"step", "reads", "token", "p", "#1"} <= set(_frame(at, "step").columns)
-    again = _page(tf_model="untrained", tf_temp="2.0")
+    again = open_page("transformer", tf_model="untrained", tf_temp="2.0")
     assert again.main.code[0].value == sampled  # seeded: the same link gives the same sample
 
 
-def test_teacher_forcing_prefix_is_marked_forced() -> None:
-    at = _page()
+def test_teacher_forcing_prefix_is_marked_forced(open_page: Callable[..., AppTest]) -> None:
+    at = open_page("transformer")
     at.text_input(key="tf_prefix").set_value("19").run()
     assert not at.exception
     steps = _frame(at, "step")
@@ -139,8 +133,8 @@ def test_teacher_forcing_prefix_is_marked_forced() -> None:
     assert at.main.code[0].value.startswith("19")
 
 
-def test_mask_mistake_shows_the_leak_in_decoder_self_attention() -> None:
-    at = _page(tf_view="decoder", tf_mistake="true")
+def test_mask_mistake_shows_the_leak_in_decoder_self_attention(open_page: Callable[..., AppTest]) -> None:
+    at = open_page("transformer", tf_view="decoder", tf_mistake="true")
     assert not at.exception
     assert at.toggle(key="tf_mistake").value is True
     assert any("leak" in _plain(e.value) and "exp(0) = 1" in _plain(e.value) for e in at.error)
@@ -151,8 +145,8 @@ def test_mask_mistake_shows_the_leak_in_decoder_self_attention() -> None:
     assert any("no mask" in i.value for i in at.info)
 
 
-def test_step_by_step_reproduces_the_models_weights() -> None:
-    at = _page(tf_view="decoder", tf_layer="1", tf_head="3", tf_query="2")
+def test_step_by_step_reproduces_the_models_weights(open_page: Callable[..., AppTest]) -> None:
+    at = open_page("transformer", tf_view="decoder", tf_layer="1", tf_head="3", tf_query="2")
     table = _frame(at, "softmax weight")
     assert (table["softmax weight"] - table["model's weight"]).abs().max() < 1e-3
     assert abs(table["softmax weight"].sum() - 1.0) < 1e-3
@@ -172,8 +166,8 @@ BAD_TEXT = [
 
 
 @pytest.mark.parametrize("text, phrase", BAD_TEXT, ids=["empty", "blank", "10k", "emoji", "cjk", "rtl", "control", "script"])
-def test_bad_text_gets_a_message_not_a_traceback(text: str, phrase: str) -> None:
-    at = _page()
+def test_bad_text_gets_a_message_not_a_traceback(open_page: Callable[..., AppTest], text: str, phrase: str) -> None:
+    at = open_page("transformer")
     at.text_input(key="tf_text").set_value(text).run()
     assert not at.exception
     assert phrase in _messages(at)
@@ -192,8 +186,8 @@ def test_lone_surrogate_in_widget_state_is_replaced_with_a_message() -> None:
     assert "surrogate" in _messages(at)
 
 
-def test_truncation_is_marked_in_the_token_table() -> None:
-    at = _page(tf_text="1" * 10_000)
+def test_truncation_is_marked_in_the_token_table(open_page: Callable[..., AppTest]) -> None:
+    at = open_page("transformer", tf_text="1" * 10_000)
     assert not at.exception
     assert "10,000 characters" in _messages(at)
     assert "✂" in _frame(at, "✂").columns
@@ -210,8 +204,8 @@ def _token_table_styles(at: AppTest) -> str | None:
     [("26 Nov 2026 ☃", "#ffe0b2", "col12"), ("1" * 100, "#ffcdd2", "col64")],
     ids=["unknown-character", "cut"],
 )
-def test_token_table_colours_unknown_and_cut_cells(text: str, colour: str, column: str) -> None:
-    at = _page(tf_text=text)
+def test_token_table_colours_unknown_and_cut_cells(open_page: Callable[..., AppTest], text: str, colour: str, column: str) -> None:
+    at = open_page("transformer", tf_text=text)
     assert not at.exception
     styles = _token_table_styles(at)
     assert styles is not None and colour in styles
@@ -219,16 +213,16 @@ def test_token_table_colours_unknown_and_cut_cells(text: str, colour: str, colum
     assert len(set(re.findall(r"col\d+", styles))) == 1  # and only that column
 
 
-def test_token_table_without_coloured_cells_skips_the_styler() -> None:
+def test_token_table_without_coloured_cells_skips_the_styler(open_page: Callable[..., AppTest]) -> None:
     """A pandas Styler costs ~35 ms of server time per rerun; with nothing to colour the plain frame shows the same."""
-    at = _page()
+    at = open_page("transformer")
     assert _token_table_styles(at) is None
     assert list(at.dataframe[0].value.index) == ["typed", "token", "id"]
 
 
-def test_url_reproduces_the_view() -> None:
+def test_url_reproduces_the_view(open_page: Callable[..., AppTest]) -> None:
     params = dict(tf_text="26.11.2026", tf_model="untrained", tf_view="cross", tf_layer="1", tf_head="3", tf_heads="mean", tf_query="2", tf_topk="3", tf_temp="0.5")
-    at = _page(**params)
+    at = open_page("transformer", **params)
     assert not at.exception
     assert not at.warning or all("link" not in w.value for w in at.warning)
     assert at.text_input(key="tf_text").value == "26.11.2026"
@@ -248,24 +242,24 @@ def test_url_reproduces_the_view() -> None:
      ({"tf_query": "40"}, "'tf_query'"), ({"tf_query": "5000"}, "'tf_query'"), ({"tf_model": "gpt"}, "'tf_model'")],
     ids=["layer", "head", "view", "temp", "temp-inf", "layer-huge", "query-view", "query", "model"],
 )
-def test_hostile_url_values_fall_back_with_a_notice(params: dict[str, str], phrase: str) -> None:
-    at = _page(**params)
+def test_hostile_url_values_fall_back_with_a_notice(open_page: Callable[..., AppTest], params: dict[str, str], phrase: str) -> None:
+    at = open_page("transformer", **params)
     assert not at.exception
     assert any(phrase in w for w in _warnings(at)), _warnings(at)
     assert not any("<b>" in w.value for w in at.warning)  # the hostile value itself is never echoed
     assert _titles(at)[0] == "Encoder self-attention · layer 0 · head 0"  # defaults
 
 
-def test_blank_prefix_is_ignored_with_a_message() -> None:
-    at = _page()
+def test_blank_prefix_is_ignored_with_a_message(open_page: Callable[..., AppTest]) -> None:
+    at = open_page("transformer")
     at.text_input(key="tf_prefix").set_value("   ").run()
     assert not at.exception
     assert "prefix is ignored" in _messages(at)
     assert not any(s == "yes" for s in _frame(at, "step")["forced"])
 
 
-def test_switching_to_a_shorter_view_resets_an_out_of_range_query() -> None:
-    at = _page()
+def test_switching_to_a_shorter_view_resets_an_out_of_range_query(open_page: Callable[..., AppTest]) -> None:
+    at = open_page("transformer")
     n_source = len(_frame(at, "softmax weight"))  # encoder keys = source length
     at.slider(key="tf_query").set_value(n_source - 1).run()
     assert not at.exception
@@ -277,7 +271,7 @@ def test_switching_to_a_shorter_view_resets_an_out_of_range_query() -> None:
     assert _titles(at)[3].startswith("Query 0:")
 
 
-def test_page_survives_a_damaged_checkpoint(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, fresh_zoo_cache: None) -> None:
+def test_page_survives_a_damaged_checkpoint(open_page: Callable[..., AppTest], monkeypatch: pytest.MonkeyPatch, tmp_path: Path, fresh_zoo_cache: None) -> None:
     """The zoo's one fallback: a damaged dates.pt gives untrained weights and a one-line notice, never a traceback."""
     import shutil
 
@@ -286,7 +280,7 @@ def test_page_survives_a_damaged_checkpoint(monkeypatch: pytest.MonkeyPatch, tmp
     shutil.copy(ROOT / "explorer" / "checkpoints" / "dates.json", tmp_path / "dates.json")
     (tmp_path / "dates.pt").write_bytes(b"disk on fire")
     monkeypatch.setattr(explorer.zoo, "CHECKPOINT_DIR", tmp_path)
-    at = _page()
+    at = open_page("transformer")
     assert not at.exception
     assert any("could not be loaded (dates.pt is unreadable" in w for w in _warnings(at))
     assert str(tmp_path) not in _messages(at)  # file names only, no server paths

@@ -6,21 +6,14 @@ import io
 import json
 import struct
 import zlib
-from pathlib import Path
+from collections.abc import Callable
 
 import numpy as np
 import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-PAGE = str(Path(__file__).resolve().parents[2] / "app_pages" / "vit.py")
 TABS = ("Patches", "Attention", "Rollout", "Head analytics", "Resolution", "Export")
-
-
-def new_app(**params: str) -> AppTest:
-    at = AppTest.from_file(PAGE, default_timeout=120)
-    at.query_params.update(params)
-    return at.run()
 
 
 def assert_clean(at: AppTest) -> None:
@@ -43,8 +36,8 @@ def switch_tab(at: AppTest, tab: str) -> AppTest:
 
 
 @pytest.fixture(scope="module")
-def app() -> AppTest:
-    return new_app()
+def app(open_page: Callable[..., AppTest]) -> AppTest:
+    return open_page("vit")
 
 
 def test_default_sample_shows_prediction_and_patches(app: AppTest) -> None:
@@ -67,8 +60,8 @@ def test_each_tab_renders(app: AppTest, tab: str, charts: int) -> None:
     switch_tab(app, "Patches")
 
 
-def test_every_control_changes_without_errors() -> None:
-    at = new_app()
+def test_every_control_changes_without_errors(open_page: Callable[..., AppTest]) -> None:
+    at = open_page("vit")
     at.radio(key="vit_model").set_value("shapes-untrained").run()
     assert_clean(at)
     assert any("Untrained weights" in i.value for i in at.info)
@@ -96,8 +89,8 @@ def test_every_control_changes_without_errors() -> None:
     assert_clean(at)
 
 
-def test_url_parameters_set_the_view() -> None:
-    at = new_app(vit_model="shapes-untrained", vit_cls="ring", vit_sample_seed="42", vit_layer="1", vit_head="2", vit_tab="Rollout",
+def test_url_parameters_set_the_view(open_page: Callable[..., AppTest]) -> None:
+    at = open_page("vit", vit_model="shapes-untrained", vit_cls="ring", vit_sample_seed="42", vit_layer="1", vit_head="2", vit_tab="Rollout",
                  vit_fusion="max", vit_discard="0.3", vit_residual="false", vit_topk="2")
     assert_clean(at)
     assert at.radio(key="vit_model").value == "shapes-untrained"
@@ -108,8 +101,8 @@ def test_url_parameters_set_the_view() -> None:
     assert not [w for w in at.warning if "from the link" in w.value]
 
 
-def test_hostile_url_parameters_fall_back_with_a_warning() -> None:
-    at = new_app(vit_model="evil<script>", vit_cls="dragon", vit_layer="99", vit_head="-1", vit_sample_seed="inf", vit_tab="Nope")
+def test_hostile_url_parameters_fall_back_with_a_warning(open_page: Callable[..., AppTest]) -> None:
+    at = open_page("vit", vit_model="evil<script>", vit_cls="dragon", vit_layer="99", vit_head="-1", vit_sample_seed="inf", vit_tab="Nope")
     assert_clean(at)
     notices = [w.value for w in at.warning if "from the link" in w.value]
     assert len(notices) == 1, notices
@@ -127,8 +120,8 @@ def upload(at: AppTest, name: str, data: bytes, mime: str = "image/png") -> AppT
 
 
 @pytest.fixture(scope="module")
-def upload_app() -> AppTest:
-    return new_app(vit_source="Upload")
+def upload_app(open_page: Callable[..., AppTest]) -> AppTest:
+    return open_page("vit", vit_source="Upload")
 
 
 def test_upload_prompt_without_file(upload_app: AppTest) -> None:
@@ -152,8 +145,8 @@ BAD_UPLOADS = {
 
 
 @pytest.mark.parametrize("name", list(BAD_UPLOADS))
-def test_bad_uploads_get_one_line_errors(name: str) -> None:
-    at = new_app(vit_source="Upload")
+def test_bad_uploads_get_one_line_errors(open_page: Callable[..., AppTest], name: str) -> None:
+    at = open_page("vit", vit_source="Upload")
     data, fragment = BAD_UPLOADS[name]
     upload(at, name, data)
     assert_clean(at)
@@ -207,8 +200,8 @@ def test_upload_notes_and_fit_mode(upload_app: AppTest) -> None:
     switch_tab(upload_app, "Patches")
 
 
-def test_camera_photo() -> None:
-    at = new_app(vit_source="Camera")
+def test_camera_photo(open_page: Callable[..., AppTest]) -> None:
+    at = open_page("vit", vit_source="Camera")
     assert_clean(at)
     at.camera_input(key="vit_camera").set_value(("shot.jpg", encode(Image.new("RGB", (64, 48), (120, 60, 30)), "JPEG"), "image/jpeg"))
     at.run()
@@ -216,12 +209,12 @@ def test_camera_photo() -> None:
     assert not at.error and n_charts(at) == 3
 
 
-def test_a_rerun_reuses_the_encoded_images() -> None:
+def test_a_rerun_reuses_the_encoded_images(open_page: Callable[..., AppTest]) -> None:
     """The figures' PNG data URIs are cached process-wide (bounded): a rerun of the same view encodes nothing."""
     from explorer.figures import vit as figs
 
     for tab in ("Patches", "Attention", "Resolution"):
-        at = new_app(vit_tab=tab)
+        at = open_page("vit", vit_tab=tab)
         assert_clean(at)
         before = figs._cached_data_uri.cache_info()
         at.run()

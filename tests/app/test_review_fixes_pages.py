@@ -138,3 +138,14 @@ def _numbers(values: object) -> list[float]:
     if isinstance(values, dict):
         return np.frombuffer(base64.b64decode(values["bdata"]), dtype=values["dtype"]).astype(float).tolist()
     return [float(v) for v in values]  # type: ignore[union-attr]
+
+
+def test_dot_product_similarity_is_drawn_with_white_at_zero() -> None:
+    """Item 4: d = 128, L = 100 dot products lie in 23.8..64; on the diverging scale the range must be centred on 0."""
+    at = AppTest.from_file(str(ROOT / "app_pages" / "positional_encoding.py"), default_timeout=120)
+    at.query_params["pe_metric"] = "dot product"
+    at.run()
+    assert not at.exception
+    heatmap = next(s for s in _chart_specs(at) if s["layout"].get("title", {}).get("text", "").startswith("dot product between positions"))
+    trace = heatmap["data"][0]
+    assert trace["zmin"] == -trace["zmax"] and trace["zmax"] >= 63.9

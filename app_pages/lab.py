@@ -16,7 +16,7 @@ from ui import cache
 from ui.share import clean_link
 
 DEFAULT_TEXT = "Thursday 26 November 2026"
-LABELS = {s.name: s.label for s in SWITCHES}
+BY_LABEL = {s.label: s.name for s in SWITCHES}
 
 st.title("Architecture lab")
 st.caption(
@@ -37,9 +37,10 @@ tabs = st.tabs(TABS, key="lab_tab", bind="query-params", on_change="rerun")
 
 with tabs[0]:
     if tabs[0].open:
-        picked = st.pills("Switches (any mix)", [s.name for s in SWITCHES], selection_mode="multi", format_func=LABELS.get,
-                          key="lab_switches", bind="query-params", default=[])
-        switches = parse_switches(picked or [])
+        # Options are the labels themselves: a bound widget writes its formatted label into the URL.
+        picked = st.pills("Switches (any mix)", list(BY_LABEL), selection_mode="multi", key="lab_switches",
+                          bind="query-params", default=[])
+        switches = parse_switches([BY_LABEL[label] for label in picked or []])
         names = {(): "original", switches: variant_name(switches), **{(s,): s for s in switches}}
         latencies = {name: cache.lab_latency(mix) for mix, name in names.items()}
         view = compare_view(switches, latencies, table)

@@ -48,19 +48,19 @@ SWITCHES: tuple[Switch, ...] = (
         "PaLM Section 2",
     ),
     Switch(
-        "mqa", "multi-query attention", {"n_kv_heads": 1},
+        "mqa", "multi-query", {"n_kv_heads": 1},
         "One key/value head shared by all query heads: \"a neutral effect on model quality and training speed\" "
         "but \"a significant cost savings at autoregressive decoding time\" (the KV cache shrinks n_heads-fold).",
         "PaLM Section 2; Shazeer 2019",
     ),
     Switch(
-        "rope", "rotary positions", {"positions": "rope"},
+        "rope", "RoPE", {"positions": "rope"},
         "Rotating queries and keys by their position makes scores depend on the offset only; \"better performance "
         "on long sequence lengths\". No position parameters. (Never applied to cross-attention here.)",
         "PaLM Section 2; Su et al. 2021",
     ),
     Switch(
-        "tied", "shared input-output embeddings", {"tie_embeddings": True},
+        "tied", "tied embeddings", {"tie_embeddings": True},
         "One matrix for the input embeddings and the pre-softmax projection (as the original's Section 3.4 also "
         "suggests): fewer parameters at no loss.",
         "PaLM Section 2; Press & Wolf 2017",

@@ -106,7 +106,7 @@ def test_resolution_tab_compares_entropy_divided_by_ln_t(vit_resolution_page: Ap
     assert len(entropy_traces) == 2
     for trace in entropy_traces:
         values = _numbers(trace["y"])
-        assert 0.0 <= min(values) and max(values) <= 1.0 + 1e-6
+        assert min(values) >= 0.0 and max(values) <= 1.0 + 1e-6
 
 
 def test_resolution_tab_cites_the_interpolation_correctly(vit_resolution_page: AppTest) -> None:

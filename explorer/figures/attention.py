@@ -25,14 +25,14 @@ import numpy as np
 import plotly.graph_objects as go
 
 from explorer.analysis.stepwise import AttentionSteps
-from explorer.figures.layout import subplot_grid
+from explorer.figures.layout import Spec, subplot_grid
 
 COLORSCALE = "Viridis"  # dark at zero: low attention must not be the brightest thing on a dark theme
 HOVER = "query %{y}<br>key %{x}<br>weight %{z:.3f}<extra></extra>"
 MAX_TICK_LABELS = 40  # beyond this many tokens a heatmap shows every other label
 
 
-def _figure(data: list[dict[str, object]], layout: dict[str, object]) -> go.Figure:
+def _figure(data: list[Spec], layout: Spec) -> go.Figure:
     """Validate a whole figure spec in one pass, with the empty template (see the module notes)."""
     return go.Figure({"data": data, "layout": {"template": {}, **layout}})
 
@@ -81,7 +81,7 @@ def _top(arr: np.ndarray) -> float:
     return float(np.nanmax(arr)) if np.isfinite(arr).any() else 0.0
 
 
-def _tick_axis(labels: Sequence[str], title: str) -> dict[str, object]:
+def _tick_axis(labels: Sequence[str], title: str) -> Spec:
     step = 1 if len(labels) <= MAX_TICK_LABELS else 2
     shown = list(labels)[::step]
     return dict(
@@ -157,9 +157,9 @@ def attention_overview(
     )
     for name, axis in grid.items():  # every panel: categories, no tick labels (hover names the tokens)
         if name.startswith("xaxis"):
-            axis.update(showticklabels=False, type="category")  # type: ignore[union-attr]
+            axis.update(showticklabels=False, type="category")
         elif name.startswith("yaxis"):
-            axis.update(showticklabels=False, type="category", autorange="reversed")  # type: ignore[union-attr]
+            axis.update(showticklabels=False, type="category", autorange="reversed")
     traces = [
         dict(type="heatmap", z=arr[l, h], x=kl, y=ql, coloraxis="coloraxis", hovertemplate=HOVER,
              **({} if keep is None else {"hoverongaps": False}),
@@ -206,7 +206,7 @@ def entropy_heatmap(
         hovertemplate="%{y} %{x}<br>" + unit + " %{z:.3f}<extra></extra>",
         colorbar=dict(title=dict(text=unit.split(" ")[0]), thickness=12),
     )
-    layout: dict[str, object] = dict(
+    layout: Spec = dict(
         title=dict(text=title), height=int(120 + 45 * n_layers),
         margin=dict(l=10, r=10, t=50, b=10), yaxis=dict(autorange="reversed", automargin=True), xaxis=dict(automargin=True),
     )
@@ -252,8 +252,8 @@ def stepwise_figure(
     )
     for name, axis in grid.items():
         if name.startswith("xaxis"):
-            axis.update(type="category", tickfont=dict(size=10))  # type: ignore[union-attr]
-    grid["yaxis2"]["range"] = [0, 1.05]  # type: ignore[index]  # weights are probabilities
+            axis.update(type="category", tickfont=dict(size=10))
+    grid["yaxis2"]["range"] = [0, 1.05]  # weights are probabilities
     bar_scores = np.where(keep, scaled, 0.0).astype(np.float32)
     hidden_text = "0 (wrong)" if show_mistake else "-inf"
     traces = [

@@ -9,8 +9,9 @@ helpers give the same axis domains, shared axes and subplot titles as ``make_sub
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
-Spec = dict[str, object]
+Spec = dict[str, Any]  # a Plotly figure fragment: nested dicts and lists, checked by go.Figure
 
 
 def subplot_grid(
@@ -22,7 +23,7 @@ def subplot_grid(
     share_x: bool,
     share_y: bool,
     title_font_size: int = 16,
-) -> tuple[dict[str, object], list[tuple[str, str]]]:
+) -> tuple[Spec, list[tuple[str, str]]]:
     """Axes and title annotations of a ``rows`` x ``cols`` grid, as ``make_subplots`` lays it out.
 
     Same arithmetic as plotly's ``make_subplots(start_cell="top-left")`` so the domains are the
@@ -33,9 +34,9 @@ def subplot_grid(
     """
     widths = [(1.0 - horizontal_spacing * (cols - 1)) / cols] * cols
     heights = [(1.0 - vertical_spacing * (rows - 1)) / rows] * rows
-    layout: dict[str, object] = {}
+    layout: Spec = {}
     refs: list[tuple[str, str]] = []
-    annotations: list[dict[str, object]] = []
+    annotations: list[Spec] = []
     for r in range(rows):
         k = rows - 1 - r  # plotly adds up the heights from the bottom row
         y_start = sum(heights[:k]) + k * vertical_spacing
@@ -45,8 +46,8 @@ def subplot_grid(
             x_domain = [x_start, x_start + widths[c]]
             n = r * cols + c + 1
             suffix = "" if n == 1 else str(n)
-            xaxis: dict[str, object] = {"anchor": f"y{suffix}", "domain": x_domain}
-            yaxis: dict[str, object] = {"anchor": f"x{suffix}", "domain": y_domain}
+            xaxis: Spec = {"anchor": f"y{suffix}", "domain": x_domain}
+            yaxis: Spec = {"anchor": f"x{suffix}", "domain": y_domain}
             if share_x and r < rows - 1:
                 bottom = (rows - 1) * cols + c + 1
                 xaxis.update(matches="x" if bottom == 1 else f"x{bottom}", showticklabels=False)
@@ -69,6 +70,6 @@ def subplot_grid(
 
 def row_of_subplots(
     titles: Sequence[str], horizontal_spacing: float, share_y: bool = False
-) -> tuple[dict[str, object], list[tuple[str, str]]]:
+) -> tuple[Spec, list[tuple[str, str]]]:
     """A 1 x len(titles) grid: ``make_subplots(rows=1, cols=n, subplot_titles=..., shared_yaxes=share_y)``."""
     return subplot_grid(1, len(titles), titles, horizontal_spacing, 0.0, share_x=False, share_y=share_y)

@@ -18,13 +18,14 @@ import functools
 import io
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import plotly.graph_objects as go
 from PIL import Image, ImageDraw
 from plotly.colors import sample_colorscale
 
-from explorer.figures.layout import row_of_subplots
+from explorer.figures.layout import Spec, row_of_subplots
 
 COLORSCALE = "Viridis"
 DISPLAY_PX = 256  # images are upscaled (nearest) to about this many pixels for crisp patches
@@ -32,7 +33,6 @@ DECIMALS = 4
 URI_CACHE_ENTRIES = 16  # PNG data URIs kept process-wide (each key <= URI_CACHE_MAX_BYTES, each URI <= ~0.3 MB)
 URI_CACHE_MAX_BYTES = 256 * 256 * 3  # larger images are encoded every time instead of being kept
 
-Spec = dict[str, object]
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -288,7 +288,7 @@ def overlays_figure(
         trace = _map_trace(panel.grid_map, panel.patch_size, panel.title, opacity,
                            coloraxis="coloraxis" if shared_scale else None, zmin=0.0 if not shared_scale else None)
         if not shared_scale:
-            domain = layout[f"xaxis{suffix}"]["domain"]  # type: ignore[index]
+            domain = layout[f"xaxis{suffix}"]["domain"]
             trace["colorbar"] = {"x": domain[1] + 0.005, "len": 0.9, "thickness": 10, "tickformat": ".4~f",
                                  "tickfont": {"size": 9}}
         data.append({**trace, **on_axes})
@@ -297,8 +297,8 @@ def overlays_figure(
         if panel.highlight is not None:
             shapes.append(_patch_box(panel.highlight, panel.grid_map.shape[1], panel.patch_size, (x_ref, y_ref)))
         xaxis, yaxis = _image_axes(array.shape[:2], x_ref)  # y scale locked to x: square pixels
-        layout[f"xaxis{suffix}"].update(xaxis)  # type: ignore[union-attr]
-        layout[f"yaxis{suffix}"].update(yaxis)  # type: ignore[union-attr]
+        layout[f"xaxis{suffix}"].update(xaxis)
+        layout[f"yaxis{suffix}"].update(yaxis)
     if shapes:
         layout["shapes"] = shapes
     if shared_scale:
@@ -400,7 +400,7 @@ def head_statistics_figure(
             "xaxis": x_ref, "yaxis": y_ref,
         })
     for x_ref, _ in refs:
-        layout["xaxis" + x_ref[1:]].update(title={"text": "network depth (layer)"}, dtick=1)  # type: ignore[union-attr]
+        layout["xaxis" + x_ref[1:]].update(title={"text": "network depth (layer)"}, dtick=1)
     layout.update(height=360, margin={"l": 40, "r": 10, "t": 40, "b": 40}, legend={"orientation": "h", "y": -0.25})
     return _figure(data, layout)
 
@@ -436,8 +436,8 @@ def overlay_png(
 def attention_npz(attention: np.ndarray, **extras: np.ndarray) -> bytes:
     """Compressed NPZ with ``attention`` (L, H, T, T) and any extra named arrays (e.g. rollout, grid)."""
     buffer = io.BytesIO()
-    np.savez_compressed(buffer, attention=np.asarray(attention, dtype=np.float32),
-                        **{k: np.asarray(v) for k, v in extras.items()})
+    arrays: dict[str, Any] = {"attention": np.asarray(attention, dtype=np.float32), **{k: np.asarray(v) for k, v in extras.items()}}
+    np.savez_compressed(buffer, **arrays)
     return buffer.getvalue()
 
 

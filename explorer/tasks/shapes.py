@@ -115,7 +115,7 @@ def _draw_mask(class_name: str, cx: float, cy: float, radius: float, angle: floa
         cos_a, sin_a = math.cos(angle), math.sin(angle)
         pts = [(x + r * (px * cos_a - py * sin_a), y + r * (px * sin_a + py * cos_a)) for px, py in _POLYGONS[class_name]]
         draw.polygon(pts, fill=255)
-    small = canvas.resize((size, size), Image.BOX)  # exact area coverage, no ringing
+    small = canvas.resize((size, size), Image.Resampling.BOX)  # exact area coverage, no ringing
     return np.asarray(small, dtype=np.float32) / 255.0
 
 
@@ -128,7 +128,7 @@ def _background(rng: np.random.Generator, size: int, base: np.ndarray, clutter: 
     cells = int(rng.integers(3, 9))
     blotch = rng.normal(0, 0.07, size=(cells, cells, 3)).astype(np.float32)
     blotch_img = np.stack(
-        [np.asarray(Image.fromarray(blotch[..., c]).resize((size, size), Image.BICUBIC)) for c in range(3)], axis=-1
+        [np.asarray(Image.fromarray(blotch[..., c]).resize((size, size), Image.Resampling.BICUBIC)) for c in range(3)], axis=-1
     )
     return base[None, None, :] + clutter * (ramp * tint[None, None, :] + blotch_img)
 
@@ -250,6 +250,6 @@ def preprocess(
         raise ValueError("mean and std need 3 values (R, G, B) and std must be positive")
     rgb = _to_rgb(image)
     if rgb.size != (image_size, image_size):
-        rgb = rgb.resize((image_size, image_size), Image.LANCZOS)
+        rgb = rgb.resize((image_size, image_size), Image.Resampling.LANCZOS)
     array = np.array(rgb, dtype=np.uint8)[None]  # a writable copy for torch.from_numpy
     return to_tensor(array, tuple(float(v) for v in mean), tuple(float(v) for v in std))[0]

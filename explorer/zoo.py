@@ -97,7 +97,7 @@ def _load_state(model: nn.Module, weights: Path) -> None:
 def _default_meta(base: str) -> dict[str, Any]:
     """What an untrained twin looks like when no sidecar can be read at all."""
     if base == "dates":
-        from explorer.tasks.tokenizer import CharTokenizer  # noqa: PLC0415 - optional until the task lands
+        from explorer.tasks.tokenizer import CharTokenizer  # noqa: PLC0415 - torch-free tokenizer, imported only when needed
 
         tokenizer = CharTokenizer()
         config = TransformerConfig(

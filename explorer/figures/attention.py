@@ -10,11 +10,10 @@ Conventions, shared by every builder here:
 - figures carry an empty template, so Streamlit's theme styles them and the JSON stays small;
 - each figure is written as ONE plain dict and validated once by ``go.Figure(spec)``. Plotly's
   incremental API (``make_subplots``, ``add_trace(row=, col=)``, ``update_layout``/``update_xaxes``)
-  re-walks the property tree on every call: it cost ~120 ms per Transformer page rerun for four
-  small figures, the dict route ~11 ms for the same JSON. Subplot grids are laid out by
-  :func:`explorer.figures.layout.subplot_grid`, which reproduces ``make_subplots``' domains, shared axes and titles
-  (tests compare the JSON with the make_subplots version); the figures carry no subplot grid, so a
-  caller cannot ``add_trace(row=, col=)`` to them.
+  re-walks the property tree on every call, about ten times the cost of validating one dict. Subplot
+  grids are laid out by :func:`explorer.figures.layout.subplot_grid`, which reproduces ``make_subplots``'
+  domains, shared axes and titles; the figures carry no subplot grid, so a caller cannot
+  ``add_trace(row=, col=)`` to them.
 """
 
 from __future__ import annotations

@@ -278,7 +278,7 @@ def half_state(model: Transformer) -> dict[str, torch.Tensor]:
 
 
 def sidecar(config: TransformerConfig, tokenizer: CharTokenizer, training: dict[str, Any], metrics: dict[str, Any]) -> dict[str, Any]:
-    """The JSON sidecar in the schema of SPEC.md."""
+    """The JSON sidecar the zoo reads (``explorer.zoo.read_sidecar``): config, vocabulary, training settings, metrics."""
     return {
         "name": NAME,
         "kind": "transformer",

@@ -234,7 +234,7 @@ def train_model(
 
 
 def sidecar(model: ViT, record: dict[str, Any]) -> dict[str, Any]:
-    """The JSON sidecar of SPEC.md: what the zoo and the page need to use and explain the weights."""
+    """The JSON sidecar the zoo reads: what the zoo and the page need to use and explain the weights."""
     settings: TrainSettings = record["settings"]
     training = {k: v for k, v in asdict(settings).items() if k != "config"}
     training.update(

@@ -124,7 +124,7 @@ def test_heatmap_entropy_and_matrix_keep_their_layout() -> None:
     assert heat["layout"]["xaxis"]["title"]["text"] == "key token" and heat["layout"]["yaxis"]["title"]["text"] == "query token"
     assert heat["layout"]["xaxis"]["tickangle"] == -90 and heat["layout"]["title"]["text"] == "T"
     assert heat["data"][0]["colorbar"]["title"]["text"] == "weight" and heat["data"][0]["zmax"] == 1.0
-    assert heat["layout"]["template"] == {"data": {"scatter": [{"type": "scatter"}]}}  # the empty template, as before
+    assert heat["layout"]["template"] == {"data": {"scatter": [{"type": "scatter"}]}}  # the empty template: Streamlit's theme styles it
     ent = _spec(entropy_heatmap(np.array([[0.2, 0.4]]), "E", selected=(0, 1), normalised=False))
     assert ent["data"][0]["colorbar"]["title"]["text"] == "entropy" and "zmax" not in ent["data"][0]
     assert ent["layout"]["shapes"][0]["x0"] == 0.5 and ent["layout"]["shapes"][0]["line"]["color"] == "red"

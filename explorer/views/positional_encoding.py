@@ -17,9 +17,34 @@ import torch
 
 from explorer.analysis import positions as pa
 from explorer.figures import positions as pf
+from explorer.inputs.params import ParamSpec
 
 SECTIONS = ("Sinusoidal", "Learned", "RoPE", "ViT resolution", "Compare")
 WHICH_VIT = ("trained", "untrained")
+
+# Every URL-bound widget and what its value may look like. ``clean_link`` checks the raw URL before
+# the widgets exist (Streamlit silently drops, or for ?x=inf even fails on, values it cannot parse)
+# and drops bad ones with a one-line notice.
+# Integers carry no range here: out-of-range sizes get the same message as when typed in.
+URL_INT_LIMIT = 10**9  # beyond this Streamlit's number box drops the value; we say so
+URL_SCHEMA: dict[str, ParamSpec] = {
+    "pe_d_model": ParamSpec("int", minimum=-URL_INT_LIMIT, maximum=URL_INT_LIMIT),
+    "pe_max_len": ParamSpec("int", minimum=-URL_INT_LIMIT, maximum=URL_INT_LIMIT),
+    "pe_base": ParamSpec("float", minimum=-1e300, maximum=1e300),
+    "pe_section": ParamSpec("choice", SECTIONS),
+    "pe_dims": ParamSpec("text", max_chars=200),
+    "pe_metric": ParamSpec("choice", pa.SIMILARITY_METRICS),
+    "pe_shift": ParamSpec("int", minimum=-URL_INT_LIMIT, maximum=URL_INT_LIMIT),
+    "pe_vit": ParamSpec("choice", WHICH_VIT),
+    "pe_pair": ParamSpec("int", minimum=-URL_INT_LIMIT, maximum=URL_INT_LIMIT),
+    "pe_offset": ParamSpec("int", minimum=-URL_INT_LIMIT, maximum=URL_INT_LIMIT),
+    "pe_grid": ParamSpec("int", minimum=2, maximum=pa.GRID_CAP),
+    "pe_mode": ParamSpec("choice", pa.INTERPOLATION_MODES),
+    "pe_channel": ParamSpec("int", minimum=-URL_INT_LIMIT, maximum=URL_INT_LIMIT),
+    "pe_cmp_a": ParamSpec("choice", pa.SCHEMES),
+    "pe_cmp_b": ParamSpec("choice", pa.SCHEMES),
+    "pe_cmp_metric": ParamSpec("choice", pa.SIMILARITY_METRICS),
+}
 
 
 @dataclass(frozen=True)

@@ -96,7 +96,7 @@ def find_files(direction: str, package_dir: Path | None = None) -> MarianFiles:
 def read_items(path: Path) -> tuple[dict[str, np.ndarray], dict[str, object]]:
     """All float tensors of a Marian ``.bin`` (int8 ones dequantised) and its YAML config."""
     try:
-        buf = path.read_bytes()
+        buf = memoryview(path.read_bytes())  # slices of a memoryview are views, not copies
         return _parse(buf)
     except ModelUnavailable:
         raise
@@ -104,12 +104,12 @@ def read_items(path: Path) -> tuple[dict[str, np.ndarray], dict[str, object]]:
         raise ModelUnavailable(f"Marian weights {path.name} are damaged ({_one_line(error)}); reinstall: {INSTALL}") from error
 
 
-def _parse(buf: bytes) -> tuple[dict[str, np.ndarray], dict[str, object]]:
+def _parse(buf: memoryview) -> tuple[dict[str, np.ndarray], dict[str, object]]:
     import yaml  # noqa: PLC0415 - only needed here
 
     offset = 0
 
-    def take(nbytes: int) -> bytes:
+    def take(nbytes: int) -> memoryview:
         nonlocal offset
         if nbytes < 0 or offset + nbytes > len(buf):
             raise ValueError(f"file ends early: needs {offset + nbytes} bytes, has {len(buf)}")
@@ -118,13 +118,13 @@ def _parse(buf: bytes) -> tuple[dict[str, np.ndarray], dict[str, object]]:
         return chunk
 
     def u64() -> int:
-        return int.from_bytes(take(8), "little")
+        return int.from_bytes(bytes(take(8)), "little")
 
     version, n_items = u64(), u64()
     if version != 1 or not 0 < n_items < 100_000:
         raise ValueError(f"not a Marian binary model (version {version}, {n_items} items)")
     headers = [(u64(), u64(), u64(), u64()) for _ in range(n_items)]
-    names = [take(name_len).rstrip(b"\0").decode("utf-8") for name_len, _, _, _ in headers]
+    names = [bytes(take(name_len)).rstrip(b"\0").decode("utf-8") for name_len, _, _, _ in headers]
     shapes = [tuple(np.frombuffer(take(4 * shape_len), dtype="<i4").tolist()) for _, _, shape_len, _ in headers]
     take(u64())
     items: dict[str, np.ndarray] = {}
@@ -134,7 +134,7 @@ def _parse(buf: bytes) -> tuple[dict[str, np.ndarray], dict[str, object]]:
         if name.endswith("_QuantMultA"):
             continue  # activation multipliers of the int8 engine; unused in float32
         if kind == _TEXT:
-            config = yaml.safe_load(data.rstrip(b"\0").decode("utf-8")) or {}
+            config = yaml.safe_load(bytes(data).rstrip(b"\0").decode("utf-8")) or {}
         elif kind == _FLOAT32:
             items[name] = np.frombuffer(data, dtype="<f4", count=int(np.prod(shape))).reshape(shape).copy()
         elif kind == _INTGEMM8:
@@ -144,14 +144,15 @@ def _parse(buf: bytes) -> tuple[dict[str, np.ndarray], dict[str, object]]:
     return items, config
 
 
-def _dequantise(name: str, shape: tuple[int, ...], data: bytes) -> np.ndarray:
+def _dequantise(name: str, shape: tuple[int, ...], data: memoryview) -> np.ndarray:
     """int8 / q, as float32; non-embedding matrices come back as (out, in) = ``nn.Linear.weight``."""
     count = int(np.prod(shape))
     quantised = np.frombuffer(data, dtype=np.int8, count=count).astype(np.float32)
     scale = float(np.frombuffer(data, dtype="<f4", count=1, offset=count)[0])
     if not np.isfinite(scale) or scale <= 0:
         raise ValueError(f"item {name} has an invalid quantisation multiplier {scale}")
-    values = quantised / scale
+    quantised /= scale  # in place: one float32 copy per matrix, no temporary
+    values = quantised
     if name == "Wemb":
         return values.reshape(shape)  # (vocab, d): one row per piece
     rows, cols = shape

@@ -62,3 +62,24 @@ def first_token_share(weights: np.ndarray, weighted: np.ndarray, rows: np.ndarra
         return (ratio * ok).sum(-1) / np.maximum(ok.sum(-1), 1)
 
     return FirstTokenShare(share(np.asarray(weights, dtype=np.float64)), share(np.asarray(weighted, dtype=np.float64)))
+
+
+@torch.no_grad()
+def vit_first_token_shares(model: nn.Module, images: torch.Tensor) -> list[FirstTokenShare]:
+    """Per layer of a ViT: how much attention weight and how much weighted norm goes to [CLS], for one image.
+
+    Runs the blocks one by one with their ``record`` argument to get each attention's input
+    (the normalised residual stream); the model is only called, never changed.
+    """
+    if images.ndim != 4 or images.shape[0] != 1:
+        raise ValueError(f"expected one image batch (1, C, H, W); got {tuple(images.shape)}")
+    x = model.embed(images)  # type: ignore[operator]
+    shares = []
+    for layer in model.layers:  # type: ignore[union-attr]
+        record: dict[str, object] = {}
+        x = layer(x, need_weights=True, record=record)
+        weights = record["self"][0].numpy()  # type: ignore[index]
+        h = record["self_input"][0][0]  # type: ignore[index]
+        norms = value_norms(layer.self_attn, h, h)
+        shares.append(first_token_share(weights, value_weighted(weights, norms)))
+    return shares

@@ -47,3 +47,19 @@ def test_a_sink_with_a_small_value_moves_little() -> None:
 def test_shape_errors() -> None:
     with pytest.raises(ValueError, match="weights must be"):
         value_weighted(np.ones((2, 3, 4)), np.ones((2, 3)))
+
+
+def test_vit_shares_use_the_models_own_attention() -> None:
+    from explorer.analysis.value_weighted import vit_first_token_shares
+    from explorer.models import ViT, ViTConfig
+
+    torch.manual_seed(0)
+    model = ViT(ViTConfig(image_size=8, patch_size=4, d_model=16, n_heads=2, n_layers=2, d_ff=32)).eval()
+    image = torch.randn(1, 3, 8, 8)
+    shares = vit_first_token_shares(model, image)
+    with torch.no_grad():
+        maps = model(image, return_attention=True).attention
+    assert len(shares) == 2
+    for share, weights in zip(shares, maps):
+        np.testing.assert_allclose(share.weight_share, weights[0, :, :, 0].mean(-1).numpy(), rtol=1e-5)
+        assert ((share.norm_share >= 0) & (share.norm_share <= 1)).all()

@@ -73,10 +73,10 @@ def read_sidecar(base: str, directory: Path = CHECKPOINT_DIR) -> dict[str, Any]:
 
 def _build(kind: str, config_dict: dict[str, Any]) -> tuple[nn.Module, TransformerConfig | ViTConfig]:
     if kind == "transformer":
-        config: TransformerConfig | ViTConfig = TransformerConfig.from_dict(config_dict)
-        return Transformer(config), config
-    config = ViTConfig.from_dict(config_dict)
-    return ViT(config), config
+        text = TransformerConfig.from_dict(config_dict)
+        return Transformer(text), text
+    vision = ViTConfig.from_dict(config_dict)
+    return ViT(vision), vision
 
 
 def _freeze(model: nn.Module, device: torch.device) -> nn.Module:
@@ -115,10 +115,10 @@ def _default_meta(base: str) -> dict[str, Any]:
         }
     from explorer.tasks import shapes  # noqa: PLC0415
 
-    config = ViTConfig(n_classes=len(shapes.CLASSES))
+    vision = ViTConfig(n_classes=len(shapes.CLASSES))
     return {
-        "name": "shapes", "kind": "vit", "config": config.to_dict(), "classes": list(shapes.CLASSES),
-        "preprocess": {"image_size": config.image_size, "mean": [0.5, 0.5, 0.5], "std": [0.5, 0.5, 0.5]},
+        "name": "shapes", "kind": "vit", "config": vision.to_dict(), "classes": list(shapes.CLASSES),
+        "preprocess": {"image_size": vision.image_size, "mean": [0.5, 0.5, 0.5], "std": [0.5, 0.5, 0.5]},
     }
 
 

@@ -19,13 +19,15 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import cast
 
 import numpy as np
 import torch
 from torch import nn
 
 from explorer.analysis.heads import stack_layers
-from explorer.models.attention import build_keep_mask
+from explorer.models.attention import MultiHeadAttention, build_keep_mask
+from explorer.models.transformer import Transformer
 
 KINDS: tuple[str, ...] = ("encoder_self", "decoder_self", "decoder_cross")
 KIND_LABELS: dict[str, str] = {
@@ -63,19 +65,19 @@ class AttentionRun:
         return {kind: self.keep_mask(kind) for kind in self.maps}
 
 
-def attention_module(model: nn.Module, kind: str, layer: int) -> nn.Module:
+def attention_module(model: Transformer, kind: str, layer: int) -> MultiHeadAttention:
     """The ``MultiHeadAttention`` module of ``kind`` in ``layer`` (0-based) of a Transformer."""
     if kind == "encoder_self":
-        layers = model.encoder.layers  # type: ignore[union-attr]
+        layers = model.encoder.layers
         name = "self_attn"
     elif kind in ("decoder_self", "decoder_cross"):
-        layers = model.decoder.layers  # type: ignore[union-attr]
+        layers = model.decoder.layers
         name = "self_attn" if kind == "decoder_self" else "cross_attn"
     else:
         raise ValueError(f"kind must be one of {', '.join(KINDS)}; got {kind!r}")
     if not 0 <= layer < len(layers):
         raise ValueError(f"layer {layer} is out of range: this model has {len(layers)} layers (0..{len(layers) - 1})")
-    return getattr(layers[layer], name)
+    return cast(MultiHeadAttention, getattr(layers[layer], name))
 
 
 @torch.no_grad()
@@ -174,7 +176,7 @@ def scaled_dot_product_steps(q: np.ndarray, k: np.ndarray, v: np.ndarray, keep: 
 
 @torch.no_grad()
 def steps_for_head(
-    module: nn.Module,
+    module: MultiHeadAttention,
     x_q: np.ndarray | torch.Tensor,
     x_kv: np.ndarray | torch.Tensor,
     head: int,
@@ -182,7 +184,7 @@ def steps_for_head(
     key_padding_mask: torch.Tensor | None = None,
 ) -> AttentionSteps:
     """Recompute one head of ``module`` from its recorded inputs (T, D) with the module's own weights."""
-    n_heads = int(module.n_heads)  # type: ignore[arg-type]
+    n_heads = int(module.n_heads)
     if not 0 <= head < n_heads:
         raise ValueError(f"head {head} is out of range: this layer has {n_heads} heads (0..{n_heads - 1})")
     param = next(module.parameters())
@@ -198,7 +200,7 @@ def steps_for_head(
     )
 
 
-def steps_from_run(model: nn.Module, run: AttentionRun, kind: str, layer: int, head: int) -> AttentionSteps:
+def steps_from_run(model: Transformer, run: AttentionRun, kind: str, layer: int, head: int) -> AttentionSteps:
     """Step-by-step attention for ``kind``/``layer``/``head`` of a recorded run."""
     module = attention_module(model, kind, layer)
     x_q, x_kv = run.inputs[kind][layer]

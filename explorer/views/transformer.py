@@ -21,6 +21,7 @@ from explorer.analysis.heads import COMBINE_MODES, attention_csv, attention_npz,
 from explorer.analysis.stepwise import KIND_LABELS, TranslationRun, steps_from_run
 from explorer.figures import attention as figs
 from explorer.inputs.text import display_token
+from explorer.models import Transformer
 from explorer.tasks.dates import parse as parse_date
 
 MODELS = {"trained": "dates", "untrained": "dates-untrained"}  # radio value -> zoo name
@@ -194,10 +195,10 @@ def attention_view(run: TranslationRun, unk_id: int, n_layers: dict[str, int], s
     )
 
 
-def step_view(model: object, run: TranslationRun, view: AttentionView, query: int, mistake: bool) -> StepView:
+def step_view(model: Transformer, run: TranslationRun, view: AttentionView, query: int, mistake: bool) -> StepView:
     """Eq. 1 recomputed for ``view``'s layer and head at ``query`` (clamped to the rows there are)."""
     query = min(query, len(view.query_tokens) - 1)
-    steps = steps_from_run(model, run.attention, view.kind, view.layer, view.head)  # type: ignore[arg-type]
+    steps = steps_from_run(model, run.attention, view.kind, view.layer, view.head)
     own = run.attention.maps[view.kind][view.layer, view.head]
     keep = steps.keep[query]
     table = pd.DataFrame({

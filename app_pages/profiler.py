@@ -19,7 +19,8 @@ from ui.share import clean_link
 
 PLOT_CONFIG = {"displaylogo": False}
 RESULT, BASELINE, SCALING = "profiler_result", "profiler_baseline", "profiler_scaling"
-TABS = ("Modules", "Operators", "Pictures", "Scaling", "Diff", "Honest numbers", "Export")
+GENERATION, PATHS, PYTHON, PROMPT_SWEEP = "profiler_generation", "profiler_paths", "profiler_python", "profiler_prompt_sweep"
+TABS = ("Modules", "Operators", "Pictures", "Scaling", "Diff", "Honest numbers", "Export", "LLM phases", "Eager vs fused", "Python view")
 
 URL_SCHEMA = {
     "prof_model": ParamSpec("choice", choices=views.MODELS),
@@ -48,6 +49,13 @@ URL_SCHEMA = {
     "prof_op_top": ParamSpec("bool"),
     "prof_sizes": ParamSpec("text", max_chars=80),
     "prof_tab": ParamSpec("choice", choices=TABS),
+    "prof_gen_model": ParamSpec("choice", choices=views.GENERATION_MODELS),
+    "prof_gen_prompt": ParamSpec("int", minimum=1, maximum=2048),
+    "prof_gen_new": ParamSpec("int", minimum=1, maximum=256),
+    "prof_gen_path": ParamSpec("choice", choices=("fused", "eager")),
+    "prof_gen_phase": ParamSpec("choice", choices=views.PHASE_NAMES),
+    "prof_gen_depth": ParamSpec("int", minimum=0, maximum=6),
+    "prof_py_request": ParamSpec("choice", choices=views.PYTHON_REQUESTS),
 }
 
 st.title("Profiler")
@@ -97,9 +105,9 @@ if model == "transformer":
 else:
     image_size = run_cols[1].number_input("image size (pixels)", 1, 1024, 32, step=8, key="prof_image", bind="query-params")
     seq_len = 64
-warmup = run_cols[2].number_input("warm-up steps", 0, 20, 1, key="prof_warmup", bind="query-params",
+warmup = run_cols[2].number_input("warm-up steps", 0, 20, views.DEFAULT_WARMUP, key="prof_warmup", bind="query-params",
                                   help="Recorded and thrown away: first calls pay for caches and allocations.")
-active = run_cols[3].number_input("active steps", 0, 50, 3, key="prof_active", bind="query-params",
+active = run_cols[3].number_input("active steps", 0, 50, views.DEFAULT_ACTIVE, key="prof_active", bind="query-params",
                                   help="Measured steps; tables show the mean and spread over them.")
 
 settings = views.Settings(
@@ -159,7 +167,7 @@ head = views.headline(result)
 metrics = st.columns(4)
 metrics[0].metric("step (profiled)", f"{head.step_ms:.1f} ms", help="Mean over the active steps, from the profiler's step events.")
 metrics[1].metric("spread (std)", f"{head.spread_ms:.1f} ms", help="Standard deviation over the active steps.")
-metrics[2].metric("profiler overhead", f"x{head.overhead:.2f}", help="Median profiled step / median unprofiled step, same model, inputs and schedule.")
+metrics[2].metric("profiler overhead", head.overhead_label, help=head.overhead_text)
 metrics[3].metric("forward FLOPs", head.flops, help=head.flop_convention)
 st.caption(head.caption)
 
@@ -185,8 +193,9 @@ with tabs[0]:
                 "total ms": st.column_config.NumberColumn(format="%.3f"),
                 "± ms": st.column_config.NumberColumn(format="%.3f"),
                 "self ms": st.column_config.NumberColumn(format="%.3f"),
-                "net mem KiB": st.column_config.NumberColumn(format="%.1f"),
-                "peak mem KiB": st.column_config.NumberColumn(format="%.1f"),
+                modules.net_column: st.column_config.NumberColumn(format="%.1f"),
+                modules.peak_column: st.column_config.NumberColumn(format="%.1f"),
+                "path": st.column_config.TextColumn("path", width="large", help="The full dotted module path."),
                 "MFLOP": st.column_config.NumberColumn(format="%.2f"),
                 "GFLOP/s": st.column_config.NumberColumn(format="%.2f"),
                 "calls": st.column_config.NumberColumn(format="%.0f"),
@@ -249,10 +258,10 @@ with tabs[3]:
         unit = "sequence lengths" if result.request.model == "transformer" else "image sizes (pixels, multiples of the patch)"
         suggested = ", ".join(str(s) for s in default_sizes(result.request))
         sizes_text = st.text_input(f"Sizes to sweep ({unit})", value="", placeholder=suggested, key="prof_sizes", bind="query-params",
-                                   max_chars=80, help="Empty = halving from the current size.")
+                                   max_chars=80, help="Empty = the default sweep: batch 1, doubling up to T = 8 d_model, where attention's T² term shows.")
         if st.button("Run scaling sweep", disabled=request is None):
             try:
-                sizes = parse_sizes(sizes_text) if sizes_text.strip() else default_sizes(result.request)
+                sizes = parse_sizes(sizes_text) if sizes_text.strip() else None  # None: the default sweep
                 with st.status("Sweeping...", expanded=False) as sweep_status:
 
                     def sweep_wait(message: str) -> None:
@@ -278,10 +287,8 @@ with tabs[3]:
             scols[1].plotly_chart(scaling.memory, config=PLOT_CONFIG)
             st.dataframe(scaling.exponents, hide_index=True)
             st.caption(
-                "k is the slope of a straight-line fit on log-log axes over the upper half of the sweep (y ~ tokens^k). "
-                "Feed-forward work is per token (k ~ 1); attention's Q K^T and weights x V grow with tokens^2, so its k climbs "
-                "toward 2 once the sequence is long next to d_model. CPU's fused attention never stores the T x T matrix, so "
-                "its memory stays close to linear."
+                "k is the slope of a straight-line fit on log-log axes over the upper half of the sweep (y ~ tokens^k); each "
+                "point is the median of the active steps. " + scaling.statement
             )
         else:
             st.info("Press **Run scaling sweep** to profile the current configuration at several sizes.")
@@ -317,16 +324,15 @@ with tabs[5]:
         st.plotly_chart(views.step_times(result), config=PLOT_CONFIG)
         st.markdown(
             f"""
-    - **Profiler overhead x{result.overhead_ratio:.2f}**: median wall time of a profiled step over an unprofiled one (same private
-      model, inputs and schedule, run just before). Each module scope and each operator record costs a little; small
-      models feel it most.
+    - **Profiler overhead**: {views.honest_statements(result)[0]}
     - **Mean and spread**: every time is the mean over {result.active_steps} active steps; the module table's ± column is their standard
       deviation. {result.request.warmup} warm-up step(s) were recorded and discarded (first calls pay for allocation and caches).
     - **Memory**: *net* = allocations minus frees inside a module; it can be negative (see the Modules tab). *Peak* = the
       highest point above the level at entry.
     - **FLOPs**: counted once in an untimed pass; one multiply-add = 2 FLOPs; only matrix products count (norms, softmax
       and activations are left out, as usual).
-    - **Estimate before the run**: {result.estimate.summary()}; measured peak inside the model {views.measured_peak(result)}.
+    - **Estimate before the run**: {result.estimate.summary()}.
+    - **Estimated vs measured memory**: {views.honest_statements(result)[1]}
     - **Shared machine**: sessions share CPU cores; another session's work slows yours. Only one profiler runs at a time,
       so you may wait for another session's run.
     """
@@ -349,3 +355,103 @@ with tabs[6]:
         ecols[3].download_button("Operators (CSV)", files.operators_csv, file_name="profiler_operators.csv", mime="text/csv")
         ecols[4].download_button("Summary + modules (JSON)", files.json, file_name="profiler.json", mime="application/json")
         st.caption("The same table from the command line: `python -m explorer profile --model transformer --format csv`.")
+
+# ---------------------------------------------------------------------------------------------
+# LLM phases: a real model's prefill and decode with the KV cache
+# ---------------------------------------------------------------------------------------------
+with tabs[7]:
+    if tabs[7].open:
+        gcols = st.columns([2, 1, 1, 1])
+        gen_model = gcols[0].selectbox("Model", views.GENERATION_MODELS, format_func=views.GENERATION_LABELS.get, key="prof_gen_model", bind="query-params")
+        prompt_tokens = gcols[1].number_input("prompt tokens", 1, 2048, 64, key="prof_gen_prompt", bind="query-params")
+        new_tokens = gcols[2].number_input("new tokens", 1, 256, 16, key="prof_gen_new", bind="query-params")
+        gen_path = gcols[3].radio("attention", ("fused", "eager"), key="prof_gen_path", bind="query-params", horizontal=True)
+        status_line = views.generation_status(gen_model)
+        if status_line:
+            st.warning(status_line, icon=":material/block:")
+        bcols = st.columns([1, 1, 3])
+        if bcols[0].button("Profile generation", type="primary", disabled=bool(status_line)):
+            with st.status(f"Profiling {gen_model}: prefill then decode...") as gen_status:
+                try:
+                    profiled = views.run_generation(gen_model, int(prompt_tokens), int(new_tokens), gen_path,
+                                                    on_wait=lambda m: gen_status.update(label=m))
+                    st.session_state[GENERATION] = profiled
+                    gen_status.update(label="Generation profiled", state="complete")
+                except ProfilingError as error:
+                    gen_status.update(label="The run failed", state="error")
+                    st.error(str(error), icon=":material/block:")
+        if bcols[1].button("Sweep prompt length", disabled=bool(status_line),
+                           help=f"Prefill at {', '.join(map(str, views.SWEEP_PROMPTS))} tokens: attention's growing share."):
+            try:
+                with st.spinner("Sweeping the prompt length..."):
+                    st.session_state[PROMPT_SWEEP] = views.run_prompt_sweep(gen_model)
+            except ProfilingError as error:
+                st.error(str(error), icon=":material/block:")
+        profiled = st.session_state.get(GENERATION)
+        if profiled is None:
+            st.info("Press **Profile generation**: the prompt is read in one prefill, then tokens are added one at a time with the KV cache.")
+        else:
+            pcols = st.columns([1, 1])
+            phase = pcols[0].radio("phase", views.PHASE_NAMES, key="prof_gen_phase", bind="query-params", horizontal=True)
+            gen_depth = pcols[1].slider("depth", 0, 6, 3, key="prof_gen_depth", bind="query-params")
+            gen_view = views.generation_view(profiled, phase, gen_depth)
+            for column, (label, value, help_text) in zip(st.columns(len(gen_view.metrics)), gen_view.metrics):
+                column.metric(label, value, help=help_text)
+            st.caption(f"{profiled.name} · {profiled.attention_path} attention · {profiled.prompt_len} + {profiled.new_tokens} tokens. {gen_view.caption}")
+            st.plotly_chart(gen_view.shares, config=PLOT_CONFIG)
+            st.plotly_chart(gen_view.parts, config=PLOT_CONFIG)
+            st.dataframe(gen_view.table, hide_index=True, column_config={
+                "path": st.column_config.TextColumn("path", width="large"),
+                "share %": st.column_config.ProgressColumn("share %", min_value=0, max_value=100, format="%.1f"),
+                "total ms": st.column_config.NumberColumn(format="%.3f"), "self ms": st.column_config.NumberColumn(format="%.3f"),
+                "MFLOP": st.column_config.NumberColumn(format="%.2f"), "calls": st.column_config.NumberColumn(format="%.0f"),
+            })
+        sweep_points = st.session_state.get(PROMPT_SWEEP)
+        if sweep_points:
+            sweep_figure, sweep_text = views.prompt_sweep_view(sweep_points)
+            st.plotly_chart(sweep_figure, config=PLOT_CONFIG)
+            st.caption(sweep_text)
+
+# ---------------------------------------------------------------------------------------------
+# Eager vs fused attention on the same model
+# ---------------------------------------------------------------------------------------------
+with tabs[8]:
+    if tabs[8].open:
+        st.caption("Asking for attention maps forces the explicit softmax path; the fused kernel never stores the T x T weights. "
+                   "The current configuration, profiled both ways.")
+        if st.button("Compare fused and eager", type="primary", disabled=request is None) and request is not None:
+            with st.status("Profiling both attention paths...") as paths_status:
+                try:
+                    st.session_state[PATHS] = views.compare_paths(request, on_wait=lambda m: paths_status.update(label=m))
+                    paths_status.update(label="Both paths profiled", state="complete")
+                except ProfilingError as error:
+                    paths_status.update(label="The run failed", state="error")
+                    st.error(str(error), icon=":material/block:")
+        comparison = st.session_state.get(PATHS)
+        if comparison is not None:
+            shown = views.paths_view(comparison)
+            st.markdown(shown.statement)
+            st.plotly_chart(shown.figure, config=PLOT_CONFIG)
+            st.dataframe(shown.table, hide_index=True, column_config={"module": st.column_config.TextColumn("module", width="large")})
+
+# ---------------------------------------------------------------------------------------------
+# The Python around the model
+# ---------------------------------------------------------------------------------------------
+with tabs[9]:
+    if tabs[9].open:
+        py_kind = st.radio("Request", views.PYTHON_REQUESTS, key="prof_py_request", bind="query-params", horizontal=True,
+                           help="The current configuration's steps and pictures, or a whole generation with the model chosen in LLM phases.")
+        if st.button("Profile the Python", type="primary"):
+            try:
+                with st.spinner("Sampling the request with pyinstrument..."):
+                    run_request = views.python_request(py_kind, request, st.session_state.get("prof_gen_model", "smollm2-135m"), result)
+                    st.session_state[PYTHON] = views.python_view(run_request)
+            except ProfilingError as error:
+                st.error(str(error), icon=":material/block:")
+        python_shown = st.session_state.get(PYTHON)
+        if python_shown is not None:
+            st.plotly_chart(python_shown.icicle, config=PLOT_CONFIG)
+            st.dataframe(python_shown.shares, hide_index=True)
+            st.caption(python_shown.caption)
+        st.markdown("**Which profiler answers which question**")
+        st.markdown(views.profiler_guide())

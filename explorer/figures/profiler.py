@@ -134,13 +134,15 @@ def memory_timeline(
     palette = ["rgba(228,87,46,0.10)", "rgba(46,134,171,0.10)"]
     for i, (label, start, end) in enumerate(spans):
         fig.add_vrect(x0=start, x1=end, fillcolor=palette[i % 2], line_width=0, layer="below")
+        # Inside the plot, written downwards from the top edge: a label can never be cut by the margin;
+        # the full dotted path is the hover text.
         fig.add_annotation(
             x=(start + end) / 2, y=1.0, yref="paper", text=label.rsplit(".", 1)[-1] if len(spans) > 12 else label,
-            showarrow=False, font=dict(size=9), textangle=-60 if len(spans) > 6 else 0, yanchor="bottom",
+            hovertext=label, showarrow=False, font=dict(size=9), textangle=90 if len(spans) > 6 else 0, yanchor="top",
         )
     fig.update_layout(
         title=title, xaxis_title="time since step start (ms)", yaxis_title="MiB", height=420,
-        margin=dict(t=110, l=10, r=10, b=40), showlegend=False,
+        margin=dict(t=50, l=10, r=10, b=40), showlegend=False,
     )
     return fig
 

@@ -17,16 +17,15 @@ Two kinds of run:
 from __future__ import annotations
 
 import argparse
-import sys
-
 import gzip
+import sys
 from pathlib import Path
 
+from explorer.profiling.captions import memory_statement, overhead_statement
 from explorer.profiling.estimate import DEFAULT_MAX_SECONDS, format_bytes, format_flops
 from explorer.profiling.phases import GENERATORS, PHASES, PhaseProfile, generator_for, profile_phases, prompt_ids
 from explorer.profiling.request import DEFAULT_ACTIVE, DEFAULT_WARMUP, MODELS, MODES, ProfilingError, build_request
 from explorer.profiling.runner import ProfileResult, profile_model
-from explorer.profiling.captions import memory_statement, overhead_statement
 from explorer.profiling.tables import module_table, operator_table, result_summary, to_csv, to_json
 
 FORMATS = ("table", "csv", "json")

@@ -371,7 +371,7 @@ def _profile_phases(
 
         decode_flops = _count_flops(skeleton, decode_all)
         decode_cache = tensor_bytes(state["cache"])
-    del state, cache, logits
+    del cache, logits
 
     # Plain reference: the same steps without profiler or scopes (tokens per second come from here).
     plain: dict[str, list[float]] = defaultdict(list)
@@ -475,19 +475,24 @@ def _parse_phases(
                     flops=int(flops[phase].get(path, 0)), parent=parents[phase].get(path),
                 )
             )
-        depth: dict[str, int] = {}
-
-        def tree_depth(row: PhaseRow) -> int:
-            if row.path not in depth:
-                parent = by_path.get(row.parent) if row.parent is not None else None
-                depth[row.path] = 0 if parent is None and row.path == ROOT_NAME else (1 if parent is None else tree_depth(parent) + 1)
-            return depth[row.path]
-
-        by_path = {r.path: r for r in rows}
-        for r in rows:
-            r.depth = tree_depth(r)  # depth in the call tree, so uncalled containers do not leave gaps
+        _set_tree_depths(rows)
         out[phase] = (rows, phase_us)
     return out
+
+
+def _set_tree_depths(rows: list[PhaseRow]) -> None:
+    """Depth in the call tree (root 0), so containers that are never called leave no gaps in the indentation."""
+    by_path = {r.path: r for r in rows}
+    depth: dict[str, int] = {}
+
+    def tree_depth(row: PhaseRow) -> int:
+        if row.path not in depth:
+            parent = by_path.get(row.parent) if row.parent is not None else None
+            depth[row.path] = 0 if parent is None and row.path == ROOT_NAME else (1 if parent is None else tree_depth(parent) + 1)
+        return depth[row.path]
+
+    for r in rows:
+        r.depth = tree_depth(r)
 
 
 def _chrome_trace(prof: profile) -> bytes | None:

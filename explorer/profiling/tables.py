@@ -170,6 +170,14 @@ def to_csv(frame: pd.DataFrame) -> str:
 INDENT = "\u2003"  # em space: survives table rendering, unlike leading ASCII spaces
 
 
+NET_MEM = "CPU net mem KiB"  # the profiler attributes net memory on the CPU allocator
+
+
+def peak_column(result: ProfileResult) -> str:
+    """The peak column names its device: on CUDA the peak comes from the CUDA allocator's records."""
+    return f"{'CUDA' if result.request.device == 'cuda' else 'CPU'} peak mem KiB"
+
+
 def module_display_frame(result: ProfileResult, max_depth: int | None = None, hide_uncalled: bool = False) -> pd.DataFrame:
     """The module table in display units: ms, %, KiB, MFLOP; the tree drawn by indentation."""
     frame = module_table(result, max_depth)
@@ -189,8 +197,8 @@ def module_display_frame(result: ProfileResult, max_depth: int | None = None, hi
             "± ms": frame["total_std_us"] / 1e3,
             "self ms": frame["self_us"] / 1e3,
             "share %": frame["share"] * 100,
-            "net mem KiB": frame["cpu_mem_net"] / 1024,
-            "peak mem KiB": frame["cpu_mem_peak"] / 1024,
+            NET_MEM: frame["cpu_mem_net"] / 1024,
+            peak_column(result): frame["cpu_mem_peak"] / 1024,
             "MFLOP": frame["flops"] / 1e6,
             "GFLOP/s": frame["gflops_per_s"],
             "params": frame["params"],
@@ -214,7 +222,7 @@ def operator_display_frame(frame: pd.DataFrame) -> pd.DataFrame:
             "calls": frame["calls"],
             "self CPU ms": frame["self_cpu_us"] / 1e3,
             "CPU total ms": frame["cpu_total_us"] / 1e3,
-            "CPU avg us": frame["cpu_avg_us"],
+            "CPU avg ms": frame["cpu_avg_us"] / 1e3,
             "self CPU mem KiB": frame["self_cpu_mem"] / 1024,
             "CPU mem KiB": frame["cpu_mem"] / 1024,
         }

@@ -6,11 +6,9 @@ position numbers on the axes, so a 1024 x 1024 table never turns into megabytes 
 
 Each figure is written as ONE plain dict and validated once by ``go.Figure(spec)``. Plotly's
 incremental API (``make_subplots``, ``add_trace(row=, col=)``, ``update_layout``/``update_xaxes``)
-re-walks the property tree on every call, which was most of this page's figure time. Side-by-side
-panels are laid out by :func:`explorer.figures.layout.row_of_subplots` with ``make_subplots``' own arithmetic, and the
-tests compare every builder's JSON with the make_subplots version it replaced
-(``tests/reference_positions_figures.py``). Figures keep Plotly's default template, as before; they
-carry no subplot grid, so a caller cannot ``add_trace(row=, col=)`` to them.
+re-walks the property tree on every call. Side-by-side panels are laid out by
+:func:`explorer.figures.layout.row_of_subplots` with ``make_subplots``' own arithmetic. Figures keep
+Plotly's default template; they carry no subplot grid, so a caller cannot ``add_trace(row=, col=)`` to them.
 """
 
 from __future__ import annotations
@@ -20,13 +18,12 @@ import math
 import numpy as np
 import plotly.graph_objects as go
 
-from explorer.figures.layout import row_of_subplots
+from explorer.figures.layout import Spec, row_of_subplots
 
 DRAW_LIMIT = 384  # largest number of rows/columns drawn per heatmap axis
 DIVERGING = "RdBu_r"  # blue negative, red positive, white zero
 _MARGIN = dict(l=50, r=20, t=50, b=45)
 
-Spec = dict[str, object]
 
 
 def _figure(data: list[Spec], layout: Spec) -> go.Figure:
@@ -159,9 +156,9 @@ def side_by_side_heatmaps(
     for index, (matrix, (x_ref, y_ref)) in enumerate(zip(matrices, refs)):
         trace = _heatmap(matrix, zmin, zmax, colorbar_title, showscale=index == len(matrices) - 1, hover=hover)
         traces.append(dict(trace, xaxis=x_ref, yaxis=y_ref))
-        grid[f"xaxis{x_ref[1:]}"]["title"] = dict(text=axis_title)  # type: ignore[index]
-        grid[f"yaxis{y_ref[1:]}"]["autorange"] = "reversed"  # type: ignore[index]
-    grid["yaxis"]["title"] = dict(text=axis_title)  # type: ignore[index]
+        grid[f"xaxis{x_ref[1:]}"]["title"] = dict(text=axis_title)
+        grid[f"yaxis{y_ref[1:]}"]["autorange"] = "reversed"
+    grid["yaxis"]["title"] = dict(text=axis_title)
     return _figure(traces, dict(grid, margin=_MARGIN, height=440))
 
 
@@ -261,10 +258,10 @@ def rope_rotation_figure(
         traces.append(dict(_arrow(kp[0], kp[1], colour, f"k n={n}", dash="dash"), xaxis=x2, yaxis=y2))
     spans = [_span(query_path), _span(np.concatenate([pairs_q, pairs_k]) if len(pairs_q) else pairs_k)]
     for suffix, scale_anchor, span in (("", "x", spans[0]), ("2", "x2", spans[1])):
-        grid[f"xaxis{suffix}"].update(  # type: ignore[attr-defined]
+        grid[f"xaxis{suffix}"].update(
             range=[-span, span], zeroline=True, title=dict(text=f"dim {2 * pair}"), constrain="domain"
         )
-        grid[f"yaxis{suffix}"].update(  # type: ignore[attr-defined]
+        grid[f"yaxis{suffix}"].update(
             range=[-span, span], zeroline=True, title=dict(text=f"dim {2 * pair + 1}"), scaleanchor=scale_anchor,
             constrain="domain",
         )
@@ -360,8 +357,8 @@ def patch_grids_side_by_side(similarities: list[np.ndarray], titles: list[str]) 
     for index, (similarity, (x_ref, y_ref)) in enumerate(zip(similarities, refs)):
         traces.append(dict(_patch_trace(similarity, -1.0, 1.0, index == len(similarities) - 1), xaxis=x_ref, yaxis=y_ref))
         xaxis, yaxis = _patch_axes(similarity.shape[:2])
-        grid[f"xaxis{x_ref[1:]}"].update(xaxis)  # type: ignore[attr-defined]
-        grid[f"yaxis{y_ref[1:]}"].update(yaxis, scaleanchor=x_ref)  # type: ignore[attr-defined]
+        grid[f"xaxis{x_ref[1:]}"].update(xaxis)
+        grid[f"yaxis{y_ref[1:]}"].update(yaxis, scaleanchor=x_ref)
     return _figure(traces, dict(grid, margin=_MARGIN, height=480, plot_bgcolor="white"))
 
 
@@ -389,7 +386,7 @@ def channel_images_figure(before: np.ndarray, after: np.ndarray, channel: int) -
                 yaxis=y_ref,
             )
         )
-        grid[f"yaxis{y_ref[1:]}"].update(autorange="reversed", scaleanchor=x_ref)  # type: ignore[attr-defined]
-        grid[f"xaxis{x_ref[1:]}"]["title"] = dict(text="patch column")  # type: ignore[index]
-    grid["yaxis"]["title"] = dict(text="patch row")  # type: ignore[index]
+        grid[f"yaxis{y_ref[1:]}"].update(autorange="reversed", scaleanchor=x_ref)
+        grid[f"xaxis{x_ref[1:]}"]["title"] = dict(text="patch column")
+    grid["yaxis"]["title"] = dict(text="patch row")
     return _figure(traces, dict(grid, margin=_MARGIN, height=360))

@@ -19,6 +19,7 @@ PAGES = [
     HOME,
     st.Page("app_pages/transformer.py", title="Transformer", icon=":material/translate:", url_path="transformer"),
     st.Page("app_pages/positional_encoding.py", title="Positional encoding", icon=":material/timeline:", url_path="positional-encoding"),
+    st.Page("app_pages/language_model.py", title="Language model", icon=":material/chat:", url_path="language-model"),
     st.Page("app_pages/vit.py", title="Vision Transformer", icon=":material/image:", url_path="vit"),
     st.Page("app_pages/profiler.py", title="Profiler", icon=":material/timer:", url_path="profiler"),
     st.Page("app_pages/lessons.py", title="Lessons", icon=":material/school:", url_path="lessons"),

@@ -11,6 +11,7 @@ st.markdown(
 PAGE_GUIDE = [
     ("app_pages/transformer.py", "Transformer", "Type a date in any format and watch the encoder-decoder Transformer turn it into ISO form: every attention head, and scaled dot-product attention step by step."),
     ("app_pages/positional_encoding.py", "Positional encoding", "How sinusoidal, learned and rotary positions tell attention about order, and why they work."),
+    ("app_pages/language_model.py", "Language model", "Type any text and look inside a real pretrained LLM (SmolLM2-135M): the next token, what each of its 270 heads does, the logit lens, head ablation and the KV cache."),
     ("app_pages/vit.py", "Vision Transformer", "Cut an image into patches and see where each head and the whole model look (attention rollout)."),
     ("app_pages/profiler.py", "Profiler", "Per-layer time, memory and FLOPs from torch.profiler, with scaling, diff and trace export."),
 ]

@@ -1,0 +1,125 @@
+"""Plotly figures of the language-model page: arrays in, ``go.Figure`` out (built from dicts, validated once).
+
+Token text reaches Plotly only through ``plotly_text`` (Plotly labels understand a few HTML tags),
+and leading spaces are drawn as "␣" so students see the tokens as the model reads them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+
+from explorer.figures.attention import _figure, plotly_text
+
+SEQUENTIAL = "Viridis"
+
+
+def show_piece(piece: str) -> str:
+    """A token as the model sees it: spaces as ␣, newlines as ⏎, tabs as ⇥, escaped for Plotly."""
+    return plotly_text(piece.replace(" ", "␣").replace("\n", "⏎").replace("\t", "⇥"))
+
+
+def next_token_bars(pieces: Sequence[str], probabilities: Sequence[float], ids: Sequence[int], title: str) -> go.Figure:
+    """Top-k next tokens as horizontal bars, most likely on top."""
+    labels = [f"{show_piece(p)} [{i}]" for p, i in zip(pieces, ids)]
+    return _figure(
+        [dict(type="bar", orientation="h", x=list(map(float, probabilities)), y=labels,
+              text=[f"{p:.1%}" for p in probabilities], textposition="auto",
+              hovertemplate="%{y}: %{x:.2%}<extra></extra>", marker=dict(color="#4c78a8"))],
+        dict(title=dict(text=title), height=max(220, 60 + 26 * len(labels)), margin=dict(l=10, r=10, t=40, b=30),
+             xaxis=dict(title=dict(text="probability"), range=[0, 1], tickformat=".0%"),
+             yaxis=dict(autorange="reversed", type="category", automargin=True)),
+    )
+
+
+def compare_bars(pieces: Sequence[str], before: Sequence[float], after: Sequence[float], title: str) -> go.Figure:
+    """The same tokens' probabilities before and after an intervention, side by side."""
+    labels = [show_piece(p) for p in pieces]
+    return _figure(
+        [dict(type="bar", orientation="h", name="before", x=list(map(float, before)), y=labels,
+              hovertemplate="%{y}: %{x:.2%}<extra>before</extra>", marker=dict(color="#9ecae9")),
+         dict(type="bar", orientation="h", name="after", x=list(map(float, after)), y=labels,
+              hovertemplate="%{y}: %{x:.2%}<extra>after</extra>", marker=dict(color="#e45756"))],
+        dict(title=dict(text=title), barmode="group", height=max(240, 80 + 34 * len(labels)),
+             margin=dict(l=10, r=10, t=40, b=30), xaxis=dict(title=dict(text="probability"), tickformat=".0%"),
+             yaxis=dict(autorange="reversed", type="category", automargin=True), legend=dict(orientation="h")),
+    )
+
+
+def head_map(scores: np.ndarray, title: str, score_name: str, selected: tuple[int, int] | None = None) -> go.Figure:
+    """Every head of every layer in one heatmap: layers as rows (0 at the top), heads as columns."""
+    arr = np.asarray(scores, dtype=np.float32)
+    n_layers, n_heads = arr.shape
+    shapes = []
+    if selected is not None:
+        layer, head = selected
+        shapes.append(dict(type="rect", x0=head - 0.5, x1=head + 0.5, y0=layer - 0.5, y1=layer + 0.5,
+                           line=dict(color="#e45756", width=3)))
+    return _figure(
+        [dict(type="heatmap", z=np.round(arr, 4), x=list(range(n_heads)), y=list(range(n_layers)), colorscale=SEQUENTIAL,
+              zmin=0.0, zmax=1.0, colorbar=dict(title=dict(text=score_name), thickness=12),
+              hovertemplate="layer %{y} · head %{x}<br>" + score_name + " %{z:.3f}<extra></extra>")],
+        dict(title=dict(text=title), height=640, width=420, margin=dict(l=10, r=10, t=50, b=10), shapes=shapes,
+             xaxis=dict(title=dict(text="head"), dtick=1), yaxis=dict(title=dict(text="layer"), autorange="reversed", dtick=1)),
+    )
+
+
+def logit_lens(tokens: Sequence[Sequence[str]], probabilities: np.ndarray, positions: Sequence[str], title: str) -> go.Figure:
+    """Layers x positions grid: the top token read from the residual stream, coloured by its probability."""
+    probs = np.asarray(probabilities, dtype=np.float32)
+    text = [[show_piece(t) for t in row] for row in tokens]
+    x = [f"{i}:{show_piece(p)}" for i, p in enumerate(positions)]
+    return _figure(
+        [dict(type="heatmap", z=np.round(probs, 4), x=x, y=list(range(probs.shape[0])), text=text, texttemplate="%{text}",
+              textfont=dict(size=10), colorscale=SEQUENTIAL, zmin=0.0, zmax=1.0,
+              colorbar=dict(title=dict(text="probability"), thickness=12),
+              hovertemplate="after layer %{y}, at %{x}<br>top token %{text} (%{z:.1%})<extra></extra>")],
+        dict(title=dict(text=title), height=min(1000, 120 + 24 * probs.shape[0]), margin=dict(l=10, r=10, t=50, b=10),
+             xaxis=dict(title=dict(text="position (input token)"), type="category", tickangle=-45, automargin=True),
+             yaxis=dict(title=dict(text="layer"), autorange="reversed", dtick=1)),
+    )
+
+
+def loss_curves(before: Sequence[float], after: Sequence[float] | None, period: int, title: str) -> go.Figure:
+    """Per-token loss on a repeated random sequence; the second copy starts at ``period``."""
+    data = [dict(type="scatter", mode="lines", name="model", y=list(map(float, before)),
+                 hovertemplate="position %{x}: %{y:.2f} nats<extra></extra>")]
+    if after is not None:
+        data.append(dict(type="scatter", mode="lines", name="heads ablated", y=list(map(float, after)),
+                         line=dict(color="#e45756"), hovertemplate="position %{x}: %{y:.2f} nats<extra>ablated</extra>"))
+    return _figure(
+        data,
+        dict(title=dict(text=title), height=320, margin=dict(l=10, r=10, t=50, b=30),
+             xaxis=dict(title=dict(text="position of the predicted token")), yaxis=dict(title=dict(text="loss (nats)")),
+             shapes=[dict(type="line", x0=period - 0.5, x1=period - 0.5, yref="paper", y0=0, y1=1, line=dict(dash="dot"))],
+             legend=dict(orientation="h")),
+    )
+
+
+def cache_and_timing(cache_kib: Sequence[float], cached_ms: Sequence[float], uncached_ms: Sequence[float], title: str) -> go.Figure:
+    """KV-cache size per step (bars, left axis) and the time per step with and without the cache (lines, right axis)."""
+    steps = list(range(1, len(cache_kib) + 1))
+    return _figure(
+        [dict(type="bar", name="KV cache (KiB)", x=steps, y=list(map(float, cache_kib)), marker=dict(color="#c7c7c7"),
+              hovertemplate="step %{x}: %{y:.0f} KiB<extra></extra>"),
+         dict(type="scatter", mode="lines+markers", name="ms per step, with cache", x=steps, y=list(map(float, cached_ms)),
+              yaxis="y2", hovertemplate="step %{x}: %{y:.0f} ms<extra>with cache</extra>"),
+         dict(type="scatter", mode="lines+markers", name="ms per step, without cache", x=steps[: len(uncached_ms)],
+              y=list(map(float, uncached_ms)), yaxis="y2", line=dict(color="#e45756"),
+              hovertemplate="step %{x}: %{y:.0f} ms<extra>without cache</extra>")],
+        dict(title=dict(text=title), height=340, margin=dict(l=10, r=10, t=50, b=30), legend=dict(orientation="h", y=-0.25),
+             xaxis=dict(title=dict(text="generated token")), yaxis=dict(title=dict(text="KiB")),
+             yaxis2=dict(title=dict(text="ms"), overlaying="y", side="right", rangemode="tozero")),
+    )
+
+
+def per_layer_bars(values: Sequence[float], title: str, axis_title: str) -> go.Figure:
+    """One bar per layer (e.g. the share of attention that goes to the first token)."""
+    return _figure(
+        [dict(type="bar", x=list(range(len(values))), y=list(map(float, values)),
+              hovertemplate="layer %{x}: %{y:.2f}<extra></extra>")],
+        dict(title=dict(text=title), height=300, margin=dict(l=10, r=10, t=50, b=30),
+             xaxis=dict(title=dict(text="layer"), dtick=1), yaxis=dict(title=dict(text=axis_title), range=[0, 1])),
+    )

@@ -158,6 +158,31 @@ def dates_accuracy(get: ModelGetter, n_examples: int = 340) -> Reveal:
                         "n_wrong": round(n_examples * (1 - metrics["heldout_accuracy"]))}, wrong)
 
 
+@reveal("number", ("weight_percent", "norm_percent", "head", "layer", "verdict"))
+def start_token_norm_share(get: ModelGetter, text: str = DEFAULT_TEXT, layer: int = 0) -> Reveal:
+    """Decoder self-attention: for the head that puts most weight on <s>, the share of its weighted norm
+    ||alpha f(x)|| (Kobayashi et al. 2020) that goes to <s> (%), over queries after the first."""
+    from explorer.analysis.stepwise import attention_module, translate_and_record  # noqa: PLC0415
+    from explorer.analysis.value_weighted import first_token_share, value_norms, value_weighted  # noqa: PLC0415
+
+    model, tokenizer = _dates(get)
+    if not 0 <= layer < model.config.n_decoder_layers:
+        raise ValueError(f"layer must be between 0 and {model.config.n_decoder_layers - 1}")
+    run = translate_and_record(model, tokenizer, _checked_text(text, model.config, tokenizer)).attention
+    x_q, x_kv = run.inputs["decoder_self"][layer]
+    weights = run.maps["decoder_self"][layer]
+    norms = value_norms(attention_module(model, "decoder_self", layer), x_q, x_kv)
+    share = first_token_share(weights, value_weighted(weights, norms), np.arange(1, weights.shape[1]))
+    head = int(np.argmax(share.weight_share))
+    norm, weight = 100 * float(share.norm_share[head]), 100 * float(share.weight_share[head])
+    verdict = ("about as much as its weight: <s> carries an ordinary value vector, so it is no sink here" if abs(norm - weight) <= 0.25 * weight
+               else ("much less than its weight: heavy attention to <s> moves little, a sink" if norm < weight
+                     else "more than its weight: <s> carries a large value vector"))
+    return Reveal(norm, {"weight_percent": weight, "norm_percent": norm, "head": head, "layer": layer, "verdict": verdict},
+                  [{"head": h, "weight to <s> (%)": round(100 * float(w), 1), "weighted norm to <s> (%)": round(100 * float(n), 1)}
+                   for h, (w, n) in enumerate(zip(share.weight_share, share.norm_share))])
+
+
 # ----------------------------------------------------------------------------- positions
 @reveal("choice", ("spread", "offset", "mean_dot"), ("only the offset", "the offset and the position", "only the position"))
 def sinusoidal_offset(get: ModelGetter, d_model: int = 64, offset: int = 3) -> Reveal:

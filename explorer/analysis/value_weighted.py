@@ -14,6 +14,7 @@ weight) under ``no_grad``; shared models are never modified.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -25,9 +26,10 @@ def value_norms(module: nn.Module, x_q: torch.Tensor | np.ndarray, x_kv: torch.T
     """||f_h(x_j)|| for every head h and key j, (H, Tk), from the inputs the module saw (T, D) each."""
     xq = torch.as_tensor(np.asarray(x_q), dtype=torch.float32)[None]
     xkv = torch.as_tensor(np.asarray(x_kv), dtype=torch.float32)[None]
-    _, _, v = module.project(xq, xkv)  # (1, H, Tk, dh); MQA/GQA values already shared out to every head
-    n_heads, d_head = v.shape[1], v.shape[-1]
-    w_o = module.out_proj.weight  # (D, H * dh): column block h belongs to head h
+    project: Any = module.project
+    _, _, v = project(xq, xkv)  # (1, H, Tk, dh); MQA/GQA values already shared out to every head
+    n_heads, d_head = int(v.shape[1]), int(v.shape[-1])
+    w_o: torch.Tensor = module.out_proj.weight  # type: ignore[union-attr,assignment]  # (D, H * dh): block h = head h
     blocks = w_o.view(w_o.shape[0], n_heads, d_head).permute(1, 2, 0)  # (H, dh, D)
     f = v[0] @ blocks  # (H, Tk, D)
     return f.norm(dim=-1).numpy()

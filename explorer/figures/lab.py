@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import plotly.graph_objects as go
 
@@ -32,7 +32,7 @@ def snapshot_metrics(steps: Sequence[int], accuracy: Sequence[float], alignment:
     return fig
 
 
-def share_bars(heads: Sequence[str], weight_share: Sequence[float], norm_share: Sequence[float], title: str) -> go.Figure:
+def share_bars(heads: Sequence[str], weight_share: Iterable[float], norm_share: Iterable[float], title: str) -> go.Figure:
     """Per head: share of attention weight vs share of weighted norm that goes to the first token."""
     fig = go.Figure()
     fig.add_trace(go.Bar(x=list(heads), y=[100 * v for v in weight_share], name="attention weight (%)"))

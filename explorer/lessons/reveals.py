@@ -99,7 +99,7 @@ def masked_future_weight(get: ModelGetter, text: str = DEFAULT_TEXT) -> Reveal:
     past = float(maps[..., ~future].mean())
     answer = "exactly 0" if largest == 0.0 else ("small but not 0" if largest < past else "as much as the past")
     return Reveal(answer, {"max_future_weight": largest, "n_maps": int(maps.shape[0] * maps.shape[1]),
-                           "output": run.decode.text})
+                           "output": run.decode.text})  # type: ignore[attr-defined]
 
 
 @reveal("number", ("leak_percent", "layer", "head", "n_queries"))

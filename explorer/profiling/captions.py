@@ -76,7 +76,7 @@ def scaling_statement(sweep: ScalingResult) -> str:
         f"T = {hi} (d = {d}, T/d up to {hi / d:.1f}).",
         f"Fitted over the upper half (T = {upper[0]}-{upper[-1]}): counted FLOPs grow as T^{flop_k:.2f}"
         + (f" (closed form T^{expected:.2f})" if not math.isnan(expected) else "")
-        + f", measured attention time as T^{time_k:.2f} ± {se:.2f} (standard error over the per-step samples)"
+        + f", measured attention time ({sweep.clock}, profiler off) as T^{time_k:.2f} ± {se:.2f} (standard error over the per-step samples)"
         + (f", feed-forward time as T^{ff_k:.2f} (FLOPs: T^1.00)." if not math.isnan(ff_k) else "."),
     ]
     if hi < 4 * d:
@@ -96,8 +96,8 @@ def scaling_statement(sweep: ScalingResult) -> str:
         parts.append(f"Measured and counted exponents agree within {max(AGREE_WITHIN, 2 * se):.2f}: time follows the FLOPs here.")
     elif time_k < flop_k:
         parts.append(
-            f"Time grows more slowly than the FLOPs (by {flop_k - time_k:.2f}): fixed costs per operator call (dispatch, "
-            "profiler records) are the same at every T and still weigh at the small end, and the fused kernel runs "
+            f"Time grows more slowly than the FLOPs (by {flop_k - time_k:.2f}): fixed costs per operator call (Python and "
+            "the dispatcher) are the same at every T and still weigh at the small end, and the fused kernel runs "
             "faster per FLOP on larger tiles. The quadratic term shows, diluted."
         )
     else:

@@ -15,19 +15,37 @@ How far the sweep must go: one attention module costs 8 T d^2 FLOPs in its proje
 the default sweep (:func:`default_sizes`) runs batch 1 up to T = 8 d_model.
 Each point is the median of the active steps, and the fitted exponent carries a standard error
 from the per-step samples, so a caption can say when the noise is larger than the effect.
+
+Time is measured in a separate pass with the profiler off (:func:`timed_kinds`): light wrappers
+on the attention and feed-forward modules read this thread's CPU clock (with one torch thread it
+is the whole computation, and other processes on a shared machine do not inflate it). The
+profiler's own per-operator records, which cost the same at every T, would flatten the slope.
+Memory and FLOPs still come from a short profiled run at each size.
 """
 
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from explorer.profiling.estimate import DEFAULT_MAX_SECONDS, attention_linear_flops_per_token, estimate
-from explorer.profiling.request import MAX_IMAGE_SIZE, ProfileRequest, ProfilingError, validate_request, with_size
-from explorer.profiling.runner import ProfileResult, profile_model
+import torch
+from torch import nn
+
+from explorer.profiling.request import (
+    MAX_IMAGE_SIZE,
+    ProfileRequest,
+    ProfilingError,
+    build_model,
+    make_inputs,
+    validate_request,
+    with_size,
+)
+from explorer.profiling.runner import ProfileResult, _make_step, category_of, profile_model
 
 KINDS = ("attention", "feed_forward")
 KIND_LABELS = {"attention": "attention", "feed_forward": "feed-forward", "model": "whole model"}
@@ -56,6 +74,7 @@ class ScalingResult:
     batch_size: int = 1
     d_model: int = 0
     attention_linear_per_token: int = 0  # closed-form A in F(T) = A T + 4 d T^2 per attention call
+    clock: str = "profiler wall time"
 
 
 def fit_exponent(x: Sequence[float], y: Sequence[float], upper_half: bool = True) -> float:
@@ -162,6 +181,48 @@ def _kind_totals(result: ProfileResult) -> tuple[dict[str, list[float]], dict[st
     return samples, memory, flops
 
 
+def step_clock() -> tuple[Callable[[], float], str]:
+    """This thread's CPU time when torch runs on one thread (immune to other processes), else wall time."""
+    if torch.get_num_threads() == 1:
+        return time.thread_time, "CPU time of the computing thread"
+    return time.perf_counter, "wall time"
+
+
+def timed_kinds(request: ProfileRequest, warmup: int, active: int) -> dict[str, list[float]]:
+    """Per-step time (us) of every attention and feed-forward module summed per kind, and of the whole model,
+    measured with wrappers on a private model and the profiler off (see the module docstring)."""
+    clock, _ = step_clock()
+    model = build_model(request)
+    totals = {kind: 0.0 for kind in (*KINDS, "model")}
+
+    def wrap(module: nn.Module, kind: str) -> None:
+        original = module.forward
+
+        def forward(*args: object, **kwargs: object) -> object:
+            start = clock()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                totals[kind] += clock() - start
+
+        module.forward = forward  # instance attribute on the private copy
+
+    for path, module in model.named_modules():
+        kind = "model" if path == "" else category_of(module, path)
+        if kind in totals:
+            wrap(module, kind)
+    step = _make_step(model, make_inputs(request), request.mode == "train", scoped=False, eager=request.attention_path == "eager")
+    samples: dict[str, list[float]] = {kind: [] for kind in totals}
+    for i in range(warmup + active):
+        for kind in totals:
+            totals[kind] = 0.0
+        step()
+        if i >= warmup:
+            for kind, value in totals.items():
+                samples[kind].append(value * 1e6)
+    return samples
+
+
 def scaling_sweep(
     request: ProfileRequest,
     sizes: Sequence[int] | None = None,
@@ -196,8 +257,10 @@ def scaling_sweep(
     for i, req in enumerate(requests):
         if progress is not None:
             progress(i, len(requests), sizes[i])
-        result = profile_model(req, on_wait=on_wait, keep_trace=False, measure_overhead=False, max_seconds=max_seconds, max_bytes=max_bytes)
-        t, m, f = _kind_totals(result)
+        short = validate_request(replace(req, warmup=min(req.warmup, 1), active=1))
+        result = profile_model(short, on_wait=on_wait, keep_trace=False, measure_overhead=False, max_seconds=max_seconds, max_bytes=max_bytes)
+        _, m, f = _kind_totals(result)
+        t = timed_kinds(req, max(1, req.warmup), req.active)
         for kind in t:
             median = float(np.median(t[kind]))
             series.setdefault(kind, []).append(median)
@@ -211,6 +274,7 @@ def scaling_sweep(
         sizes=list(sizes), tokens=tokens, time_us=series, memory=mem_series, flops=flop_series, time_spread=spread,
         batch_size=request.batch_size, d_model=cfg.d_model,
         attention_linear_per_token=attention_linear_flops_per_token(cfg.d_model, cfg.n_heads, cfg.n_kv_heads),
+        clock=step_clock()[1],
     )
     for kind in series:
         out.time_exponent[kind] = fit_exponent(tokens, series[kind])

@@ -37,6 +37,8 @@ from explorer.profiling import (
 )
 from explorer.profiling.captions import exponent_rows, memory_statement, overhead_statement, scaling_statement
 from explorer.profiling.estimate import format_flops
+from explorer.profiling.request import DEFAULT_ACTIVE as DEFAULT_ACTIVE  # the page's step widgets start here
+from explorer.profiling.request import DEFAULT_WARMUP as DEFAULT_WARMUP
 from explorer.profiling.shared import RECENT_RUNS, Outcome
 from explorer.profiling.tables import NET_MEM, module_display_frame, operator_display_frame, peak_column, timeline_spans
 

@@ -1,0 +1,234 @@
+"""The Transformer page's translator view: a real sentence through Mozilla's tiny Marian, and the
+dates model's honesty box. Settings in, one frozen dataclass of everything shown out.
+
+* :func:`check` validates the text (``explorer.inputs.translation``: empty, blank, control
+  characters, the cap in pieces and characters, a long paste cut with both lengths said).
+* :func:`run` records one greedy translation (``explorer.runs.translation.run_marian``).
+* :func:`translator_view` turns a record into tables and figures: pieces with the word boundary
+  "▁" visible, decoding steps with top-k, one attention map per kind/layer/head (or combined
+  over heads), head entropy, exports, and the word alignment of Bahdanau et al. (2015, Section
+  5.2.2): cross-attention of one decoder layer between words, with the strongest source word of
+  each target word. Marian has no decoder self-attention (SSRU, Kim et al. 2019): that view
+  returns the explanation instead of a map.
+* :func:`dates_notice` lists what the dates model was trained on and warns, in a box, when the
+  reference parser does not read the input as one of those formats.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+from explorer.analysis.alignment import translator_alignment_layer, word_alignment
+from explorer.analysis.heads import attention_csv, attention_npz, combine_heads, entropy_by_kind
+from explorer.analysis.stepwise import KIND_LABELS
+from explorer.figures import attention as figs
+from explorer.inputs.text import display_token
+from explorer.inputs.translation import SentenceCheck, check_sentence
+from explorer.runs.translation import SSRU_NOTE, TranslationRecord, dates_coverage, read_as_trained_date, run_marian
+
+TRANSLATORS = {"en-pt": "marian-en-pt", "pt-en": "marian-pt-en"}  # widget value -> pretrained name
+MODEL_LABELS = {
+    "en-pt": "English → Portuguese (Mozilla's tiny Marian, pretrained)",
+    "pt-en": "Portuguese → English (Mozilla's tiny Marian, pretrained)",
+    "dates": "dates (trained here, the paper's exact architecture)",
+}
+DEFAULT_MODEL = "en-pt"
+# Chosen because it aligns visibly: adjectives swap places (black cat -> gato preto, red sofa -> sofá vermelho).
+DEFAULT_TEXT = {
+    "en-pt": "The black cat is sleeping on the red sofa near the window.",
+    "pt-en": "O gato preto está dormindo no sofá vermelho perto da janela.",
+}
+VIEWS = {"encoder": "encoder_self", "decoder": "decoder_self", "cross": "decoder_cross"}
+HEAD_MODES = ("single", "mean", "max")
+LANGUAGES = {"en-pt": ("English", "Portuguese"), "pt-en": ("Portuguese", "English")}
+
+
+@dataclass(frozen=True)
+class TranslatorSettings:
+    """Validated widget values (layer/head are clamped to the model by the view)."""
+
+    model: str  # a key of TRANSLATORS
+    top_k: int = 5
+    view: str = "cross"  # a key of VIEWS
+    layer: int = 0
+    head: int = 0
+    head_mode: str = "single"  # one of HEAD_MODES
+    align_layer: int | None = None  # None: translator_alignment_layer (the last decoder layer)
+    align_head: int | None = None  # None: mean over heads
+    merge_words: bool = True
+
+
+@dataclass(frozen=True)
+class TranslatorView:
+    """Everything the page shows for one Marian translation."""
+
+    output: str
+    finished: bool
+    tokens: pd.DataFrame  # one column per source piece: piece ("▁" visible), id
+    output_tokens: pd.DataFrame
+    unknown_pieces: int
+    steps: pd.DataFrame  # one row per decoding step
+    kind: str
+    kind_label: str
+    note: str | None  # set instead of a map when the kind does not exist in this model
+    heatmap: go.Figure | None
+    overview: go.Figure | None
+    entropy: go.Figure | None
+    layer: int
+    head: int
+    n_layers: int
+    n_heads: int
+    alignment: go.Figure
+    alignment_pairs: pd.DataFrame  # target word, strongest source word, weight
+    alignment_caption: str
+    export_stem: str
+    csv: Callable[[], bytes] | None
+    npz: Callable[[], bytes] | None
+
+
+def check(text: str | None, tokenizer: object) -> SentenceCheck:
+    """The page's check: a long paste is cut (never silently ignored) and both lengths are said."""
+    return check_sentence(text, tokenizer, truncate=True)  # type: ignore[arg-type]
+
+
+def run(model_key: str, entry: object, checked: SentenceCheck, top_k: int) -> TranslationRecord:
+    """One recorded translation of checked text with a loaded ``explorer.pretrained.Pretrained``."""
+    if model_key not in TRANSLATORS:
+        raise ValueError(f"model must be one of {sorted(TRANSLATORS)}, got {model_key!r}")
+    if not checked.ok:
+        raise ValueError(checked.error)
+    return run_marian(TRANSLATORS[model_key], entry.model, entry.tokenizer, checked.text, checked.ids, top_k=top_k)  # type: ignore[attr-defined]
+
+
+def _pieces_table(pieces: tuple[str, ...], ids: tuple[int, ...]) -> pd.DataFrame:
+    columns = [f"{i}" for i in range(len(pieces))]
+    return pd.DataFrame([[display_token(p) for p in pieces], list(ids)], index=["piece", "id"], columns=columns)
+
+
+def _steps_table(record: TranslationRecord, k: int) -> pd.DataFrame:
+    rows = []
+    for i, step in enumerate(record.steps):
+        alternatives = ", ".join(f"{display_token(p)} {q:.2f}" for p, q in step.top_k[:k])
+        rows.append({"step": i, "piece": display_token(step.piece), "probability": round(step.probability, 3), f"top {k}": alternatives})
+    return pd.DataFrame(rows)
+
+
+def _alignment(record: TranslationRecord, settings: TranslatorSettings) -> tuple[go.Figure, pd.DataFrame, str]:
+    cross = record.attention["decoder_cross"]
+    n_layers, n_heads = cross.shape[:2]
+    layer = translator_alignment_layer(n_layers) if settings.align_layer is None else min(max(settings.align_layer, 0), n_layers - 1)
+    head = None if settings.align_head is None else min(max(settings.align_head, 0), n_heads - 1)
+    aligned = word_alignment(cross, record.source_pieces, record.output_pieces, layer, head, settings.merge_words)
+    source_lang, target_lang = LANGUAGES.get(record.model.removeprefix("marian-"), ("source", "target"))
+    unit = "word" if settings.merge_words else "piece"
+    heads_said = f"mean over its {n_heads} heads" if head is None else f"head {head}"
+    merged_said = "pieces of one word merged by their mean on both axes" if settings.merge_words else "pieces shown as they are"
+    caption = (
+        f"Cross-attention of decoder layer {layer} ({heads_said}); {merged_said}; '</s>' left out. "
+        "Layer numbers start at 0. The last layer is the default: the first layer looks at the source word of the "
+        "previous output word, the last at the word being translated."
+    )
+    figure = figs.attention_heatmap(
+        aligned.grid, [w.text for w in aligned.target], [w.text for w in aligned.source],
+        f"Alignment: {target_lang} {unit}s (rows) × {source_lang} {unit}s (columns)",
+        query_title=f"{target_lang} {unit} (output)", key_title=f"{source_lang} {unit} (source)",
+    )
+    pairs = pd.DataFrame(
+        [{f"{target_lang} {unit}": t, f"looks most at ({source_lang})": s, "weight": round(w, 2)} for t, s, w in aligned.pairs]
+    )
+    return figure, pairs, caption
+
+
+def translator_view(record: TranslationRecord, settings: TranslatorSettings) -> TranslatorView:
+    """Tables and figures for one recorded translation and the chosen kind, layer and head."""
+    kind = VIEWS.get(settings.view, "decoder_cross")
+    label = KIND_LABELS[kind]
+    alignment, pairs, caption = _alignment(record, settings)
+    common = dict(
+        output=record.output_text,
+        finished=record.finished,
+        tokens=_pieces_table(record.source_pieces, record.source_ids),
+        output_tokens=_pieces_table(record.output_pieces, record.output_ids),
+        unknown_pieces=sum(1 for p in record.source_pieces if p == "<unk>"),
+        steps=_steps_table(record, max(1, settings.top_k)),
+        kind=kind,
+        kind_label=label,
+        alignment=alignment,
+        alignment_pairs=pairs,
+        alignment_caption=caption,
+        export_stem=f"attention_{kind}_{record.model}",
+    )
+    if kind not in record.attention:
+        return TranslatorView(
+            **common, note=record.notes.get(kind, SSRU_NOTE), heatmap=None, overview=None, entropy=None,
+            layer=0, head=0, n_layers=0, n_heads=0, csv=None, npz=None,
+        )
+    maps = record.attention[kind]
+    n_layers, n_heads = maps.shape[:2]
+    layer, head = min(max(settings.layer, 0), n_layers - 1), min(max(settings.head, 0), n_heads - 1)
+    q_tokens = [display_token(t) for t in record.query_pieces(kind)]
+    k_tokens = [display_token(t) for t in record.key_pieces(kind)]
+    if settings.head_mode == "single":
+        shown, title = maps[layer, head], f"{label} · layer {layer} · head {head}"
+    else:
+        shown, title = combine_heads(maps[layer], settings.head_mode), f"{label} · layer {layer} · {settings.head_mode} over {n_heads} heads"
+    entropy = entropy_by_kind({kind: maps})[kind]
+    return TranslatorView(
+        **common,
+        note=None,
+        heatmap=figs.attention_heatmap(shown, q_tokens, k_tokens, title),
+        overview=figs.attention_overview(maps, q_tokens, k_tokens, f"{label}: every layer × head"),
+        entropy=figs.entropy_heatmap(entropy, f"Head entropy: {label}", selected=(layer, head)),
+        layer=layer,
+        head=head,
+        n_layers=n_layers,
+        n_heads=n_heads,
+        csv=lambda: attention_csv(maps, q_tokens, k_tokens, kind),
+        npz=lambda: attention_npz(maps, q_tokens, k_tokens, kind),
+    )
+
+
+# ----- dates honesty ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class DatesNotice:
+    """What the dates model knows, and what to say about this input."""
+
+    warning: str | None  # shown in a warning box: the output is a guess
+    info: str | None  # the day/month teaching moment
+    formats: pd.DataFrame  # format, example (for 26 Nov 2026), field order
+    years: str
+    example_link_model: str | None  # "en-pt" when the example link should switch to a real sentence
+
+
+def dates_notice(text: str) -> DatesNotice:
+    """Say what the dates model was trained on and whether ``text`` is one of those dates."""
+    coverage = dates_coverage()
+    formats = pd.DataFrame([{"format": n, "example": e, "order": o} for n, e, o in coverage.formats])
+    years = f"{coverage.year_min}-{coverage.year_max}"
+    reading = read_as_trained_date(text)
+    if not reading.known:
+        warning = (
+            f"This model only knows dates: the reference parser finds {reading.reason} "
+            f"(trained formats below, years {years}). Whatever it prints is a guess by a model that only knows "
+            "dates. For a real sentence, choose English → Portuguese."
+        )
+        return DatesNotice(warning, None, formats, years, "en-pt")
+    info = None
+    if "/" in text and not text.strip()[:4].isdigit():
+        info = (
+            f"Read as month/day/year ({reading.iso}): with slashes the training data is US style, "
+            "so 31/12 is not a date to this model and 01/02 is 2 January."
+        )
+    return DatesNotice(None, info, formats, years, None)
+
+
+def alignment_matrix(record: TranslationRecord, layer: int | None = None) -> np.ndarray:
+    """Word alignment grid of a record (default layer as on the page): for notebooks and tests."""
+    cross = record.attention["decoder_cross"]
+    chosen = translator_alignment_layer(cross.shape[0]) if layer is None else layer
+    return word_alignment(cross, record.source_pieces, record.output_pieces, chosen).grid

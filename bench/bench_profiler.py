@@ -15,6 +15,15 @@ end, ``profile_model`` also runs an untimed FLOP pass and an unprofiled referenc
 steps and parses the events; that whole-call time is reported against a plain
 ``profile`` + ``key_averages()`` of the same steps, for information.
 
+Two more measurements (issue 16):
+
+* **SmolLM2 prefill**: the same explorer / torch.profiler ratio for the prefill of a 64-token
+  prompt through the real 135M-parameter model (module ranges on a skeleton copy that shares the
+  weights), target <= 1.1;
+* **default scaling sweep**: the page's default sweep (batch 1 up to T = 8 d_model) of a
+  d_model 64 Transformer; the measured attention time exponent over the upper half beside the
+  counted FLOP exponent (target: within 0.2 on a quiet machine), with its standard error.
+
 Run: ``python -m bench.bench_profiler`` (add ``--quick`` for one small configuration).
 """
 
@@ -36,7 +45,7 @@ from bench.common import Measurement, machine_description, print_table, write_js
 from explorer.device import configure_threads  # noqa: E402
 from explorer.profiling import build_request, profile_model  # noqa: E402
 from explorer.profiling.request import build_model, make_inputs  # noqa: E402
-from explorer.profiling.runner import _make_step, install_scopes  # noqa: E402
+from explorer.profiling.runner import _make_step, install_scopes, skeleton_copy  # noqa: E402
 
 TARGET = 1.1
 
@@ -133,11 +142,79 @@ def bench_config(name: str, spec: dict, rounds: int, steps: int) -> list[Measure
     return rows
 
 
+def bench_smollm2_prefill(rounds: int, steps: int, prompt: int = 64) -> list[Measurement]:
+    """explorer scopes / plain torch.profiler for SmolLM2's prefill (skipped when the model is not installed)."""
+    from explorer.pretrained import load_pretrained, pretrained_status
+    from explorer.profiling.phases import lm_generator, prompt_ids
+
+    status = pretrained_status("smollm2-135m")
+    if status is not None:
+        return [Measurement("profiler", "SmolLM2 prefill: explorer / torch.profiler", float("nan"), "x", detail=f"skipped: {status}")]
+    pre = load_pretrained("smollm2-135m")
+    gen = lm_generator(pre.model)
+    ids = prompt_ids(gen, pre.tokenizer, prompt)
+    plain_model = skeleton_copy(pre.model)
+    scoped_model = skeleton_copy(pre.model)
+    install_scopes(scoped_model)
+    request = build_request(warmup=1, active=steps, model="transformer", d_model=32, n_heads=2, n_layers=1, d_ff=32, seq_len=8)
+
+    def step_of(model):
+        def step() -> None:
+            with torch.no_grad():
+                gen.prefill(model, ids, None)
+        return step
+
+    plain_step, scoped_step = step_of(plain_model), step_of(scoped_model)
+    ratios, prof_s, expl_s = [], [], []
+    for _ in range(rounds):
+        prof = statistics.median(_profiled_steps(plain_step, request, steps))
+        expl = statistics.median(_profiled_steps(scoped_step, request, steps))
+        prof_s.append(prof)
+        expl_s.append(expl)
+        ratios.append(expl / prof)
+    ratio = statistics.median(ratios)
+    name = f"SmolLM2-135M prefill {prompt} tokens"
+    return [
+        Measurement("profiler", f"{name}: step, torch.profiler", statistics.median(prof_s) * 1e3, "ms"),
+        Measurement("profiler", f"{name}: step, explorer scopes", statistics.median(expl_s) * 1e3, "ms"),
+        Measurement(
+            "profiler", f"{name}: explorer / torch.profiler", ratio, "x", target=f"<= {TARGET}", met=ratio <= TARGET,
+            detail=f"{CLOCK.__name__}; median of {rounds} interleaved rounds x {steps} steps; spread {min(ratios):.2f}-{max(ratios):.2f}",
+        ),
+    ]
+
+
+def bench_default_sweep(d_model: int = 64) -> list[Measurement]:
+    """The page's default sweep (batch 1 up to T = 8 d_model): measured vs counted attention exponent."""
+    from explorer.profiling import scaling_sweep
+    from explorer.profiling.captions import AGREE_WITHIN
+
+    request = build_request("transformer", d_model=d_model, n_heads=4, n_layers=2, d_ff=4 * d_model, seq_len=64)
+    start = time.perf_counter()
+    sweep = scaling_sweep(request, max_seconds=600)
+    seconds = time.perf_counter() - start
+    time_k, flop_k = sweep.time_exponent["attention"], sweep.flops_exponent["attention"]
+    se = sweep.time_exponent_se["attention"]
+    gap = abs(time_k - flop_k)
+    label = f"default sweep d_model {d_model} (T = {sweep.tokens[0]}..{sweep.tokens[-1]}, batch 1)"
+    return [
+        Measurement("profiler", f"{label}: attention time exponent", time_k, "",
+                    detail=f"upper half T = {sweep.tokens[len(sweep.tokens) // 2 - 1]}..{sweep.tokens[-1]}; standard error {se:.2f}; sweep took {seconds:.1f} s"),
+        Measurement("profiler", f"{label}: attention FLOP exponent", flop_k, ""),
+        Measurement("profiler", f"{label}: attention time above the smallest size, exponent", sweep.net_time_exponent["attention"], "",
+                    detail="fit of (median time - median time at the smallest T): the fixed per-call cost taken out"),
+        Measurement("profiler", f"{label}: |time - FLOP exponent|", gap, "", target=f"<= {AGREE_WITHIN}", met=gap <= AGREE_WITHIN,
+                    detail=f"{sweep.clock}, per-step medians, profiler off; feed-forward time exponent "
+                    f"{sweep.time_exponent['feed_forward']:.2f} (FLOPs {sweep.flops_exponent['feed_forward']:.2f})"),
+    ]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--steps", type=int, default=5)
     parser.add_argument("--quick", action="store_true", help="only the first (small) configuration")
+    parser.add_argument("--only", choices=("all", "configs", "smollm2", "sweep"), default="all", help="run one part only")
     parser.add_argument("--threads", type=int, default=1,
                         help="torch intra-op threads (default 1: on a shared machine extra threads mostly measure contention)")
     parser.add_argument("--clock", choices=("cpu", "wall"), default="cpu",
@@ -150,15 +227,21 @@ def main(argv: list[str] | None = None) -> int:
     configs = dict(list(CONFIGS.items())[:1]) if args.quick else CONFIGS
     rounds = args.rounds
     rows: list[Measurement] = []
-    for name, spec in configs.items():
-        rows.extend(bench_config(name, spec, rounds, args.steps))
-    # The page's own honest number, for the same default configuration.
-    result = profile_model(build_request(**CONFIGS["transformer d128 2+2 T64 B8"], warmup=1, active=args.steps), keep_trace=False)
-    rows.append(Measurement("profiler", "page overhead ratio (default config)", result.overhead_ratio, "x",
-                            detail="median profiled step / median unprofiled step, as the page reports it"))
+    if args.only in ("all", "configs"):
+        for name, spec in configs.items():
+            rows.extend(bench_config(name, spec, rounds, args.steps))
+        # The page's own honest number, for the same default configuration and the page's default schedule.
+        result = profile_model(build_request(**CONFIGS["transformer d128 2+2 T64 B8"]), keep_trace=False)
+        low, high = result.overhead_range
+        rows.append(Measurement("profiler", "page overhead ratio (default config)", result.overhead_ratio, "x",
+                                detail=f"median profiled step / median unprofiled step, as the page reports it; quartile band {low:.2f}-{high:.2f}"))
+    if args.only in ("all", "smollm2"):
+        rows.extend(bench_smollm2_prefill(rounds, args.steps))
+    if args.only in ("all", "sweep"):
+        rows.extend(bench_default_sweep())
     print(machine_description() + f"; step clock: {args.clock}")
     print_table(rows)
-    path = write_json("profiler", rows)
+    path = write_json("profiler" if args.only == "all" else f"profiler_{args.only}", rows)
     print(f"wrote {path}")
     return 0
 

@@ -31,11 +31,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
 import numpy as np
-
-from explorer.profiling.estimate import DEFAULT_MAX_SECONDS, attention_linear_flops_per_token, estimate
 import torch
 from torch import nn
 
+from explorer.profiling.estimate import DEFAULT_MAX_SECONDS, attention_linear_flops_per_token, estimate
 from explorer.profiling.request import (
     MAX_IMAGE_SIZE,
     ProfileRequest,
@@ -75,6 +74,8 @@ class ScalingResult:
     d_model: int = 0
     attention_linear_per_token: int = 0  # closed-form A in F(T) = A T + 4 d T^2 per attention call
     clock: str = "profiler wall time"
+    # exponent of (time - time at the smallest size): the work above the fixed per-call cost
+    net_time_exponent: dict[str, float] = field(default_factory=dict)
 
 
 def fit_exponent(x: Sequence[float], y: Sequence[float], upper_half: bool = True) -> float:
@@ -279,6 +280,8 @@ def scaling_sweep(
     for kind in series:
         out.time_exponent[kind] = fit_exponent(tokens, series[kind])
         out.time_exponent_se[kind] = fit_exponent_with_error(tokens, samples[kind])[1]
+        base = series[kind][0]
+        out.net_time_exponent[kind] = fit_exponent(tokens[1:], [v - base for v in series[kind][1:]])
         out.memory_exponent[kind] = fit_exponent(tokens, mem_series[kind])
         out.flops_exponent[kind] = fit_exponent(tokens, flop_series[kind])
     return out

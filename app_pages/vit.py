@@ -9,36 +9,40 @@ from __future__ import annotations
 # is a half-initialised module ("no attribute 'Series'"). A real import waits until pandas is complete.
 import pandas  # noqa: F401
 import streamlit as st
+from PIL import Image
 
 from explorer.figures.vit import picked_patch
 from explorer.inputs import images
 from explorer.inputs.params import ParamSpec
-from explorer.tasks import shapes
+from explorer.tasks import fashion, shapes
 from explorer.views import vit as views
+from explorer.views import vit_sources as sources
 from ui import cache
 from ui.share import clean_link, show_link_notices
 
 MODELS = views.MODELS
-SOURCES = ("Sample", "Upload", "Camera")
+SOURCES = ("Sample", "Upload", "Camera", "Photo")
 TABS = ("Patches", "Attention", "Rollout", "Head analytics", "Resolution", "Export")
 LARGER_SIZES = views.LARGER_SIZES
+FASHION_SIZES = (56, 84, 112)  # multiples of the fashion model's 7-pixel patches
 FUSIONS = views.FUSIONS
 MAX_SEED = 1_000_000
 
 
 def _link_schema() -> dict[str, ParamSpec]:
-    """What a shared link may set on this page (both models have the same shape)."""
+    """What a shared link may set on this page (bounds: the larger of the two models; the widgets clamp)."""
     entry = cache.zoo_model("shapes-untrained")
     cfg = entry.config
     n_patches = (cfg.image_size // cfg.patch_size) ** 2
     return {
         "vit_model": ParamSpec("choice", MODELS), "vit_source": ParamSpec("choice", SOURCES),
-        "vit_cls": ParamSpec("choice", tuple(entry.classes or shapes.CLASSES)),
+        "vit_cls": ParamSpec("choice", tuple(shapes.CLASSES) + tuple(fashion.CLASSES)),
+        "vit_photo": ParamSpec("choice", tuple(sources.PHOTO_NAMES)),
         "vit_sample_seed": ParamSpec("int", minimum=0, maximum=MAX_SEED), "vit_fit": ParamSpec("choice", images.FIT_MODES),
-        "vit_topk": ParamSpec("int", minimum=1, maximum=cfg.n_classes), "vit_layer": ParamSpec("int", minimum=0, maximum=cfg.n_layers - 1),
+        "vit_topk": ParamSpec("int", minimum=1, maximum=max(cfg.n_classes, len(fashion.CLASSES))), "vit_layer": ParamSpec("int", minimum=0, maximum=cfg.n_layers - 1),
         "vit_head": ParamSpec("int", minimum=0, maximum=cfg.n_heads - 1), "vit_patch": ParamSpec("int", minimum=0, maximum=n_patches - 1),
         "vit_fusion": ParamSpec("choice", FUSIONS), "vit_discard": ParamSpec("float", minimum=0.0, maximum=0.95),
-        "vit_residual": ParamSpec("bool"), "vit_size": ParamSpec("choice", tuple(str(s) for s in LARGER_SIZES)),
+        "vit_residual": ParamSpec("bool"), "vit_size": ParamSpec("choice", tuple(str(s) for s in LARGER_SIZES + FASHION_SIZES)),
         "vit_tab": ParamSpec("choice", TABS),
     }
 
@@ -61,28 +65,47 @@ left, right = st.columns([1, 1], gap="large")
 with left:
     model_name = st.radio(
         "Model", MODELS, key="vit_model", bind="query-params", horizontal=True,
-        captions=("trained on the shapes task", "same architecture, random weights"),
+        captions=("generated shapes, 32 x 32 colour", "Fashion-MNIST clothing, 28 x 28 gray",
+                  "shapes architecture, random weights", "fashion architecture, random weights"),
     )
     entry = cache.zoo_model(model_name)
     config = entry.config
-    classes = list(entry.classes) or list(shapes.CLASSES)
+    is_fashion = sources.base_name(model_name) == "fashion"
+    classes = list(entry.classes) or list(fashion.CLASSES if is_fashion else shapes.CLASSES)
+    if st.session_state.get("vit_cls") not in classes:  # the other model's class: start from this model's first
+        st.session_state["vit_cls"] = classes[0]
     source = st.segmented_control("Image source", SOURCES, key="vit_source", bind="query-params", default="Sample", required=True)
     source = source or "Sample"
+    fit = "pad"
     if source == "Sample":
         c1, c2 = st.columns(2)
         class_name = c1.selectbox("Sample class", classes, key="vit_cls", bind="query-params")
         seed = c2.number_input("Sample seed", 0, MAX_SEED, 0, 1, key="vit_sample_seed", bind="query-params")
-        raw_pixels = cache.sample_image(class_name, int(seed), int(config.image_size))
-        st.caption("Sample images are drawn fresh from the training generator: same class and seed, same picture.")
+        if is_fashion:
+            index = classes.index(class_name)
+            source_image = Image.fromarray(sources.fashion_sample(index, int(seed)))
+            st.caption(f"Held-out Fashion-MNIST test images, never used for training: {class_name} "
+                       f"#{int(seed) % sources.fashion_sample_count(index)} of {sources.fashion_sample_count(index)} (the seed picks one).")
+        else:
+            source_image = Image.fromarray(cache.sample_image(class_name, int(seed), int(config.image_size)))
+            st.caption("Sample images are drawn fresh from the training generator: same class and seed, same picture.")
+    elif source == "Photo":
+        photo_name = st.selectbox("Photo", sources.PHOTO_NAMES, key="vit_photo", bind="query-params",
+                                  format_func=lambda n: sources.PHOTO_LABELS.get(n, n))
+        source_image = Image.fromarray(sources.photo(photo_name))
+        st.image(sources.thumbnail(source_image), caption=f"A real photo ({sources.PHOTO_LABELS.get(photo_name, photo_name)}), CC0 / public domain, from scikit-image", width=200)
     else:
         if source == "Upload":
             upload = st.file_uploader(
                 "Upload an image", type=list(images.ACCEPTED_EXTENSIONS), key="vit_upload",
                 help="PNG, JPEG, WebP, GIF (first frame) or BMP. Shared links keep the view settings, not the image.",
             )
+            limit_mb = int(st.get_option("server.maxUploadSize"))
+            st.caption(f"Files up to {limit_mb} MB. A larger file is refused by the uploader (its red message) and is "
+                       "never analysed; this page then shows no image at all rather than an earlier one.")
         else:
             upload = st.camera_input("Take a photo", key="vit_camera")
-        fit = st.radio(
+        fit = "pad" if is_fashion else st.radio(
             "Make it square by", images.FIT_MODES, key="vit_fit", bind="query-params", horizontal=True,
             captions=("letterbox with grey, keep everything", "keep the central square"),
             help="The model only takes squares. Padding keeps the whole picture (vital for a 4000 x 10 strip); "
@@ -96,13 +119,32 @@ with left:
         except images.ImageInputError as error:
             st.error(str(error))
             st.stop()
-        raw_pixels = views.square_pixels(loaded.image, fit)
-        st.image(raw_pixels, caption="Your image, upright and made square", width=200)
+        source_image = loaded.image
+        st.image(sources.thumbnail(source_image), caption="Your image, upright (letterboxed here for display)", width=200)
         facts = f"{loaded.format}, {loaded.original_size[0]} x {loaded.original_size[1]}, mode {loaded.original_mode}"
         st.caption(f"Read as {facts}." + (" " + "; ".join(loaded.notes).capitalize() + "." if loaded.notes else ""))
 
+    prepared = sources.prepare(model_name, source_image, fit)
+    raw_pixels = prepared.pixels
+    with st.expander("How the image was prepared for the model", expanded=source != "Sample"):
+        columns = st.columns(len(prepared.steps))
+        for column, (title, detail, pixels) in zip(columns, prepared.steps):
+            column.image(pixels, width="stretch")
+            column.caption(f"**{title}**: {detail}")
+        st.caption("Fashion-MNIST images are light garments on black, centred and filling the frame (Xiao et al. 2017); "
+                   "the shapes task has shapes lighter than their background. These steps bring any image to that look.")
+
 if entry.warning:
     notice_area.warning(entry.warning)
+check = sources.verdict(entry.model, entry.meta, entry.trained, views.model_tensor(entry.meta, raw_pixels, int(config.image_size)))
+if source == "Photo":
+    notice_area.info(f"Neither model knows cats, cups, rockets or astronauts: the {sources.base_name(model_name)} model only "
+                     f"knows {', '.join(classes)}, so the predicted class means nothing here. Look at what the attention does anyway.")
+if check.in_distribution is False:
+    notice_area.warning(
+        f"This image is unlike anything the model was trained on (distance {check.ratio:.1f}x the in-distribution "
+        "threshold), so its prediction is not to be trusted. Mahalanobis distance of the image's features to the "
+        "training classes (Lee et al. 2018).", icon=":material/warning:")
 if not entry.trained:
     notice_area.info("Untrained weights: the attention you see is what random projections give, a baseline for the trained model.")
 
@@ -112,6 +154,8 @@ gh, gw = run.grid
 n_patches = gh * gw
 
 with right:
+    if int(st.session_state.get("vit_topk") or 1) > len(classes):
+        st.session_state["vit_topk"] = len(classes)
     top_k = st.slider("Top-k classes", 1, len(classes), min(3, len(classes)), key="vit_topk", bind="query-params")
     st.plotly_chart(views.prediction(run, classes, top_k).figure, key="vit_topk_chart")
     st.caption(
@@ -131,6 +175,8 @@ with st.container(border=True):
     # sets this key (_pick_patch), and Streamlit warns when a widget has both a value= default and a
     # session-state value. With value=None every patch, 0 included, stays in the link.
     centre = n_patches // 2 + gw // 2
+    if (st.session_state.get("vit_patch") or 0) > n_patches - 1:  # from the other model's larger grid
+        st.session_state["vit_patch"] = centre
     if st.session_state.get("vit_patch") is None and "vit_patch" not in st.query_params:
         st.session_state["vit_patch"] = centre
     patch = c3.number_input(
@@ -145,7 +191,10 @@ with st.container(border=True):
     residual = c3.checkbox("Residual (A + I)", True, key="vit_residual", bind="query-params",
                            help="Rollout: add the identity for the skip connection, then renormalise each row (vit-explain's step). "
                                 "With mean fusion and no discard this is Abnar & Zuidema's 0.5·A + 0.5·I.")
-    size = c4.select_slider("Larger input size (px)", LARGER_SIZES, 64, key="vit_size", bind="query-params",
+    sizes = FASHION_SIZES if is_fashion else LARGER_SIZES
+    if st.session_state.get("vit_size") not in (None, *sizes):  # the other model's size
+        st.session_state["vit_size"] = sizes[1]
+    size = c4.select_slider("Larger input size (px)", sizes, sizes[1], key="vit_size", bind="query-params",
                             help="Used by the Resolution tab.")
 choice = views.Selection(int(layer), int(head), int(patch), fusion, float(discard), bool(residual))
 
@@ -221,7 +270,7 @@ with tabs[3]:
 
 with tabs[4]:
     if tabs[4].open:
-        big_pixels = cache.sample_image(class_name, int(seed), int(size)) if source == "Sample" else raw_pixels
+        big_pixels = cache.sample_image(class_name, int(seed), int(size)) if source == "Sample" and not is_fashion else raw_pixels
         resolution = views.resolution_tab(run, cache.vit_summary(model_name, entry.trained, big_pixels, int(size)), choice, classes)
         st.plotly_chart(resolution.overlays, key="vit_resolution_chart")
         st.caption(

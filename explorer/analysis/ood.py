@@ -30,10 +30,13 @@ rate is the price of catching the rest and is reported beside the AUROCs.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
+
+if TYPE_CHECKING:
+    from explorer.models import ViT
 
 DEFAULT_QUANTILE = 0.95
 FEATURES = ("patch_mean", "cls")
@@ -79,7 +82,7 @@ class MahalanobisStats:
 
 @torch.no_grad()
 def logits_and_features(
-    model: torch.nn.Module, images: torch.Tensor, feature: str = DEFAULT_FEATURE, batch_size: int = 500
+    model: ViT, images: torch.Tensor, feature: str = DEFAULT_FEATURE, batch_size: int = 500
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Class logits (N, C) and the OOD feature (N, D) in one pass, without hooks.
 
@@ -88,12 +91,12 @@ def logits_and_features(
     """
     logits, feats = [], []
     for start in range(0, len(images), batch_size):
-        x = model.embed(images[start : start + batch_size])  # type: ignore[operator]
-        for layer in model.layers:  # type: ignore[attr-defined]
+        x = model.embed(images[start : start + batch_size])
+        for layer in model.layers:
             x = layer(x)
-        normed = model.norm(x)  # type: ignore[operator]
+        normed = model.norm(x)
         feats.append(normed[:, 1:].mean(dim=1) if feature == "patch_mean" else normed[:, 0])
-        logits.append(model.head(normed[:, 0]))  # type: ignore[operator]
+        logits.append(model.head(normed[:, 0]))
     return torch.cat(logits), torch.cat(feats)
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -69,7 +70,7 @@ def shapes_set(n: int = 300) -> list[Image.Image]:
     from explorer.tasks import shapes  # noqa: PLC0415
     from explorer.training.shapes import HELDOUT_SEED  # noqa: PLC0415
 
-    images, _, _ = shapes.generate(n, HELDOUT_SEED + 7)
+    images = shapes.generate(n, HELDOUT_SEED + 7)[0]
     return [Image.fromarray(a, mode="RGB") for a in images]
 
 
@@ -81,14 +82,14 @@ def fashion_set(n: int = 300) -> list[Image.Image]:
     return [Image.fromarray(a, mode="L").convert("RGB") for a in images]
 
 
-def scores_of(model: torch.nn.Module, prepare: Callable[[Image.Image], torch.Tensor], images: list[Image.Image],
+def scores_of(model: Any, prepare: Callable[[Image.Image], torch.Tensor], images: list[Image.Image],
               stats: ood.MahalanobisStats) -> np.ndarray:
     batch = torch.stack([prepare(image) for image in images])
     _, feats = ood.logits_and_features(model, batch, stats.feature)
     return ood.scores(feats.numpy(), stats.means, stats.precision)
 
 
-def report(model: torch.nn.Module, prepare: Callable[[Image.Image], torch.Tensor], stats: ood.MahalanobisStats,
+def report(model: Any, prepare: Callable[[Image.Image], torch.Tensor], stats: ood.MahalanobisStats,
            in_images: list[Image.Image], other: list[Image.Image], other_name: str) -> dict[str, float]:
     """AUROC per out-of-distribution source, plus the fraction of each flagged at the threshold."""
     inside = scores_of(model, prepare, in_images, stats)

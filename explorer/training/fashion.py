@@ -81,6 +81,11 @@ class TrainSettings:
     warmup_steps: int = 300
     val_size: int = 5_000
     max_shift: int = 1  # random translation in pixels (zero padding), with horizontal flips
+    # Phase 2: a fresh AdamW, a short second cosine cycle at a lower peak (a warm restart, Loshchilov &
+    # Hutter 2017). Its own generator (seed + 1), so running it later from the phase-1 weights
+    # (``--finetune-from``) gives the same weights as one uninterrupted run.
+    finetune_epochs: int = 3
+    finetune_lr: float = 3e-4
     limit: int | None = None  # use only the first N training images (smoke tests)
     config: dict[str, Any] = field(default_factory=lambda: default_config().to_dict())
 
@@ -129,35 +134,32 @@ def load_data(settings: TrainSettings) -> dict[str, torch.Tensor]:
     }
 
 
-def train_model(settings: TrainSettings, progress: bool = True, log=print) -> tuple[ViT, dict[str, Any]]:
-    """Train per ``settings``; return the model (eval mode) and a record of the run."""
-    t0, c0 = time.perf_counter(), time.process_time()
-    torch.manual_seed(settings.seed)
-    generator = torch.Generator().manual_seed(settings.seed)
-    data = load_data(settings)
-    data_time = time.perf_counter() - t0
-    n = len(data["x_train"])
-    steps_per_epoch = max(1, n // settings.batch_size)
-    total = steps_per_epoch * settings.epochs
-    log(f"{n} training and {len(data['x_val'])} validation images loaded in {data_time:.1f}s; {total} steps")
-
-    model = ViT(ViTConfig.from_dict(settings.config))
+def _optimiser(model: ViT, settings: TrainSettings, lr: float) -> torch.optim.Optimizer:
+    """AdamW with weight decay on matrices only (not biases, norms, position embeddings)."""
     decay = [p for name, p in model.named_parameters() if p.ndim >= 2 and "pos_embed" not in name]
     no_decay = [p for name, p in model.named_parameters() if not (p.ndim >= 2 and "pos_embed" not in name)]
-    optimiser = torch.optim.AdamW(
+    return torch.optim.AdamW(
         [{"params": decay, "weight_decay": settings.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
-        lr=settings.lr, betas=(0.9, 0.99),
+        lr=lr, betas=(0.9, 0.99),
     )
+
+
+def _run_epochs(model: ViT, data: dict[str, torch.Tensor], settings: TrainSettings, epochs: int, lr_at, generator: torch.Generator,
+                optimiser: torch.optim.Optimizer, first_epoch: int, t0: float, progress: bool, log) -> tuple[list[dict[str, float]], float]:
+    """``epochs`` passes over the training split; the validation accuracy after each (the learning curve)."""
+    n = len(data["x_train"])
+    steps_per_epoch = max(1, n // settings.batch_size)
+    total = steps_per_epoch * epochs
     bar = _Progress(total, progress)
     history: list[dict[str, float]] = []
     running: float | None = None
     step = 0
     model.train()
-    for epoch in range(settings.epochs):
+    for epoch in range(first_epoch, first_epoch + epochs):
         order = torch.randperm(n, generator=generator)
         for b in range(steps_per_epoch):
             for group in optimiser.param_groups:
-                group["lr"] = _lr_at(step, total, settings)
+                group["lr"] = lr_at(step, total)
             idx = order[b * settings.batch_size : (b + 1) * settings.batch_size]
             x = augment(data["x_train"][idx], settings.max_shift, generator)
             loss = F.cross_entropy(model(x).logits, data["y_train"][idx])
@@ -172,19 +174,63 @@ def train_model(settings: TrainSettings, progress: bool = True, log=print) -> tu
         val_acc = float((predict_logits(model, data["x_val"]).argmax(-1) == data["y_val"]).float().mean())
         model.train()
         elapsed = time.perf_counter() - t0
-        history.append({"epoch": epoch + 1, "step": step, "train_loss": round(running or 0.0, 4),
+        history.append({"epoch": epoch + 1, "train_loss": round(running or 0.0, 4),
                         "val_accuracy": round(val_acc, 4), "elapsed_s": round(elapsed, 1)})
         bar.close()
-        log(f"epoch {epoch + 1:2d}  step {step:5d}  train loss {running:.4f}  validation acc {val_acc:.4f}  {elapsed:.0f}s")
+        log(f"epoch {epoch + 1:2d}  train loss {running:.4f}  validation acc {val_acc:.4f}  {elapsed:.0f}s")
     bar.close()
+    model.eval()
+    return history, float(running or 0.0)
+
+
+def finetune_phase(model: ViT, settings: TrainSettings, data: dict[str, torch.Tensor], t0: float, progress: bool, log) -> tuple[list[dict[str, float]], float]:
+    """Phase 2 (see ``TrainSettings``): cosine from ``finetune_lr`` to 5% of it, fresh optimiser and generator."""
+    generator = torch.Generator().manual_seed(settings.seed + 1)
+
+    def lr_at(step: int, total: int) -> float:
+        return settings.finetune_lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * step / max(1, total))))
+
+    return _run_epochs(model, data, settings, settings.finetune_epochs, lr_at, generator,
+                       _optimiser(model, settings, settings.finetune_lr), settings.epochs, t0, progress, log)
+
+
+def train_model(settings: TrainSettings, progress: bool = True, log=print, phase1_weights: Path | None = None,
+                phase1_record: dict[str, Any] | None = None) -> tuple[ViT, dict[str, Any]]:
+    """Train per ``settings`` (phase 1, then phase 2); return the model (eval mode) and a record of the run.
+
+    With ``phase1_weights`` (and that run's sidecar ``training`` section as ``phase1_record``), phase 1
+    is loaded instead of run: the result is the same as one uninterrupted run.
+    """
+    t0, c0 = time.perf_counter(), time.process_time()
+    torch.manual_seed(settings.seed)
+    generator = torch.Generator().manual_seed(settings.seed)
+    data = load_data(settings)
+    data_time = time.perf_counter() - t0
+    log(f"{len(data['x_train'])} training and {len(data['x_val'])} validation images loaded in {data_time:.1f}s")
+    model = ViT(ViTConfig.from_dict(settings.config))
+    earlier = {"train_time_s": 0.0, "cpu_time_s": 0.0}
+    if phase1_weights is None:
+        steps = max(1, len(data["x_train"]) // settings.batch_size) * settings.epochs
+        history, running = _run_epochs(model, data, settings, settings.epochs, lambda step, total: _lr_at(step, total, settings),
+                                       generator, _optimiser(model, settings, settings.lr), 0, t0, progress, log)
+        log(f"phase 1 done ({steps} steps)")
+    else:
+        model.load_state_dict(torch.load(phase1_weights, map_location="cpu", weights_only=True))
+        history = list((phase1_record or {}).get("history", []))[: settings.epochs]
+        earlier = {k: float((phase1_record or {}).get(k, 0.0)) for k in earlier}
+        running = 0.0
+    if settings.finetune_epochs > 0:
+        more, running = finetune_phase(model, settings, data, t0 - earlier["train_time_s"], progress, log)
+        history += more
     model.eval()
     record = {
         "settings": settings,
         "history": history,
-        "train_time_s": time.perf_counter() - t0,
-        "cpu_time_s": time.process_time() - c0,
+        "train_time_s": time.perf_counter() - t0 + earlier["train_time_s"],
+        "cpu_time_s": time.process_time() - c0 + earlier["cpu_time_s"],
         "data_time_s": data_time,
         "final_train_loss": running,
+        "resumed_from_phase1": phase1_weights is not None,
     }
     return model, record
 
@@ -199,6 +245,7 @@ def training_section(record: dict[str, Any]) -> dict[str, Any]:
         "threads": torch.get_num_threads(),
         "torch": torch.__version__,
         "final_train_loss": round(float(record["final_train_loss"] or 0.0), 4),
+        "phase2_run_separately_from_phase1_weights": bool(record.get("resumed_from_phase1", False)),
         "history": record["history"],
         "splits": {"train": "60 000 training images minus validation", "validation": f"{settings.val_size} seeded from train",
                    "test": "official 10 000 test images, evaluation only"},
@@ -337,14 +384,15 @@ def write_sidecar(meta: dict[str, Any], path: Path) -> None:
 
 
 def train(seed: int = 0, out_dir: Path | str | None = CHECKPOINT_DIR, progress: bool = True, threads: int | None = 1,
-          log=print, heldout_path: Path | None = HELDOUT_FILE, **overrides: Any) -> dict[str, Any]:
+          log=print, heldout_path: Path | None = HELDOUT_FILE, phase1_weights: Path | None = None,
+          phase1_record: dict[str, Any] | None = None, **overrides: Any) -> dict[str, Any]:
     """Train, evaluate and (unless ``out_dir`` is None) save; return the sidecar dict."""
     if threads is not None:
         torch.set_num_threads(int(threads))
     task.find_dataset_dir()  # fail fast, with the install hint, before anything else
     settings = TrainSettings(seed=int(seed), **overrides)
     t0 = time.perf_counter()
-    model, record = train_model(settings, progress=progress, log=log)
+    model, record = train_model(settings, progress=progress, log=log, phase1_weights=phase1_weights, phase1_record=phase1_record)
     meta = base_sidecar(model, training_section(record))
     if out_dir is not None:
         weights = Path(out_dir) / f"{NAME}.pt"
@@ -379,6 +427,7 @@ def add_cli_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1: on a shared 2-core machine two threads measured ~14x less CPU-efficient)")
     parser.add_argument("--no-progress", action="store_true")
     parser.add_argument("--evaluate-only", action="store_true", help="recompute the sidecar's evaluation from saved weights")
+    parser.add_argument("--finetune-from", default=None, help="a directory with phase-1 fashion.pt/.json: run phase 2 only")
 
 
 def main(args: argparse.Namespace | None = None) -> int:
@@ -411,8 +460,13 @@ def main(args: argparse.Namespace | None = None) -> int:
     if getattr(args, "limit", None):
         overrides["limit"] = int(args.limit)
     heldout = HELDOUT_FILE if Path(out_dir).resolve() == CHECKPOINT_DIR.resolve() else Path(out_dir) / HELDOUT_FILE.name
+    phase1_weights, phase1_record = None, None
+    if getattr(args, "finetune_from", None):
+        phase1 = Path(args.finetune_from)
+        phase1_weights = phase1 / f"{NAME}.pt"
+        phase1_record = json.loads((phase1 / f"{NAME}.json").read_text())["training"]
     train(seed=int(getattr(args, "seed", 0) or 0), out_dir=out_dir, progress=not getattr(args, "no_progress", False),
-          threads=threads, heldout_path=heldout, **overrides)
+          threads=threads, heldout_path=heldout, phase1_weights=phase1_weights, phase1_record=phase1_record, **overrides)
     return 0
 
 

@@ -171,7 +171,7 @@ def train_model(
     config = ViTConfig.from_dict(settings.config)
     mean, std = task.DEFAULT_MEAN, task.DEFAULT_STD
 
-    images, labels, _ = task.generate(settings.pool_size, settings.seed)
+    images, labels = task.generate(settings.pool_size, settings.seed)[:2]
     pool = task.to_tensor(images, mean, std)
     pool_labels = torch.as_tensor(labels)
     held_images, held_labels, held_boxes = heldout_set(settings.heldout_size)
@@ -290,8 +290,8 @@ def evaluate_honesty(model: ViT, meta: dict[str, Any], seed: int = 0, log=print)
     def prepare(image: Image.Image) -> torch.Tensor:
         return shapes_prepare_steps(image, size, preprocess)[0]
 
-    train_images, train_labels, _ = task.generate(5_000, seed)
-    val_images, val_labels, _ = task.generate(1_000, VALIDATION_SEED)
+    train_images, train_labels = task.generate(5_000, seed)[:2]
+    val_images, val_labels = task.generate(1_000, VALIDATION_SEED)[:2]
     held_images, held_labels, _ = heldout_set(1_000)
     _, train_feat = ood.logits_and_features(model, task.to_tensor(train_images, mean, std))
     val_logits, val_feat = ood.logits_and_features(model, torch.stack([prepare(Image.fromarray(a)) for a in val_images]))

@@ -21,7 +21,7 @@ from explorer.figures import vit as figs
 from explorer.inputs import images
 from explorer.tasks import shapes
 
-MODELS = ("shapes", "shapes-untrained")
+MODELS = ("shapes", "fashion", "shapes-untrained", "fashion-untrained")
 LARGER_SIZES = (48, 64, 96, 128)
 FUSIONS = rollout.HEAD_FUSIONS
 
@@ -49,11 +49,27 @@ def square_pixels(image: Image.Image, fit: str) -> np.ndarray:
     return np.asarray(images.to_square(image, fit))
 
 
-def run_image(model: torch.nn.Module, meta: dict, pixels: np.ndarray, size: int) -> distance.ViTRun:
-    """One forward pass on ``pixels`` (H, W, 3 uint8, square) resized to ``size``."""
+def model_tensor(meta: dict, pixels: np.ndarray, size: int) -> torch.Tensor:
+    """``pixels`` (H, W, 3 uint8, square, already through the upload steps) resized to ``size`` and normalised."""
     mean, std = normalisation(meta)
-    tensor = shapes.preprocess(Image.fromarray(pixels), image_size=size, mean=mean, std=std)
-    return distance.run_vit(model, tensor, mean, std)
+    if len(mean) == 1:  # a grayscale model (fashion): one channel
+        gray = Image.fromarray(pixels).convert("L")
+        if gray.size != (size, size):
+            gray = gray.resize((size, size), Image.Resampling.BILINEAR)
+        return ((torch.tensor(np.asarray(gray), dtype=torch.float32) / 255.0 - mean[0]) / std[0])[None]
+    return shapes.preprocess(Image.fromarray(pixels), image_size=size, mean=mean, std=std)
+
+
+def run_image(model: torch.nn.Module, meta: dict, pixels: np.ndarray, size: int) -> distance.ViTRun:
+    """One forward pass on ``pixels`` resized to ``size``; probabilities temperature-scaled when the sidecar has T."""
+    from explorer.views.vit_sources import calibrated  # noqa: PLC0415
+
+    mean, std = normalisation(meta)
+    run = distance.run_vit(model, model_tensor(meta, pixels, size), mean, std)
+    if run.model_view.shape[-1] == 1:  # figures draw RGB
+        run.model_view = np.repeat(run.model_view, 3, axis=-1)
+    run.probabilities = calibrated(run.probabilities, meta)
+    return run
 
 
 def rollout_map(run: distance.ViTRun | distance.RunSummary, attention: np.ndarray, layer: int, fusion: str, discard: float, residual: bool) -> np.ndarray:
@@ -86,7 +102,7 @@ class PatchesTab:
 
 def patches_tab(run: distance.ViTRun, meta: dict) -> PatchesTab:
     mean, std = normalisation(meta)
-    channels = ["R", "G", "B"][: len(mean)]
+    channels = ["gray"] if len(mean) == 1 else ["R", "G", "B"][: len(mean)]
     return PatchesTab(
         grid=figs.patch_grid_figure(run.model_view, run.patch_size),
         strip=figs.sequence_strip(run.model_view, run.patch_size),

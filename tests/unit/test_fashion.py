@@ -81,13 +81,22 @@ def test_training_smoke_is_seeded_and_learns(tmp_path: Path, monkeypatch: pytest
     _fake_dataset(tmp_path)
     monkeypatch.setenv(task.ENV_VAR, str(tmp_path))
     small = training.default_config().to_dict() | {"d_model": 32, "n_layers": 1, "d_ff": 64}
-    settings = dict(epochs=2, batch_size=32, limit=320, val_size=50, warmup_steps=5, config=small)
-    model_a, record = training.train_model(training.TrainSettings(**settings), progress=False, log=lambda *_: None)
-    model_b, _ = training.train_model(training.TrainSettings(**settings), progress=False, log=lambda *_: None)
+    settings = dict(epochs=2, finetune_epochs=1, batch_size=32, limit=320, val_size=50, warmup_steps=5, config=small)
+    quiet = dict(progress=False, log=lambda *_: None)
+    model_a, record = training.train_model(training.TrainSettings(**settings), **quiet)
+    model_b, _ = training.train_model(training.TrainSettings(**settings), **quiet)
     for (name, a), (_, b) in zip(model_a.state_dict().items(), model_b.state_dict().items()):
         assert torch.equal(a, b), name
-    assert len(record["history"]) == 2
+    assert len(record["history"]) == 3
     assert record["history"][-1]["val_accuracy"] > 0.3  # chance is 0.1; the band's row gives the class away
+
+    # phase 2 run later from saved phase-1 weights = one uninterrupted run
+    phase1, phase1_record = training.train_model(training.TrainSettings(**(settings | {"finetune_epochs": 0})), **quiet)
+    training.save_weights(phase1, tmp_path / "phase1.pt")
+    resumed, _ = training.train_model(training.TrainSettings(**settings), phase1_weights=tmp_path / "phase1.pt",
+                                      phase1_record={"history": phase1_record["history"]}, **quiet)
+    for (name, a), (_, b) in zip(model_a.state_dict().items(), resumed.state_dict().items()):
+        assert torch.equal(a, b), name
 
 
 # --- the shipped model -----------------------------------------------------------------------------
@@ -160,4 +169,4 @@ def test_sidecar_records_calibration_and_ood(shipped: dict) -> None:
     evaluation = meta["ood"]["evaluation"]
     for key in ("auroc_photos", "auroc_noise", "auroc_shapes"):
         assert 0.0 <= evaluation[key] <= 1.0
-    assert len(meta["training"]["history"]) == meta["training"]["epochs"]
+    assert len(meta["training"]["history"]) == meta["training"]["epochs"] + meta["training"]["finetune_epochs"]

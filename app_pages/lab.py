@@ -88,7 +88,8 @@ with tabs[2]:
         trained = training_view(snaps, int(step), check.text, int(layer))
         st.markdown(f"After **{trained.step}** steps the model writes:")
         st.code(trained.output or "(nothing)", language=None)
-        st.caption(f"At this snapshot: held-out exact match {trained.accuracy:.1%}, cross-attention alignment {trained.alignment:.1%}.")
+        st.caption(f"At this snapshot: held-out exact match {trained.accuracy:.1%}, cross-attention alignment {trained.alignment:.1%}. "
+                   + trained.provenance)
         st.plotly_chart(trained.cross, key="lab_cross_chart")
         st.plotly_chart(trained.metrics, key="lab_metrics_chart")
         st.plotly_chart(trained.loss, key="lab_loss_chart")

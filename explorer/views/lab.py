@@ -164,6 +164,19 @@ class TrainingView:
     metrics: go.Figure
     accuracy: float
     alignment: float
+    provenance: str
+
+
+def provenance_note(meta: Mapping) -> str:
+    """Where the snapshots come from, in one sentence computed from their sidecar."""
+    t = meta["training"]
+    run = (f"one training run ({t['steps']} steps, seed {t['seed']}, batch {t['batch_size']}, peak learning rate {t['lr']})")
+    if meta.get("final_step_in_dates_pt"):
+        return f"Snapshots of {run}: the last one is the shipped dates model."
+    diff = meta.get("max_abs_difference_to_dates_pt")
+    return (f"Snapshots of {run} retrained with the shipped model's seed and settings; its final weights are not the "
+            f"shipped ones" + (f" (largest weight difference {diff:.3g})" if diff is not None else "") +
+            ", so its final numbers can differ slightly from the Transformer page's.")
 
 
 def training_view(snaps: object, step: int, text: str, layer: int) -> TrainingView:
@@ -183,7 +196,8 @@ def training_view(snaps: object, step: int, text: str, layer: int) -> TrainingVi
     loss = lab_figs.loss_curves({"dates model": snaps.loss_curve}, "Training loss of the shipped dates model", marker_step=step)  # type: ignore[attr-defined]
     per_step = lab_figs.snapshot_metrics(snaps.steps, [m["heldout_accuracy"] for m in metrics],  # type: ignore[attr-defined]
                                          [m["alignment"] for m in metrics], step)
-    return TrainingView(step, result.text, figure, loss, per_step, metrics[index]["heldout_accuracy"], metrics[index]["alignment"])
+    return TrainingView(step, result.text, figure, loss, per_step, metrics[index]["heldout_accuracy"], metrics[index]["alignment"],
+                        provenance_note(snaps.meta))  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, replace
+from typing import cast
 
 import numpy as np
 import torch
@@ -161,9 +162,7 @@ class SSRUDecoderLayer(nn.Module):
         v = attn.v_proj(memory).view(batch, length, attn.n_heads, attn.d_head).transpose(1, 2)
         return k, v
 
-    def _cached_cross(
-        self, h: torch.Tensor, cache: LayerCache, mask: torch.Tensor | None, need_weights: bool
-    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+    def _cached_cross(self, h: torch.Tensor, cache: LayerCache, mask: torch.Tensor | None, need_weights: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Cross-attention of queries ``h`` (B, Tq, D) against cached K/V; same maths as MultiHeadAttention."""
         attn = self.cross_attn
         batch, n_queries, _ = h.shape
@@ -224,6 +223,8 @@ class GreedyResult:
 class MarianModel(nn.Module):
     """Marian transformer encoder + SSRU decoder; ``forward(src, tgt)`` gives next-token logits."""
 
+    pe: torch.Tensor  # (max_len, d_model) fixed positions, a non-persistent buffer
+
     def __init__(self, config: MarianConfig) -> None:
         super().__init__()
         self.config = config
@@ -233,22 +234,29 @@ class MarianModel(nn.Module):
         self.encoder_layers = nn.ModuleList(
             [
                 EncoderLayer(
-                    config.d_model, config.n_heads, config.d_ff, activation="relu",
-                    norm_first=False, layer_norm_eps=config.layer_norm_eps,
+                    config.d_model,
+                    config.n_heads,
+                    config.d_ff,
+                    activation="relu",
+                    norm_first=False,
+                    layer_norm_eps=config.layer_norm_eps,
                 )
                 for _ in range(config.n_encoder_layers)
             ]
         )
         self.decoder_layers = nn.ModuleList(
-            [
-                SSRUDecoderLayer(config.d_model, config.n_heads, config.d_ff, config.layer_norm_eps)
-                for _ in range(config.n_decoder_layers)
-            ]
+            [SSRUDecoderLayer(config.d_model, config.n_heads, config.d_ff, config.layer_norm_eps) for _ in range(config.n_decoder_layers)]
         )
         self.output = nn.Linear(config.d_model, config.vocab_size, bias=True)
         self.shortlist: object | None = None  # the engine's output shortlist (readers.marian.Shortlist), if shipped
         if config.tied_embeddings:
             self.output.weight = self.embed.weight  # one matrix for source, target and output (tied-embeddings-all)
+
+    def _encoder(self) -> list[EncoderLayer]:
+        return [cast(EncoderLayer, layer) for layer in self.encoder_layers]
+
+    def _decoder(self) -> list[SSRUDecoderLayer]:
+        return [cast(SSRUDecoderLayer, layer) for layer in self.decoder_layers]
 
     # ----- embeddings -------------------------------------------------------------------------
     def _positions(self, start: int, length: int) -> torch.Tensor:
@@ -322,7 +330,7 @@ class MarianModel(nn.Module):
     def start_state(self, memory: torch.Tensor, src_key_padding_mask: torch.Tensor | None = None) -> DecoderState:
         """Cross-attention K/V of every decoder layer, computed once; SSRU states empty."""
         layers = []
-        for layer in self.decoder_layers:
+        for layer in self._decoder():
             k, v = layer.cross_keys_values(memory)
             layers.append(LayerCache(None, k, v))
         return DecoderState(layers, src_key_padding_mask, 0)
@@ -376,7 +384,8 @@ class MarianModel(nn.Module):
         rows: torch.Tensor | None = None
         output: tuple[torch.Tensor, torch.Tensor] | None = None
         if use_shortlist and self.shortlist is not None:
-            rows = torch.from_numpy(self.shortlist.candidates(src_ids, self.config.vocab_size)).to(device)  # type: ignore[attr-defined]
+            candidates = self.shortlist.candidates(src_ids, self.config.vocab_size)  # type: ignore[attr-defined]
+            rows = torch.from_numpy(candidates).to(device)
             output = (self.output.weight.index_select(0, rows), self.output.bias.index_select(0, rows))
         ids: list[int] = []
         steps_top: list[list[tuple[int, float]]] = []
@@ -428,7 +437,9 @@ class MarianModel(nn.Module):
             if bias is not None and module.bias is not None:
                 put(module, "bias", bias)
 
-        def norm(module: nn.LayerNorm, prefix: str) -> None:
+        def norm(module: nn.Module | None, prefix: str) -> None:
+            if not isinstance(module, nn.LayerNorm):
+                raise ValueError(f"{prefix}: this layer has no LayerNorm to load")
             put(module, "weight", prefix + "_ln_scale")
             put(module, "bias", prefix + "_ln_bias")
 
@@ -446,19 +457,19 @@ class MarianModel(nn.Module):
         else:
             raise ValueError("untied output layers are not in the shipped models (tied-embeddings-all: true)")
         put(model.output, "bias", "decoder_ff_logit_out_b")
-        for i, layer in enumerate(model.encoder_layers, start=1):
+        for i, layer in enumerate(model._encoder(), start=1):
             attention(layer.self_attn, f"encoder_l{i}_self")
             norm(layer.norm1, f"encoder_l{i}_self_Wo")
             ffn(layer.feed_forward, f"encoder_l{i}_ffn")
             norm(layer.norm2, f"encoder_l{i}_ffn_ffn")
-        for i, layer in enumerate(model.decoder_layers, start=1):
-            linear(layer.ssru.candidate, f"decoder_l{i}_rnn_W", None)
-            linear(layer.ssru.forget, f"decoder_l{i}_rnn_Wf", f"decoder_l{i}_rnn_bf")
-            norm(layer.norm1, f"decoder_l{i}_rnn_ffn")
-            attention(layer.cross_attn, f"decoder_l{i}_context")
-            norm(layer.norm2, f"decoder_l{i}_context_Wo")
-            ffn(layer.feed_forward, f"decoder_l{i}_ffn")
-            norm(layer.norm3, f"decoder_l{i}_ffn_ffn")
+        for i, dec in enumerate(model._decoder(), start=1):
+            linear(dec.ssru.candidate, f"decoder_l{i}_rnn_W", None)
+            linear(dec.ssru.forget, f"decoder_l{i}_rnn_Wf", f"decoder_l{i}_rnn_bf")
+            norm(dec.norm1, f"decoder_l{i}_rnn_ffn")
+            attention(dec.cross_attn, f"decoder_l{i}_context")
+            norm(dec.norm2, f"decoder_l{i}_context_Wo")
+            ffn(dec.feed_forward, f"decoder_l{i}_ffn")
+            norm(dec.norm3, f"decoder_l{i}_ffn_ffn")
         unused = sorted(set(items) - used)
         if unused:
             raise ValueError(f"weights not used by this architecture: {unused[:5]}")

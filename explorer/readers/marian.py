@@ -250,9 +250,7 @@ def load_marian(direction: str, package_dir: Path | None = None) -> tuple[object
     try:
         model = MarianModel.from_items(config, items)
     except (KeyError, ValueError) as error:
-        raise ModelUnavailable(
-            f"Marian weights {files.weights.name} are damaged ({_one_line(error)}); reinstall: {INSTALL}"
-        ) from error
+        raise ModelUnavailable(f"Marian weights {files.weights.name} are damaged ({_one_line(error)}); reinstall: {INSTALL}") from error
     if files.shortlist is not None:
         model.shortlist = read_shortlist(files.shortlist)  # set once, before anyone shares the model
     info = _read_json(files.model_dir / "model_info.json")

@@ -74,9 +74,7 @@ class TranslationRecord:
         return self.source_pieces
 
 
-def run_marian(
-    name: str, model: object, tokenizer: object, text: str, src_ids: list[int], top_k: int = 5, use_shortlist: bool = False
-) -> TranslationRecord:
+def run_marian(name: str, model: object, tokenizer: object, text: str, src_ids: list[int], top_k: int = 5, use_shortlist: bool = False) -> TranslationRecord:
     """Greedy translation of already-checked ``src_ids`` (``explorer.inputs.translation.check_sentence``).
 
     One encoder pass, then one cached decoder step per output piece (``MarianModel.greedy``);
@@ -172,7 +170,5 @@ def read_as_trained_date(text: str) -> DateReading:
         return DateReading(False, None, "not one of the trained date formats")
     iso = parsed.isoformat()
     if not dates_task.YEAR_MIN <= parsed.year <= dates_task.YEAR_MAX:
-        return DateReading(
-            False, iso, f"year {parsed.year} is outside the trained range {dates_task.YEAR_MIN}-{dates_task.YEAR_MAX}"
-        )
+        return DateReading(False, iso, f"year {parsed.year} is outside the trained range {dates_task.YEAR_MIN}-{dates_task.YEAR_MAX}")
     return DateReading(True, iso, f"read as {iso}")

@@ -134,13 +134,14 @@ def _alignment(record: TranslationRecord, settings: TranslatorSettings) -> tuple
         "previous output word, the last at the word being translated."
     )
     figure = figs.attention_heatmap(
-        aligned.grid, [w.text for w in aligned.target], [w.text for w in aligned.source],
+        aligned.grid,
+        [w.text for w in aligned.target],
+        [w.text for w in aligned.source],
         f"Alignment: {target_lang} {unit}s (rows) × {source_lang} {unit}s (columns)",
-        query_title=f"{target_lang} {unit} (output)", key_title=f"{source_lang} {unit} (source)",
+        query_title=f"{target_lang} {unit} (output)",
+        key_title=f"{source_lang} {unit} (source)",
     )
-    pairs = pd.DataFrame(
-        [{f"{target_lang} {unit}": t, f"looks most at ({source_lang})": s, "weight": round(w, 2)} for t, s, w in aligned.pairs]
-    )
+    pairs = pd.DataFrame([{f"{target_lang} {unit}": t, f"looks most at ({source_lang})": s, "weight": round(w, 2)} for t, s, w in aligned.pairs])
     return figure, pairs, caption
 
 
@@ -165,8 +166,17 @@ def translator_view(record: TranslationRecord, settings: TranslatorSettings) -> 
     )
     if kind not in record.attention:
         return TranslatorView(
-            **common, note=record.notes.get(kind, SSRU_NOTE), heatmap=None, overview=None, entropy=None,
-            layer=0, head=0, n_layers=0, n_heads=0, csv=None, npz=None,
+            **common,
+            note=record.notes.get(kind, SSRU_NOTE),
+            heatmap=None,
+            overview=None,
+            entropy=None,
+            layer=0,
+            head=0,
+            n_layers=0,
+            n_heads=0,
+            csv=None,
+            npz=None,
         )
     maps = record.attention[kind]
     n_layers, n_heads = maps.shape[:2]
@@ -221,8 +231,7 @@ def dates_notice(text: str) -> DatesNotice:
     info = None
     if "/" in text and not text.strip()[:4].isdigit():
         info = (
-            f"Read as month/day/year ({reading.iso}): with slashes the training data is US style, "
-            "so 31/12 is not a date to this model and 01/02 is 2 January."
+            f"Read as month/day/year ({reading.iso}): with slashes the training data is US style, so 31/12 is not a date to this model and 01/02 is 2 January."
         )
     return DatesNotice(None, info, formats, years, None)
 

@@ -30,8 +30,10 @@ LONGER = "Every summer, thousands of tourists visit the island, and the old harb
 
 @pytest.fixture(scope="module")
 def marian() -> tuple[MarianModel, MarianTokenizer]:
-    model, tokenizer, _ = load_marian("en-pt")
-    return model, tokenizer  # type: ignore[return-value]
+    from explorer.pretrained import load_pretrained  # noqa: PLC0415 - the process-wide copy other tests share
+
+    entry = load_pretrained("marian-en-pt")
+    return entry.model, entry.tokenizer
 
 
 def test_the_cat_sentence_translates(marian: tuple[MarianModel, MarianTokenizer]) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 
 from explorer.tasks.dates import FORMAT_INFO
-
 from explorer.views.translation import (
     DEFAULT_TEXT,
     TranslatorSettings,

@@ -32,6 +32,7 @@ def shipped() -> tuple[Transformer, CharTokenizer, dict]:
     return _load_shipped()
 
 
+@pytest.mark.slow  # trains or starts a Python process: full lane only (test.sh)
 def test_a_few_steps_lower_the_loss(tmp_path: Path) -> None:
     state = torch.random.get_rng_state()
     result = T.train(seed=0, steps=40, out_dir=tmp_path, progress=False, batch_size=32, lr=3e-3, warmup=5,

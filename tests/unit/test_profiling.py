@@ -407,6 +407,7 @@ def test_cli_bad_input_is_one_line_on_stderr(capsys, argv, needle):
     assert captured.out == ""
 
 
+@pytest.mark.slow  # trains or starts a Python process: full lane only (test.sh)
 def test_cli_through_python_dash_m_explorer():
     import subprocess
     import sys

@@ -48,6 +48,7 @@ def test_training_is_reproducible() -> None:
     assert not torch.equal(a.head.weight, c.head.weight)
 
 
+@pytest.mark.slow  # trains or starts a Python process: full lane only (test.sh)
 def test_train_writes_checkpoint_and_sidecar(tmp_path: Path) -> None:
     settings = tiny_settings(steps=3)
     meta = training.train(
@@ -116,6 +117,7 @@ def test_checkpoint_is_small_and_sidecar_complete(shipped: tuple[ViT, dict]) -> 
     assert meta["metrics"]["rollout_box_ratio"] >= 2.0
 
 
+@pytest.mark.slow  # trains or starts a Python process: full lane only (test.sh)
 def test_checkpoint_meets_thresholds_on_fixed_heldout_sample(shipped: tuple[ViT, dict]) -> None:
     model, meta = shipped
     images, labels, boxes = task.generate(600, TEST_SEED)

@@ -185,14 +185,18 @@ class SSRUDecoderLayer(nn.Module):
         memory_key_padding_mask: torch.Tensor | None = None,
         need_weights: bool = False,
         cache: LayerCache | None = None,
+        record: dict[str, torch.Tensor] | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
         """``x`` (B, T, D) -> (output (B, T, D), cross weights (B, H, T, S) or None, last SSRU state).
 
         With ``cache`` the SSRU continues from the cached state and cross-attention uses the cached
         K/V (``memory`` is then unused); without it everything is computed from ``memory``.
+        ``record``, when given, receives the cross-attention's query input as "cross_input".
         """
         ssru_out, ssru_state = self.ssru(x, None if cache is None else cache.ssru)
         x = self.norm1(x + ssru_out)
+        if record is not None:
+            record["cross_input"] = x
         if cache is None:
             attended, weights = self.cross_attn(x, memory, key_padding_mask=memory_key_padding_mask, need_weights=need_weights)
         else:
@@ -218,6 +222,8 @@ class GreedyResult:
     finished: bool
     top_k: list[list[tuple[int, float]]] = field(default_factory=list)  # per step: (id, probability)
     attention: dict[str, list[np.ndarray]] | None = None  # encoder_self (1,H,S,S), decoder_cross (1,H,T,S)
+    # per kind and layer: (query input (Tq, D), key/value input (Tk, D)) as the attention module saw them
+    attention_inputs: dict[str, list[tuple[np.ndarray, np.ndarray]]] | None = None
 
 
 class MarianModel(nn.Module):
@@ -278,9 +284,16 @@ class MarianModel(nn.Module):
 
     # ----- encoder / decoder ------------------------------------------------------------------
     def encode(
-        self, src: torch.Tensor, src_key_padding_mask: torch.Tensor | None = None, return_attention: bool = False
+        self,
+        src: torch.Tensor,
+        src_key_padding_mask: torch.Tensor | None = None,
+        return_attention: bool = False,
+        inputs: list[torch.Tensor] | None = None,
     ) -> tuple[torch.Tensor, list[torch.Tensor] | None]:
-        """Encoder output (B, S, D) and, when asked, self-attention maps per layer (B, H, S, S)."""
+        """Encoder output (B, S, D) and, when asked, self-attention maps per layer (B, H, S, S).
+
+        ``inputs``, when given with ``return_attention``, receives each layer's attention input (B, S, D).
+        """
         x = self.embed_source(src)
         maps: list[torch.Tensor] | None = [] if return_attention else None
         for layer in self.encoder_layers:
@@ -288,6 +301,8 @@ class MarianModel(nn.Module):
             x = layer(x, src_key_padding_mask, need_weights=return_attention, record=record)
             if maps is not None and record is not None:
                 maps.append(record["self"])  # type: ignore[arg-type]
+                if inputs is not None:
+                    inputs.append(record["self_input"][0])  # type: ignore[index]
         return x, maps
 
     def decode(
@@ -341,19 +356,24 @@ class MarianModel(nn.Module):
         state: DecoderState,
         return_attention: bool = False,
         output: tuple[torch.Tensor, torch.Tensor] | None = None,
+        inputs: list[torch.Tensor] | None = None,
     ) -> tuple[torch.Tensor, DecoderState, list[torch.Tensor] | None]:
         """One target position: ``prev`` (B,) last token (None at the start) -> logits (B, V), new state.
 
         The returned state is new; the given one is not modified, so a caller can branch from it.
         Cross-attention maps, if asked, are (B, H, 1, S) per layer. ``output`` = (weight rows,
         bias) of a shortlist replaces the full output layer (logits then index the shortlist).
+        ``inputs``, when given, receives each layer's cross-attention query input (B, 1, D).
         """
         batch = state.layers[0].cross_k.shape[0]
         x = self.embed_target(None if prev is None else prev[:, None], state.position, batch)
         new_layers = []
         maps: list[torch.Tensor] | None = [] if return_attention else None
         for layer, cache in zip(self.decoder_layers, state.layers, strict=True):
-            x, weights, ssru_state = layer(x, None, state.memory_key_padding_mask, return_attention, cache)
+            record: dict[str, torch.Tensor] | None = {} if inputs is not None else None
+            x, weights, ssru_state = layer(x, None, state.memory_key_padding_mask, return_attention, cache, record)
+            if inputs is not None and record is not None:
+                inputs.append(record["cross_input"])
             new_layers.append(replace(cache, ssru=ssru_state))
             if maps is not None and weights is not None:
                 maps.append(weights)
@@ -379,7 +399,8 @@ class MarianModel(nn.Module):
         device = self.pe.device
         src = torch.tensor([src_ids], dtype=torch.long, device=device)
         limit = max_new_tokens if max_new_tokens is not None else int(2.5 * len(src_ids))
-        memory, encoder_maps = self.encode(src, return_attention=return_attention)
+        encoder_inputs: list[torch.Tensor] = []
+        memory, encoder_maps = self.encode(src, return_attention=return_attention, inputs=encoder_inputs)
         state = self.start_state(memory)
         rows: torch.Tensor | None = None
         output: tuple[torch.Tensor, torch.Tensor] | None = None
@@ -390,10 +411,14 @@ class MarianModel(nn.Module):
         ids: list[int] = []
         steps_top: list[list[tuple[int, float]]] = []
         cross_steps: list[list[torch.Tensor]] = []
+        cross_inputs: list[list[torch.Tensor]] = []
         prev: torch.Tensor | None = None
         finished = False
         for _ in range(limit):
-            logits, state, maps = self.step(prev, state, return_attention, output)
+            step_inputs: list[torch.Tensor] | None = [] if return_attention else None
+            logits, state, maps = self.step(prev, state, return_attention, output, step_inputs)
+            if step_inputs is not None:
+                cross_inputs.append(step_inputs)
             if top_k > 0:
                 probs = torch.softmax(logits[0].float(), dim=-1)
                 values, indices = probs.topk(min(top_k, probs.shape[0]))
@@ -409,11 +434,17 @@ class MarianModel(nn.Module):
                 break
             ids.append(token)
             prev = torch.tensor([token], device=device)
-        attention = None
+        attention = inputs = None
         if return_attention and encoder_maps is not None:
-            cross = [torch.cat([step[i] for step in cross_steps], dim=2).cpu().numpy() for i in range(len(self.decoder_layers))]
+            n_dec = len(self.decoder_layers)
+            cross = [torch.cat([step[i] for step in cross_steps], dim=2).cpu().numpy() for i in range(n_dec)]
             attention = {"encoder_self": [m.cpu().numpy() for m in encoder_maps], "decoder_cross": cross}
-        return GreedyResult(ids, finished, steps_top, attention)
+            mem = memory[0].cpu().numpy()
+            inputs = {
+                "encoder_self": [(h[0].cpu().numpy(), h[0].cpu().numpy()) for h in encoder_inputs],
+                "decoder_cross": [(torch.cat([step[i][0] for step in cross_inputs], dim=0).cpu().numpy(), mem) for i in range(n_dec)],
+            }
+        return GreedyResult(ids, finished, steps_top, attention, inputs)
 
     # ----- weights ----------------------------------------------------------------------------
     @classmethod

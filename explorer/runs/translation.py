@@ -59,6 +59,8 @@ class TranslationRecord:
     steps: tuple[Step, ...]
     attention: dict[str, np.ndarray]  # kind -> (L, H, Tq, Tk) float32
     decoder_input_pieces: tuple[str, ...] = ()  # queries of decoder self-attention (dates only)
+    # kind -> per layer (query input (Tq, D), key/value input (Tk, D)): for Eq. 1 step by step
+    attention_inputs: dict[str, list[tuple[np.ndarray, np.ndarray]]] = field(default_factory=dict)
     notes: dict[str, str] = field(default_factory=dict)  # kind -> why it is missing
 
     @property
@@ -100,6 +102,7 @@ def run_marian(name: str, model: object, tokenizer: object, text: str, src_ids: 
         finished=bool(result.finished),
         steps=tuple(steps),
         attention=attention,
+        attention_inputs=dict(result.attention_inputs or {}),
         notes={"decoder_self": SSRU_NOTE},
     )
 
@@ -126,6 +129,7 @@ def run_dates(model: object, tokenizer: object, text: str, top_k: int = 5) -> Tr
         steps=steps,
         attention={kind: maps.astype(np.float32) for kind, maps in run.attention.maps.items()},
         decoder_input_pieces=tuple(result.decoder_input_tokens),  # type: ignore[attr-defined]
+        attention_inputs=dict(run.attention.inputs),
     )
 
 

@@ -25,11 +25,12 @@ import plotly.graph_objects as go
 
 from explorer.analysis.alignment import translator_alignment_layer, word_alignment
 from explorer.analysis.heads import attention_csv, attention_npz, combine_heads, entropy_by_kind
-from explorer.analysis.stepwise import KIND_LABELS
+from explorer.analysis.stepwise import KIND_LABELS, steps_for_head
 from explorer.figures import attention as figs
 from explorer.inputs.text import display_token
 from explorer.inputs.translation import SentenceCheck, check_sentence
 from explorer.runs.translation import SSRU_NOTE, TranslationRecord, dates_coverage, read_as_trained_date, run_marian
+from explorer.views.transformer import StepView
 
 TRANSLATORS = {"en-pt": "marian-en-pt", "pt-en": "marian-pt-en"}  # widget value -> pretrained name
 MODEL_LABELS = {
@@ -200,6 +201,61 @@ def translator_view(record: TranslationRecord, settings: TranslatorSettings) -> 
         n_heads=n_heads,
         csv=lambda: attention_csv(maps, q_tokens, k_tokens, kind),
         npz=lambda: attention_npz(maps, q_tokens, k_tokens, kind),
+    )
+
+
+def translator_step_view(model: object, record: TranslationRecord, view: TranslatorView, query: int) -> StepView | None:
+    """Eq. 1 (Vaswani et al. 2017) recomputed for the view's layer and head at ``query`` from the
+    inputs the attention module really saw during decoding; None where the kind does not exist.
+
+    No mask hides any key in Marian's encoder or cross-attention, so the "mask with 0" mistake
+    changes nothing here (the page says so and points to the dates model's decoder).
+    """
+    if view.note is not None or view.kind not in record.attention_inputs:
+        return None
+    if view.kind == "encoder_self":
+        module = model.encoder_layers[view.layer].self_attn  # type: ignore[attr-defined]
+    else:
+        module = model.decoder_layers[view.layer].cross_attn  # type: ignore[attr-defined]
+    x_q, x_kv = record.attention_inputs[view.kind][view.layer]
+    steps = steps_for_head(module, x_q, x_kv, view.head, causal=False)
+    own = record.attention[view.kind][view.layer, view.head]
+    queries = [display_token(t) for t in record.query_pieces(view.kind)]
+    keys = [display_token(t) for t in record.key_pieces(view.kind)]
+    query = min(max(query, 0), len(queries) - 1)
+    table = pd.DataFrame(
+        {
+            "key": keys,
+            "q·k": np.round(steps.scores[query], 3),
+            "÷√d_k": np.round(steps.scaled[query], 3),
+            "mask": "keep",
+            "masked score": [f"{v:.3f}" for v in steps.scaled[query]],
+            "softmax weight": np.round(steps.weights[query], 4),
+            "model's weight": np.round(own[query], 4),
+        }
+    )
+    label = queries[query]
+
+    def vectors(rows: np.ndarray, labels: list[str], prefix: str) -> pd.DataFrame:
+        arr = np.atleast_2d(rows)
+        return pd.DataFrame(np.round(arr, 3), index=labels, columns=[f"{prefix}{i}" for i in range(arr.shape[1])])
+
+    return StepView(
+        layer=view.layer,
+        head=view.head,
+        query=query,
+        query_label=label,
+        d_k=steps.d_k,
+        q=vectors(steps.q[query], [label], "q"),
+        k=vectors(steps.k, keys, "k"),
+        v=vectors(steps.v, keys, "v"),
+        table=table,
+        gap=float(np.abs(steps.weights - own).max()),
+        figure=figs.stepwise_figure(steps, query, keys, show_mistake=False, query_label=label),
+        output=vectors(steps.output[query], ["Σ weight·v"], "o"),
+        has_mask=False,
+        hidden=[],
+        leaked=0.0,
     )
 
 

@@ -75,3 +75,20 @@ def test_dates_warning_box(text: str, warned: bool) -> None:
 def test_slash_dates_are_a_teaching_moment() -> None:
     notice = dates_notice("01/02/2000")
     assert notice.warning is None and notice.info is not None and "2 January" in notice.info
+
+
+@pytest.mark.parametrize("view_name", ["encoder", "cross"])
+def test_step_by_step_uses_the_inputs_the_model_saw(english: object, default_record: object, view_name: str) -> None:
+    from explorer.views.translation import translator_step_view  # noqa: PLC0415
+
+    view = translator_view(default_record, TranslatorSettings("en-pt", view=view_name, layer=1, head=3))  # type: ignore[arg-type]
+    step = translator_step_view(english.model, default_record, view, query=2)  # type: ignore[attr-defined, arg-type]
+    assert step is not None and step.gap < 1e-4  # recomputed weights are the model's own
+    assert step.table["softmax weight"].sum() == pytest.approx(1.0, abs=1e-3)
+
+
+def test_step_by_step_is_absent_for_the_ssru(english: object, default_record: object) -> None:
+    from explorer.views.translation import translator_step_view  # noqa: PLC0415
+
+    view = translator_view(default_record, TranslatorSettings("en-pt", view="decoder"))  # type: ignore[arg-type]
+    assert translator_step_view(english.model, default_record, view, 0) is None  # type: ignore[attr-defined, arg-type]

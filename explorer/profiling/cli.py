@@ -138,19 +138,21 @@ def table_flops(result: PhaseProfile, phase: str) -> int:
 def format_phase_table(result: PhaseProfile, phase: str, max_depth: int | None) -> str:
     s = phase_summary(result, phase)
     records = phase_records(result, phase, max_depth)
-    names = ["  " * int(r["depth"]) + str(r["path"]) for r in records]  # type: ignore[call-overload]
+    names = ["  " * int(str(r["depth"])) + str(r["path"]) for r in records]
     width = max([len("module")] + [len(n) for n in names])
-    shares = ", ".join(f"{k} {v * 100:.1f}%" for k, v in sorted(s["category_shares"].items(), key=lambda kv: -kv[1]))  # type: ignore[union-attr]
+    category_shares: dict[str, float] = result.table(phase).category_shares()
+    shares = ", ".join(f"{k} {v * 100:.1f}%" for k, v in sorted(category_shares.items(), key=lambda kv: -kv[1]))
     lines = [
         f"# {result.name}: {phase} of {result.prompt_len} prompt tokens" + (f" + {result.new_tokens} decode steps" if phase == "decode" else "")
         + f", batch {result.batch}, {result.attention_path} attention; module times are the mean of {result.active_steps} profiled steps",
         f"# {s['phase_ms_plain']:.1f} ms without the profiler (median step: {s['tokens_per_s']:.1f} tokens/s), {s['phase_ms_profiled']:.1f} ms profiled; "
-        f"{format_flops(table_flops(result, phase))}; KV cache {format_bytes(float(s['kv_cache_bytes']))} (weights {format_bytes(float(result.weight_bytes))})",  # type: ignore[arg-type]
+        f"{format_flops(table_flops(result, phase))}; KV cache {format_bytes(float(result.table(phase).cache_bytes))} (weights {format_bytes(float(result.weight_bytes))})",
         f"# time share by kind (outermost module of each kind): {shares}",
         f"{'module':<{width}} {'calls':>6} {'total ms':>10} {'self ms':>10} {'share':>7} {'MFLOP':>10}",
     ]
     for name, r in zip(names, records):
-        lines.append(f"{name:<{width}} {r['calls']:>6.0f} {r['total_ms']:>10.3f} {r['self_ms']:>10.3f} {100 * r['share']:>6.1f}% {r['mflop']:>10.2f}")  # type: ignore[str-format]
+        share = float(r["share"])  # type: ignore[arg-type]
+        lines.append(f"{name:<{width}} {r['calls']:>6.0f} {r['total_ms']:>10.3f} {r['self_ms']:>10.3f} {100 * share:>6.1f}% {r['mflop']:>10.2f}")
     return "\n".join(lines)
 
 

@@ -153,7 +153,7 @@ def static_info(model: nn.Module, run_step: Any) -> tuple[dict[str, StaticInfo],
         info[path] = StaticInfo(path=path, kind=type(module).__name__, params=params)
     tracker = _PathTracker()
     counter = FlopCounterMode(display=False, custom_mapping=EXTRA_FLOP_FORMULAS)
-    counter.mod_tracker = tracker  # see module docstring: no process-global hooks
+    counter.mod_tracker = tracker  # type: ignore[assignment]  # see module docstring: no process-global hooks
     with _tracking_hooks(model, tracker, info), counter:
         run_step()
     counts = counter.get_flop_counts()

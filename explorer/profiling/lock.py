@@ -9,6 +9,7 @@ failure inside a run releases the lock and makes sure the profiler is switched o
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -32,7 +33,7 @@ class ProfilerBusyError(ProfilingError):
 def profiler_enabled() -> bool:
     """True if a torch (autograd/Kineto) profiler is currently enabled in this process."""
     try:
-        return bool(torch.autograd.profiler._is_profiler_enabled)  # type: ignore[attr-defined]
+        return bool(torch.autograd.profiler._is_profiler_enabled)
     except AttributeError:  # pragma: no cover - older/newer torch
         return bool(torch._C._autograd._profiler_enabled())
 
@@ -41,13 +42,11 @@ def _force_profiler_off() -> None:
     """Last resort after a failed run: make sure no profiler is left enabled on this thread."""
     try:
         if torch._C._autograd._profiler_enabled():
-            torch.autograd._disable_profiler()  # type: ignore[attr-defined]
+            torch.autograd._disable_profiler()
     except RuntimeError:
         pass
-    try:
-        torch.autograd.profiler._is_profiler_enabled = False  # type: ignore[attr-defined]
-    except AttributeError:  # pragma: no cover
-        pass
+    with contextlib.suppress(AttributeError):
+        torch.autograd.profiler._is_profiler_enabled = False
 
 
 def lock_status() -> str | None:

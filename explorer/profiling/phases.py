@@ -297,7 +297,7 @@ def _module_parent(event: Any) -> Any:
 TOTAL = "[total]"
 
 
-def _count_flops(skeleton: nn.Module, run: Callable[[], None]) -> dict[str, int]:
+def _count_flops(skeleton: nn.Module, run: Callable[[], object]) -> dict[str, int]:
     """Per-module FLOPs of ``run`` and, under ``[total]``, everything counted (also outside any module call)."""
     info, outside_root = static_info(skeleton, run)  # "backward" there = counted FLOPs not inside the root's forward
     out = {display_path(p): i.flops for p, i in info.items()}
@@ -521,7 +521,7 @@ def prompt_sweep(
 # --------------------------------------------------------------------------- adapters
 
 
-def tiny_generator(model: nn.Module | None = None) -> Generator:
+def tiny_generator(model: Any = None) -> Generator:
     """The two phases of :class:`explorer.profiling.tiny_lm.TinyLM` (tests and a no-download fallback)."""
     from explorer.profiling.tiny_lm import build_tiny_lm
 
@@ -542,14 +542,14 @@ def tiny_generator(model: nn.Module | None = None) -> Generator:
     return Generator("tiny-lm", model, prefill, decode, model.cfg.vocab_size, eager_prefill, eager_decode)
 
 
-def lm_generator(model: nn.Module, name: str = "smollm2-135m") -> Generator:
+def lm_generator(model: Any, name: str = "smollm2-135m") -> Generator:
     """The two phases of :class:`explorer.models.lm.LanguageModel` with its ``KVCache``.
 
     The prefill asks for the last position's logits only (``last_only``), as generation does:
     the unembedding is the biggest matrix of a small LLM and the other T - 1 rows are never used.
     """
 
-    def prefill(m: nn.Module, ids: torch.Tensor, cache: Any, eager: bool = False) -> tuple[torch.Tensor, Any]:
+    def prefill(m: Any, ids: torch.Tensor, cache: Any, eager: bool = False) -> tuple[torch.Tensor, Any]:
         cache = m.new_cache()
         return m(ids, cache, return_attention=eager, last_only=True).logits, cache
 
@@ -563,18 +563,18 @@ def lm_generator(model: nn.Module, name: str = "smollm2-135m") -> Generator:
     )
 
 
-def marian_generator(model: nn.Module, name: str = "marian-en-pt") -> Generator:
+def marian_generator(model: Any, name: str = "marian-en-pt") -> Generator:
     """The two phases of :class:`explorer.models.marian.MarianModel`: the prefill encodes the source,
     projects every decoder layer's cross-attention keys and values once and runs the first target
     step; each decode step is one ``step`` with the SSRU state and the cached cross K/V."""
 
-    def prefill(m: nn.Module, ids: torch.Tensor, cache: Any, eager: bool = False) -> tuple[torch.Tensor, Any]:
+    def prefill(m: Any, ids: torch.Tensor, cache: Any, eager: bool = False) -> tuple[torch.Tensor, Any]:
         memory, _ = m.encode(ids, return_attention=eager)
         state = m.start_state(memory)
         logits, state, _ = m.step(None, state, eager)
         return logits, state
 
-    def decode(m: nn.Module, ids: torch.Tensor, cache: Any, eager: bool = False) -> tuple[torch.Tensor, Any]:
+    def decode(m: Any, ids: torch.Tensor, cache: Any, eager: bool = False) -> tuple[torch.Tensor, Any]:
         logits, state, _ = m.step(ids[:, 0], cache, eager)
         return logits, state
 

@@ -177,7 +177,7 @@ def python_profile(request: Callable[[], Any], interval: float = DEFAULT_INTERVA
 
 
 def generation_request(
-    model: Any, tokenizer: Any, text: str, new_tokens: int, generator: Any | None = None
+    model: Any, tokenizer: Any, text: str, new_tokens: int, generator: Any
 ) -> Callable[[], dict[str, Any]]:
     """A whole request as a page serves it: tokenize, prefill, greedy decode with the cache, detokenize,
     build a Plotly figure of the last step's top tokens. ``generator`` is a :class:`~explorer.profiling.phases.Generator`."""

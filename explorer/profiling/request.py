@@ -101,7 +101,7 @@ class ProfileRequest:
         cfg = self.resolved_config()
         size = f"T={self.seq_len}" if self.model == "transformer" else f"image {self.image_size}px ({self.tokens} tokens)"
         layers = (
-            f"{cfg.n_encoder_layers}+{cfg.n_decoder_layers} layers"  # type: ignore[union-attr]
+            f"{cfg.n_encoder_layers}+{cfg.n_decoder_layers} layers"
             if isinstance(cfg, TransformerConfig)
             else f"{cfg.n_layers} layers"
         )
@@ -253,11 +253,11 @@ def with_size(request: ProfileRequest, size: int) -> ProfileRequest:
     if request.model == "transformer":
         config = request.config
         if config is not None and size > config.max_len:  # type: ignore[union-attr]
-            config = replace(config, max_len=size)  # type: ignore[type-var]
+            config = replace(config, max_len=size)  # type: ignore[arg-type]
         return validate_request(replace(request, seq_len=size, config=config))
     config = request.config
     if config is not None:
-        config = replace(config, image_size=size)  # type: ignore[type-var]
+        config = replace(config, image_size=size)  # type: ignore[arg-type]
     return validate_request(replace(request, image_size=size, config=config))
 
 

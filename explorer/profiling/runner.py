@@ -478,12 +478,12 @@ def _memory_events(prof: profile, device: torch.device) -> list[tuple[float, int
     """(time in us since trace start, bytes) of every allocation (+) and free (-) on the device."""
     try:
         results = prof.profiler.kineto_results  # type: ignore[union-attr]
-        origin = results.trace_start_ns()
+        origin = results.trace_start_ns()  # type: ignore[union-attr]
         wanted = "CUDA" if device.type == "cuda" else "CPU"
         out = []
-        for e in results.events():
+        for e in results.events():  # type: ignore[union-attr]
             if e.name() == "[memory]" and wanted in str(e.device_type()):
-                out.append(((e.start_ns() - origin) / 1e3, int(e.nbytes())))
+                out.append(((e.start_ns() - origin) / 1e3, int(e.nbytes())))  # type: ignore[union-attr]
         out.sort()
         return out
     except (AttributeError, RuntimeError):  # pragma: no cover - profiler internals moved
@@ -532,7 +532,7 @@ def mark_module_ranges(raw: bytes) -> bytes:
 
 
 def _is_annotation(name: str) -> bool:
-    return name.startswith(SCOPE) or name.startswith("ProfilerStep")
+    return name.startswith((SCOPE, "ProfilerStep"))
 
 
 def _operator_events(events: Any) -> Any:

@@ -17,6 +17,7 @@ from typing import Any
 
 import pandas as pd
 
+from explorer.profiling.captions import memory_statement, overhead_statement
 from explorer.profiling.runner import ProfileResult, event_list
 
 MODULE_COLUMNS = [
@@ -48,7 +49,7 @@ def _is_top_level(event: Any) -> bool:
     parent = event.cpu_parent
     while parent is not None:
         name = parent.name
-        if not (name.startswith("module::") or name.startswith("ProfilerStep")):
+        if not name.startswith(("module::", "ProfilerStep")):
             return False
         parent = parent.cpu_parent
     return True
@@ -147,6 +148,8 @@ def result_summary(result: ProfileResult) -> dict[str, Any]:
         "wall_profiled_ms_median": float(pd.Series(wall_prof).median() * 1e3) if wall_prof else None,
         "wall_plain_ms_median": float(pd.Series(wall_plain).median() * 1e3) if wall_plain else None,
         "overhead_ratio": _clean(result.overhead_ratio),
+        "overhead_statement": overhead_statement(result),  # a ratio below 1 is called noise, never a speed-up
+        "memory_statement": memory_statement(result),
         "forward_flops": result.rows[0].flops if result.rows else 0,
         "backward_flops": result.backward_flops,
         "flop_convention": "one multiply-add = 2 FLOPs; matrix products only",

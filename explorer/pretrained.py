@@ -60,6 +60,7 @@ def module_bytes(model: Any) -> int:  # noqa: ANN401 - any nn.Module
 
 
 def _load(name: str, package_dir: Path | None) -> Pretrained:
+    model: Any
     if name == "smollm2-135m":
         from explorer.readers.gguf_llama import load_smollm2  # noqa: PLC0415 - heavy, loaded on demand
 

@@ -82,9 +82,9 @@ def logit_lens(tokens: Sequence[Sequence[str]], probabilities: np.ndarray, posit
     )
 
 
-def loss_curves(before: Sequence[float], after: Sequence[float] | None, period: int, title: str) -> go.Figure:
+def loss_curves(before: Sequence[float] | np.ndarray, after: Sequence[float] | np.ndarray | None, period: int, title: str) -> go.Figure:
     """Per-token loss on a repeated random sequence; the second copy starts at ``period``."""
-    data = [dict(type="scatter", mode="lines", name="model", y=list(map(float, before)),
+    data: list[dict[str, object]] = [dict(type="scatter", mode="lines", name="model", y=list(map(float, before)),
                  hovertemplate="position %{x}: %{y:.2f} nats<extra></extra>")]
     if after is not None:
         data.append(dict(type="scatter", mode="lines", name="heads ablated", y=list(map(float, after)),

@@ -198,7 +198,7 @@ class LanguageModel(nn.Module):
                 f"{offset + length} tokens is longer than this model's context of {self.config.max_len}; shorten the input"
             )
         x = self.embed(ids) * self.embed_scale if self.embed_scale != 1.0 else self.embed(ids)
-        if self.pe is not None:
+        if isinstance(self.pe, torch.Tensor):
             x = x + self.pe[offset : offset + length]
         elif self.pos_embed is not None:
             x = x + self.pos_embed(torch.arange(offset, offset + length, device=ids.device))

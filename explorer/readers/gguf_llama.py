@@ -128,7 +128,7 @@ def _reader(path: Path) -> Any:  # noqa: ANN401 - a gguf.GGUFReader
     import gguf  # noqa: PLC0415 - only needed when the model is loaded
 
     class PlainArrayReader(gguf.GGUFReader):
-        @property
+        @property  # type: ignore[override]
         def data(self) -> np.ndarray:
             return self._plain
 

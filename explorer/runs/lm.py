@@ -60,7 +60,7 @@ def clean_text(text: str) -> tuple[str, list[str]]:
 
 
 def check_prompt(
-    text: object, tokenizer: Any, mode: str = "complete", truncate: bool = True, max_tokens: int = MAX_PROMPT_TOKENS
+    text: str, tokenizer: Any, mode: str = "complete", truncate: bool = True, max_tokens: int = MAX_PROMPT_TOKENS
 ) -> PromptCheck:
     """Validate a prompt and tokenise it (in chat mode, wrapped in the model's chat template).
 
@@ -70,7 +70,7 @@ def check_prompt(
     """
     if mode not in MODES:
         return PromptCheck(text="", error=f"mode must be one of {', '.join(MODES)}; got {mode!r}")
-    if not isinstance(text, str):
+    if not isinstance(text, str):  # a URL or a caller may hand anything
         return PromptCheck(text="", error="the prompt must be text")
     warnings: list[str] = []
     if len(text) > MAX_PROMPT_CHARS:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from functools import lru_cache
+from typing import Any
 
 from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers
 
@@ -50,7 +51,7 @@ class ByteBPETokenizer:
         chat_template: str | None = None,
     ) -> None:
         vocab = {token: index for index, token in enumerate(tokens)}
-        pairs = [tuple(merge.split(" ", 1)) for merge in merges]
+        pairs = [(left, right) for left, right in (merge.split(" ", 1) for merge in merges)]
         bpe = models.BPE(vocab=vocab, merges=pairs, fuse_unk=False, byte_fallback=False)
         tokenizer = Tokenizer(bpe)
         tokenizer.pre_tokenizer = pre_tokenizers.Sequence(
@@ -101,7 +102,7 @@ class ByteBPETokenizer:
             raise ValueError("this model has no chat template")
         from jinja2.sandbox import ImmutableSandboxedEnvironment  # noqa: PLC0415 - only chat mode needs it
 
-        template = _compile_template(self.chat_template, ImmutableSandboxedEnvironment)
+        template: Any = _compile_template(self.chat_template, ImmutableSandboxedEnvironment)
         return template.render(messages=list(messages), add_generation_prompt=add_generation_prompt)
 
 

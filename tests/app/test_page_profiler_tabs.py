@@ -54,7 +54,7 @@ def _frame(at: AppTest, column: str):  # noqa: ANN202
 
 
 def test_llm_phases_tab_profiles_prefill_and_decode() -> None:
-    at = _page(prof_tab="LLM phases", prof_gen_model="tiny-lm", prof_gen_prompt="24", prof_gen_new="4", **SMALL)
+    at = _page(prof_tab="LLM phases", prof_gen_model="tiny-lm", prof_gen_prompt="16", prof_gen_new="2", **SMALL)
     _clean(at)
     at = _click(at, "Profile generation")
     _clean(at)
@@ -67,6 +67,11 @@ def test_llm_phases_tab_profiles_prefill_and_decode() -> None:
     at.radio(key="prof_gen_phase").set_value("decode").run()
     _clean(at)
     assert (_frame(at, "path")["calls"] > 1).any()  # decode calls each module once per new token
+
+
+@pytest.mark.slow
+def test_llm_phases_prompt_sweep_shows_attention_share_by_length() -> None:
+    at = _page(prof_tab="LLM phases", prof_gen_model="tiny-lm", **SMALL)
     at = _click(at, "Sweep prompt length")
     _clean(at)
     assert any("vs prompt length" in t for t in _titles(at))

@@ -147,8 +147,9 @@ def table_view(table: Mapping) -> TableView:
     b = table["budget"]
     budget = (f"Every variant: {b['steps']} Adam steps of {b['batch_size']} generated dates, peak learning rate {b['lr']}, "
               f"{b['warmup']} warm-up steps then cosine decay, seed {b['seed']}, one CPU thread; held-out sample of "
-              f"{b['heldout_size']} dates never seen in training. Whole table: {table['total_wall_time_s'] / 60:.0f} min wall "
-              "time on a shared 2-core machine.")
+              f"{b['heldout_size']} dates never seen in training. Whole table: "
+              f"{sum(r['cpu_time_s'] for r in table['variants']) / 60:.1f} CPU-minutes, {table['total_wall_time_s'] / 60:.0f} min "
+              "wall time on the 2-core machine that made it (shared with other work).")
     curves = lab_figs.loss_curves({row["name"]: row["loss_curve"] for row in table["variants"]}, "Training loss of every variant")
     return TableView(frame, curves, budget)
 

@@ -12,6 +12,7 @@ Self-attention is permutation-equivariant, so order must be injected. Three ways
 
 from __future__ import annotations
 
+import functools
 import math
 
 import torch
@@ -43,9 +44,16 @@ def sinusoidal_encoding(max_len: int, d_model: int, base: float = 10000.0) -> to
     return pe.to(torch.float32)
 
 
+@functools.lru_cache(maxsize=16)
+def _rope_frequencies(dim: int, base: float) -> torch.Tensor:
+    """``inverse_frequencies`` computed once per (dim, base): every layer of every decoding step asks for it."""
+    with torch.inference_mode(False):  # a normal tensor even if first asked for under inference_mode (training reuses it)
+        return inverse_frequencies(dim, base)
+
+
 def rope_angles(positions: torch.Tensor, dim: int, base: float = 10000.0) -> torch.Tensor:
     """Rotation angle of each pair at each position, shape (T, dim/2)."""
-    freqs = inverse_frequencies(dim, base).to(positions.device)
+    freqs = _rope_frequencies(dim, float(base)).to(positions.device)
     return positions.to(torch.float32)[:, None] * freqs[None, :]
 
 

@@ -248,9 +248,21 @@ def generate(
     ``Step.seconds`` of the first step includes reading the prompt (prefill); ``prefill_seconds`` repeats it.
     """
     prompt = tuple(int(i) for i in prompt_ids)
-    steps = tuple(
+    steps = list(
         iter_generate(model, tokenizer, prompt, max_new_tokens, sampling, use_cache, top_n, ablate_heads, stop_at_eos, time_limit)
     )
+    return finish_generation(tokenizer, prompt, steps, max_new_tokens, use_cache, stop_at_eos)
+
+
+def finish_generation(
+    tokenizer: Any,  # noqa: ANN401
+    prompt_ids: Iterable[int],
+    steps: list[Step],
+    max_new_tokens: int,
+    use_cache: bool = True,
+    stop_at_eos: bool = True,
+) -> Generation:
+    """The ``Generation`` record of steps produced by ``iter_generate`` (why it stopped, the text)."""
     new_ids = tuple(step.token_id for step in steps)
     if steps and stop_at_eos and new_ids[-1] == tokenizer.eos_id:
         stopped = "eos"
@@ -260,10 +272,10 @@ def generate(
         stopped = "length"
     shown = [i for i in new_ids if i != tokenizer.eos_id]
     return Generation(
-        prompt_ids=prompt,
+        prompt_ids=tuple(int(i) for i in prompt_ids),
         new_ids=new_ids,
         text=tokenizer.decode(shown, skip_special=True),
-        steps=steps,
+        steps=tuple(steps),
         prefill_seconds=steps[0].seconds if steps else 0.0,
         stopped=stopped,
         use_cache=use_cache,

@@ -18,9 +18,9 @@ import functools
 import io
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Any, TypeVar
 
 import numpy as np
@@ -98,29 +98,51 @@ def bounded(maxsize: int) -> Callable[[Callable[..., _R]], Callable[..., _R]]:
     """An LRU cache of ``maxsize`` results that computes each key once even when sessions ask at once.
 
     Thirty students opening the same link must not run thirty identical forward passes: the
-    first computes, the others wait on that key's lock and then read the cache.
+    first computes, the others wait on that key's lock and then read the cache. The key is the
+    positional arguments; keyword arguments are callbacks (e.g. streaming), never part of it.
     """
 
     def decorate(fn: Callable[..., _R]) -> Callable[..., _R]:
-        cached = lru_cache(maxsize=maxsize)(fn)
+        store: OrderedDict[tuple, _R] = OrderedDict()
         guard = threading.Lock()
         in_flight: dict[tuple, threading.Lock] = {}
 
+        def lookup(args: tuple) -> tuple[bool, _R | None]:
+            with guard:
+                if args in store:
+                    store.move_to_end(args)
+                    return True, store[args]
+            return False, None
+
         @functools.wraps(fn)
-        def wrapper(*args: Any) -> _R:  # noqa: ANN401
+        def wrapper(*args: Any, **callbacks: Any) -> _R:  # noqa: ANN401
+            found, value = lookup(args)
+            if found:
+                return value  # type: ignore[return-value]
             with guard:
                 lock = in_flight.setdefault(args, threading.Lock())
             with lock:
-                try:
-                    return cached(*args)
-                finally:
-                    with guard:
-                        in_flight.pop(args, None)
+                found, value = lookup(args)
+                if found:
+                    return value  # type: ignore[return-value]
+                result = fn(*args, **callbacks)
+                with guard:
+                    store[args] = result
+                    while len(store) > maxsize:
+                        store.popitem(last=False)
+                    in_flight.pop(args, None)
+                return result
 
-        wrapper.cache_clear = cached.cache_clear  # type: ignore[attr-defined]
+        wrapper.cache_clear = store.clear  # type: ignore[attr-defined]
+        wrapper.cached = lambda *args: lookup(args)[0]  # type: ignore[attr-defined]
         return wrapper
 
     return decorate
+
+
+def partial_text(ids: list[int]) -> str:
+    """Text of the tokens generated so far (for streaming), end-of-text tokens dropped."""
+    return model().tokenizer.decode(ids, skip_special=True)
 
 
 def model() -> Any:  # noqa: ANN401 - a Pretrained
@@ -372,11 +394,23 @@ class GenerationPanel:
 
 
 @bounded(16)
-def generation(ids: tuple[int, ...], sampling: runs.Sampling, n: int, ablate: tuple[tuple[int, int], ...] = ()) -> GenerationPanel:
-    """Generate ``n`` tokens with the cache (timed per step), then time the first steps again without it."""
+def generation(
+    ids: tuple[int, ...],
+    sampling: runs.Sampling,
+    n: int,
+    ablate: tuple[tuple[int, int], ...] = (),
+    on_step: Callable[[runs.Step], None] | None = None,
+) -> GenerationPanel:
+    """Generate ``n`` tokens with the cache (timed per step; ``on_step`` sees each as it comes), then
+    time the first steps again without the cache."""
     lm = model()
-    result = runs.generate(lm.model, lm.tokenizer, ids, n, sampling, use_cache=True, top_n=5, ablate_heads=ablate,
-                           time_limit=GENERATION_TIME_LIMIT)
+    steps: list[runs.Step] = []
+    for step in runs.iter_generate(lm.model, lm.tokenizer, ids, n, sampling, use_cache=True, top_n=5,
+                                   ablate_heads=ablate, time_limit=GENERATION_TIME_LIMIT):
+        steps.append(step)
+        if on_step is not None:
+            on_step(step)
+    result = runs.finish_generation(lm.tokenizer, ids, steps, n, use_cache=True)
     uncached: list[float] = []
     with torch.inference_mode():
         sequence = list(ids)
@@ -387,12 +421,12 @@ def generation(ids: tuple[int, ...], sampling: runs.Sampling, n: int, ablate: tu
             sequence.append(token)
     c = lm.model.config
     per_token = 2 * c.n_layers * (c.n_kv_heads or c.n_heads) * c.d_head * 4
-    steps = result.steps
+    done = result.steps
     figure = figs.cache_and_timing(
-        [s.cache_bytes / 1024 for s in steps], [s.seconds * 1e3 for s in steps], uncached,
+        [s.cache_bytes / 1024 for s in done], [s.seconds * 1e3 for s in done], uncached,
         "KV cache size and time per generated token",
     )
-    per_layer = steps[-1].cache_bytes / c.n_layers / 1024 if steps else 0.0
+    per_layer = done[-1].cache_bytes / c.n_layers / 1024 if done else 0.0
     return GenerationPanel(result, tuple(uncached), figure, per_token, per_layer)
 
 

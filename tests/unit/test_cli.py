@@ -31,8 +31,8 @@ def test_classify_a_generated_sample(tmp_path: Path, capsys: pytest.CaptureFixtu
         path = tmp_path / f"{name}.png"
         shapes.sample_image(name, seed=index).save(path)
         assert main(["classify", str(path)]) == 0
-        predicted, probability = capsys.readouterr().out.strip().split("\t")
-        assert 0.0 <= float(probability) <= 1.0
+        shown, predicted, probability, in_distribution = capsys.readouterr().out.strip().split("\t")
+        assert shown == str(path) and 0.0 <= float(probability) <= 1.0 and in_distribution in ("yes", "no")
         hits += predicted == name
     assert hits >= len(shapes.CLASSES) - 1  # the trained ViT knows its own classes
 
@@ -46,8 +46,10 @@ def test_classify_refuses_unreadable_files(tmp_path: Path, name: str, content: b
     if content is not None:
         path.write_bytes(content)
     assert main(["classify", str(path)]) != 0
-    err = capsys.readouterr().err.strip()
+    captured = capsys.readouterr()
+    err, out = captured.err.strip(), captured.out.strip()
     assert err.startswith("error:") and "\n" not in err and "Traceback" not in err
+    assert out.startswith(f"{path}\terror: ") and "\n" not in out  # the message sits on that file's line
 
 
 def test_module_entry_point_exits_non_zero_on_bad_input() -> None:
@@ -67,3 +69,26 @@ def test_help_lists_every_command() -> None:
     assert exit_info.value.code == 0
     for command in ("train", "translate", "classify", "profile"):
         assert command in out.getvalue()
+
+
+def test_classify_many_paths_keeps_going_past_bad_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from explorer.inputs.shapes_look import clean_drawing
+
+    good_dark, good_light, bad = tmp_path / "dark.png", tmp_path / "light.png", tmp_path / "bad.png"
+    clean_drawing("square", dark_on_light=True).save(good_dark)
+    clean_drawing("square", dark_on_light=False).save(good_light)
+    bad.write_bytes(b"\x89PNG\r\n\x1a\n truncated")
+    assert main(["classify", "--model", "shapes", str(good_dark), str(bad), str(good_light)]) == 2
+    lines = capsys.readouterr().out.strip().split("\n")
+    assert len(lines) == 3
+    assert lines[0].split("\t")[:2] == [str(good_dark), "square"]  # dark-on-white: the polarity step makes it right
+    assert lines[1].startswith(f"{bad}\terror: ")
+    assert lines[2].split("\t")[:2] == [str(good_light), "square"]
+
+
+def test_classify_fashion_flags_a_photo(capsys: pytest.CaptureFixture[str]) -> None:
+    from explorer.analysis.ood_report import PHOTO_DIR
+
+    assert main(["classify", "--model", "fashion", str(PHOTO_DIR / "chelsea.png")]) == 0
+    fields = capsys.readouterr().out.strip().split("\t")
+    assert len(fields) == 4 and fields[3] == "no"  # the model does not know cats, and says so

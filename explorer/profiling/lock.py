@@ -24,6 +24,7 @@ DEFAULT_WAIT_SECONDS = 600.0
 _LOCK = threading.Lock()
 _STATE_LOCK = threading.Lock()
 _holder: dict[str, object] = {}
+_waiting = [0]  # callers blocked on the lock right now (tests release a held lock once someone waits)
 
 
 class ProfilerBusyError(ProfilingError):
@@ -57,6 +58,12 @@ def lock_status() -> str | None:
         return f"{_holder.get('what', 'a profiler run')} (running for {time.monotonic() - float(_holder['since']):.1f} s)"  # type: ignore[arg-type]
 
 
+def waiting_count() -> int:
+    """How many callers are blocked waiting for the profiler lock."""
+    with _STATE_LOCK:
+        return _waiting[0]
+
+
 def is_locked() -> bool:
     return _LOCK.locked()
 
@@ -77,7 +84,14 @@ def profiler_lock(
     if not _LOCK.acquire(blocking=False):
         if on_wait is not None:
             on_wait(f"waiting for another session's profiler run: {lock_status() or 'finishing'}")
-        if not _LOCK.acquire(timeout=timeout):
+        with _STATE_LOCK:
+            _waiting[0] += 1
+        try:
+            acquired = _LOCK.acquire(timeout=timeout)
+        finally:
+            with _STATE_LOCK:
+                _waiting[0] -= 1
+        if not acquired:
             raise ProfilerBusyError(
                 f"the profiler has been busy with another session's run for over {timeout:.0f} s; try again later"
             )

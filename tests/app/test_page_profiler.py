@@ -13,6 +13,7 @@ import torch
 from streamlit.testing.v1 import AppTest
 
 from explorer.profiling import is_locked, profiler_lock
+from explorer.profiling.lock import waiting_count
 from explorer.profiling.shared import RECENT_RUNS
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -209,7 +210,15 @@ def test_a_second_session_waits_with_a_visible_status(open_page: Callable[..., A
     holder = threading.Thread(target=hold)
     holder.start()
     held.wait(timeout=10)
-    timer = threading.Timer(2.0, release.set)
+    def release_once_waited_for() -> None:
+        # Release as soon as the page blocks on the lock (not after a fixed delay, which a loaded machine outruns).
+        deadline = time.monotonic() + 120
+        while waiting_count() == 0 and not release.is_set() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.5)
+        release.set()
+
+    timer = threading.Thread(target=release_once_waited_for, daemon=True)
     timer.start()
     try:
         at = open_page("profiler", **SMALL)

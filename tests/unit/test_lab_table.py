@@ -9,9 +9,10 @@ from explorer.lab.switches import apply_switches, lab_base_config, trained_varia
 from explorer.lab.table import TABLE_PATH, Budget, build_table, read_table
 
 TABLE = read_table()
-pytestmark = pytest.mark.skipif(TABLE is None, reason="lab_table.json not generated yet: python -m explorer lab-train")
+needs_table = pytest.mark.skipif(TABLE is None, reason="lab_table.json not generated yet: python -m explorer lab-train")
 
 
+@needs_table
 def test_table_has_every_variant_with_the_default_budget() -> None:
     assert TABLE is not None
     assert [row["name"] for row in TABLE["variants"]] == [variant_name(v) for v in trained_variants()]
@@ -19,6 +20,7 @@ def test_table_has_every_variant_with_the_default_budget() -> None:
     assert TABLE["base_config"] == lab_base_config().to_dict()
 
 
+@needs_table
 def test_rows_agree_with_the_closed_forms_and_are_sane() -> None:
     assert TABLE is not None
     for row in TABLE["variants"]:
@@ -42,3 +44,13 @@ def test_budget_validation() -> None:
         Budget(steps=10, warmup=10).validate()
     with pytest.raises(ValueError, match="steps must be at least 1"):
         Budget(steps=0, warmup=0).validate()
+
+
+def test_cli_refusals_exit_non_zero(capsys: pytest.CaptureFixture[str]) -> None:
+    from explorer.cli import main
+
+    assert main(["lab-train", "--only", "turbo"]) == 2
+    assert main(["lab-train", "--steps", "0"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["error: unknown switch 'turbo'; choose from pre_ln, swiglu, parallel, mqa, rope, tied, no_bias",
+                   "error: steps must be at least 1"]

@@ -63,7 +63,7 @@ with tabs[0]:
 with tabs[1]:
     if tabs[1].open:
         if table is None:
-            st.info("The trained table is missing: run `python -m explorer lab-train` (about 10 CPU-minutes).")
+            st.info("The trained table is missing: run `python -m explorer lab-train` (about 7 CPU-minutes).")
         else:
             shown = table_view(table)
             st.dataframe(shown.table, hide_index=True, width="stretch")

@@ -5,8 +5,9 @@ exact-match accuracy and loss, the cross-attention alignment, the training-loss 
 the training time. The variants are the original Transformer, each switch alone, and all
 switches together (PaLM's recipe at this scale): see :func:`explorer.lab.switches.trained_variants`.
 
-The budget is deliberately small (a few hundred steps each, so the nine runs fit in about ten
-minutes on a busy 2-core machine): it ranks how fast each variant learns, not where it ends.
+The budget is deliberately small (300 steps each, about 7 CPU-minutes for all nine runs on one
+thread; the wall time depends on what else shares the machine): it ranks how fast each variant
+learns, not where it ends.
 The shipped dates model trains 1500 steps with the same recipe (Adam beta2 0.98, linear
 warm-up then cosine decay, seeded data). Same seed means the same data stream and the same
 initialisation *procedure*; switches that add or remove parameters necessarily change which

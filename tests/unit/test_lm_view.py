@@ -1,0 +1,51 @@
+"""The language-model view's caching and concurrency (the page's shared, read-only model under load)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from explorer.pretrained import pretrained_status
+from explorer.views import language_model as views
+
+
+def test_bounded_cache_computes_each_key_once_under_concurrency() -> None:
+    calls: list[int] = []
+    lock = threading.Lock()
+
+    @views.bounded(2)
+    def slow_square(x: int, on_step: object = None) -> int:
+        with lock:
+            calls.append(x)
+        time.sleep(0.2)
+        return x * x
+
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(slow_square, [3] * 8))
+    assert results == [9] * 8 and calls == [3]  # eight sessions, one computation
+    seen: list[int] = []
+    assert slow_square(4, on_step=seen.append) == 16 and slow_square(4) == 16  # callbacks are not part of the key
+    slow_square(5)
+    slow_square(3)  # evicted (maxsize 2: 4 and 5 were newer) -> computed again
+    assert calls == [3, 4, 5, 3]
+    assert slow_square.cached(3) and not slow_square.cached(99)  # type: ignore[attr-defined]
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(pretrained_status("smollm2-135m") is not None, reason="SmolLM2 wheel not installed")
+def test_ten_sessions_generating_at_once_all_finish() -> None:
+    prompts = [f"Story number {i}: once upon a time" for i in range(10)]
+    sampling = views.runs.Sampling()
+
+    def session(text: str) -> str:
+        ids = views.prompt(text, "complete").ids
+        return views.generation(ids, sampling, 4).generation.text
+
+    with ThreadPoolExecutor(10) as pool:
+        texts = list(pool.map(session, prompts))
+    assert len(texts) == 10 and all(isinstance(t, str) for t in texts)
+    alone = views.runs.generate(views.model().model, views.model().tokenizer, views.prompt(prompts[3], "complete").ids, 4).text
+    assert texts[3] == alone  # concurrent sessions do not disturb each other's numbers

@@ -16,6 +16,7 @@ dates model's honesty box. Settings in, one frozen dataclass of everything shown
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -90,6 +91,30 @@ class TranslatorView:
     export_stem: str
     csv: Callable[[], bytes] | None
     npz: Callable[[], bytes] | None
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A checked text and its recorded translation, or the one-line reason there is none."""
+
+    check: SentenceCheck | None
+    record: TranslationRecord | None
+    error: str | None  # model unavailable, or the text refused
+
+
+@functools.lru_cache(maxsize=64)
+def prepare(model_key: str, text: str, top_k: int) -> Prepared:
+    """Load (once per process), check and translate; bounded per input so a class's reruns are cheap."""
+    from explorer.pretrained import ModelUnavailable, load_pretrained  # noqa: PLC0415 - torch only when translating
+
+    try:
+        entry = load_pretrained(TRANSLATORS[model_key])
+    except ModelUnavailable as missing:
+        return Prepared(None, None, str(missing))
+    checked = check(text, entry.tokenizer)
+    if not checked.ok:
+        return Prepared(checked, None, checked.error)
+    return Prepared(checked, run(model_key, entry, checked, top_k), None)
 
 
 def check(text: str | None, tokenizer: object) -> SentenceCheck:

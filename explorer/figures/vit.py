@@ -217,7 +217,7 @@ def token_matrix_figure(patch_vectors: np.ndarray, title: str | None = None) -> 
     vectors = _round(patch_vectors)
     bound = float(np.abs(vectors).max()) or 1.0
     data = [{
-        "type": "heatmap", "z": vectors, "colorscale": "RdBu", "zmid": 0, "zmin": -bound, "zmax": bound,
+        "type": "heatmap", "z": vectors, "colorscale": "RdBu_r", "zmid": 0, "zmin": -bound, "zmax": bound,
         "colorbar": {"title": {"text": "value"}},
         "hovertemplate": "patch %{y}<br>element %{x}<br>value %{z:.3f}<extra></extra>",
     }]
@@ -353,7 +353,9 @@ def overview_figure(maps: np.ndarray, layer_offset: int = 0, gap: int = 1) -> go
         "yaxis": {"tickvals": [layer * (gh + gap) + (gh - 1) / 2 for layer in range(n_layers)],
                   "ticktext": [f"layer {layer + layer_offset}" for layer in range(n_layers)], "autorange": "reversed",
                   "showgrid": False, "zeroline": False, "scaleanchor": "x", "constrain": "domain"},
-        "height": 120 + 110 * n_layers, "margin": {"l": 60, "r": 10, "t": 40, "b": 10}, "plot_bgcolor": "white",
+        "height": 120 + 110 * n_layers, "margin": {"l": 60, "r": 10, "t": 40, "b": 10},
+        # Transparent: the gaps between tiles show the page (light or dark theme), never a white sheet.
+        "plot_bgcolor": "rgba(0,0,0,0)", "paper_bgcolor": "rgba(0,0,0,0)",
     }
     return _figure(data, layout)
 

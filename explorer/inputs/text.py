@@ -17,7 +17,8 @@ import unicodedata
 from dataclasses import dataclass, field
 from typing import Protocol
 
-MAX_TEXT_CHARS = 256  # text box cap: four times the dates model's max_len, enough to show truncation
+MAX_TEXT_CHARS = 5000  # text box cap. Streamlit ignores a paste longer than the cap outright (the box keeps its old text,
+# no message), so the cap sits far above any real paste and check_text cuts to the model with a message.
 MAX_PREFIX_CHARS = 32
 TEMPERATURE_MIN = 0.0
 TEMPERATURE_MAX = 5.0

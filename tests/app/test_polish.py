@@ -59,3 +59,17 @@ def test_the_link_box_stays_on_a_waiting_screen() -> None:
     assert at.error, "the empty box should stop the page with its one-line message"
     links = [c.value for c in at.sidebar.code]
     assert len(links) == 1 and "seed=7" in links[0], links
+
+
+TRANSFORMER = str(Path(__file__).resolve().parents[2] / "app_pages" / "transformer.py")
+
+
+def test_a_2000_character_paste_is_read_and_cut_with_a_message() -> None:
+    """A paste over the box's cap used to be ignored outright (the box kept the old text, no message)."""
+    at = AppTest.from_file(TRANSFORMER, default_timeout=180).run()
+    assert not at.exception
+    pasted = "26 November 2026 " * 118  # 2,006 characters
+    at.text_input(key="tf_text").input(pasted).run()
+    assert not at.exception
+    assert at.text_input(key="tf_text").value == pasted
+    assert any(f"{len(pasted):,} characters" in w.value for w in at.warning), [w.value for w in at.warning]

@@ -21,10 +21,13 @@ measure for comparing maps computed at two input resolutions.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import cast
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+
+from explorer.models.vit import ViT
 
 
 def _as_array(attention: torch.Tensor | np.ndarray) -> np.ndarray:
@@ -194,12 +197,13 @@ def run_vit(model: torch.nn.Module, image: torch.Tensor, mean: Sequence[float], 
     """
     if image.ndim != 3:
         raise ValueError(f"expected one image (C, H, W); got shape {tuple(image.shape)}")
-    patch_size = int(model.config.patch_size)  # type: ignore[union-attr]
+    vit = cast(ViT, model)  # any ViT of explorer.models (zoo entries are typed as nn.Module)
+    patch_size = int(vit.config.patch_size)
     with torch.no_grad():
         out = model(image[None], return_attention=True)
         probabilities = torch.softmax(out.logits[0].double(), dim=-1).numpy()
         attention = torch.stack([a[0] for a in out.attention]).to(torch.float32).numpy()
-        vectors = model.patch_embed.patchify(image[None])[0].numpy()  # type: ignore[union-attr]
+        vectors = vit.patch_embed.patchify(image[None])[0].numpy()
     m = torch.as_tensor(list(mean), dtype=image.dtype)[:, None, None]
     s = torch.as_tensor(list(std), dtype=image.dtype)[:, None, None]
     pixels = ((image * s + m).clamp(0, 1) * 255).round().to(torch.uint8).permute(1, 2, 0).numpy()

@@ -8,6 +8,7 @@ configuration maps across: post-LN or pre-LN, ReLU or GELU, multi-head attention
 from __future__ import annotations
 
 import warnings
+from typing import cast
 
 import torch
 from torch import nn
@@ -63,11 +64,11 @@ def to_torch_transformer(model: Transformer) -> nn.Transformer:
         ref.encoder.norm = None
         ref.decoder.norm = None
     for ours, theirs in zip(model.encoder.layers, ref.encoder.layers):
-        copy_attention_into_torch(ours.self_attn, theirs.self_attn)
+        copy_attention_into_torch(cast(MultiHeadAttention, ours.self_attn), theirs.self_attn)
         _copy_params(ours, theirs, _SHARED)
     for ours, theirs in zip(model.decoder.layers, ref.decoder.layers):
-        copy_attention_into_torch(ours.self_attn, theirs.self_attn)
-        copy_attention_into_torch(ours.cross_attn, theirs.multihead_attn)
+        copy_attention_into_torch(cast(MultiHeadAttention, ours.self_attn), theirs.self_attn)
+        copy_attention_into_torch(cast(MultiHeadAttention, ours.cross_attn), theirs.multihead_attn)
         _copy_params(ours, theirs, _SHARED + [("norm3", "norm3")])
     return ref
 

@@ -35,6 +35,8 @@ class TransformerOutput:
 class Embedding(nn.Module):
     """Token embedding times sqrt(d_model) plus positions (Section 3.4-3.5), then dropout."""
 
+    pe: torch.Tensor | None  # a non-persistent buffer: not in checkpoints, moves with .to(device)
+
     def __init__(self, config: TransformerConfig, vocab_size: int, pe: torch.Tensor | None) -> None:
         super().__init__()
         self.scale = math.sqrt(config.d_model)

@@ -122,7 +122,10 @@ elif not entry.trained:
         "What training changes is where the weight goes: compare the patterns."
     )
 
-with st.expander("Decoding settings", expanded=any(k in st.query_params for k in ("tf_temp", "tf_topk", "tf_prefix"))):
+# Open if the link sets a decoding value, decided once per session: re-derived on every run, `expanded`
+# flipped to False when Temperature went back to 0 (a default leaves the URL) and the browser closed it.
+decoding_open = st.session_state.setdefault("_tf_decoding_open", any(k in st.query_params for k in ("tf_temp", "tf_topk", "tf_prefix")))
+with st.expander("Decoding settings", expanded=decoding_open, key="tf_decoding"):
     dcols = st.columns(3)
     temperature_in = dcols[0].number_input(
         "Temperature", min_value=0.0, max_value=TEMPERATURE_MAX, value=0.0, step=0.1, key="tf_temp", bind="query-params",

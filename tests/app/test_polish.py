@@ -73,3 +73,17 @@ def test_a_2000_character_paste_is_read_and_cut_with_a_message() -> None:
     assert not at.exception
     assert at.text_input(key="tf_text").value == pasted
     assert any(f"{len(pasted):,} characters" in w.value for w in at.warning), [w.value for w in at.warning]
+
+
+def test_decoding_settings_stay_open_when_temperature_returns_to_0() -> None:
+    """The expander's `expanded` must not flip when a decoding value goes back to its default (leaves the URL)."""
+    at = AppTest.from_file(TRANSFORMER, default_timeout=180)
+    at.query_params["tf_temp"] = "0.5"
+    at.run()
+    assert [e.proto.expanded for e in at.expander if e.label == "Decoding settings"] == [True]
+    at.number_input(key="tf_temp").set_value(0.0)
+    del at.query_params["tf_temp"]  # what the browser does: a default value leaves the URL
+    at.run()
+    assert not at.exception
+    decoding = [e for e in at.expander if e.label == "Decoding settings"]
+    assert decoding and decoding[0].proto.expanded

@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from explorer.models.positions import apply_rope
+from explorer.models.positions import ROPE_PAIRS, rope_cos_sin, rotate_pairs
 
 
 def build_keep_mask(
@@ -152,6 +152,8 @@ class MultiHeadAttention(nn.Module):
         self.d_head = d_model // n_heads
         self.rope = rope
         self.rope_base = rope_base
+        if rope_pairs not in ROPE_PAIRS:
+            raise ValueError(f"rope_pairs must be one of {', '.join(ROPE_PAIRS)}; got {rope_pairs!r}")
         self.rope_pairs = rope_pairs
         self.dropout = dropout
         self.q_proj = nn.Linear(d_model, n_heads * self.d_head, bias=bias)
@@ -178,10 +180,8 @@ class MultiHeadAttention(nn.Module):
         offset = cache.length if cache is not None else 0
         if self.rope:
             n_keys = offset + k.shape[2]
-            k_positions = torch.arange(offset, n_keys, device=k.device)
-            q_positions = torch.arange(n_keys - q.shape[2], n_keys, device=q.device)
-            q = apply_rope(q, q_positions, self.rope_base, self.rope_pairs)
-            k = apply_rope(k, k_positions, self.rope_base, self.rope_pairs)
+            q = rotate_pairs(q, *rope_cos_sin(n_keys - q.shape[2], n_keys, self.d_head, self.rope_base), self.rope_pairs)
+            k = rotate_pairs(k, *rope_cos_sin(offset, n_keys, self.d_head, self.rope_base), self.rope_pairs)
         if cache is not None:
             k, v = cache.append(k, v)
         return q, k, v

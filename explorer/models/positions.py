@@ -76,7 +76,25 @@ def apply_rope(x: torch.Tensor, positions: torch.Tensor, base: float = 10000.0, 
     if positions.shape[-1] != x.shape[-2]:
         raise ValueError(f"got {positions.shape[-1]} positions for {x.shape[-2]} tokens")
     angles = rope_angles(positions, dim, base).to(x.dtype)  # (T, D/2)
-    cos, sin = torch.cos(angles), torch.sin(angles)
+    return rotate_pairs(x, torch.cos(angles), torch.sin(angles), pairs)
+
+
+@functools.lru_cache(maxsize=64)
+def rope_cos_sin(start: int, stop: int, dim: int, base: float = 10000.0) -> tuple[torch.Tensor, torch.Tensor]:
+    """cos and sin of the rotation angles for positions start..stop-1, (T, dim/2) each, computed once.
+
+    Every layer (and both q and k) of one forward pass rotates by the same angles; caching them
+    turns 60 cos/sin evaluations per SmolLM2 step into one.
+    """
+    with torch.inference_mode(False):  # normal tensors even if first asked for under inference_mode
+        angles = rope_angles(torch.arange(start, stop), dim, base)
+        return torch.cos(angles), torch.sin(angles)
+
+
+def rotate_pairs(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, pairs: str = "interleaved") -> torch.Tensor:
+    """Rotate the pairs of ``x`` (..., T, D) by angles whose cos and sin are (T, D/2) (see ``apply_rope``)."""
+    cos, sin = cos.to(device=x.device, dtype=x.dtype), sin.to(device=x.device, dtype=x.dtype)
+    dim = x.shape[-1]
     if pairs == "halves":
         first, second = x[..., : dim // 2], x[..., dim // 2 :]
         return torch.cat((first * cos - second * sin, first * sin + second * cos), dim=-1)

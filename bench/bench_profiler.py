@@ -21,7 +21,7 @@ Two more measurements (issue 16):
   prompt through the real 135M-parameter model (module ranges on a skeleton copy that shares the
   weights), target <= 1.1;
 * **default scaling sweep**: the page's default sweep (batch 1 up to T = 8 d_model) of a
-  d_model 64 Transformer; the measured attention time exponent over the upper half beside the
+  the page's default Transformer (d_model 128); the measured attention time exponent over the upper half beside the
   counted FLOP exponent (target: within 0.2 on a quiet machine), with its standard error.
 
 Run: ``python -m bench.bench_profiler`` (add ``--quick`` for one small configuration).
@@ -184,12 +184,13 @@ def bench_smollm2_prefill(rounds: int, steps: int, prompt: int = 64) -> list[Mea
     ]
 
 
-def bench_default_sweep(d_model: int = 64) -> list[Measurement]:
-    """The page's default sweep (batch 1 up to T = 8 d_model): measured vs counted attention exponent."""
+def bench_default_sweep(d_model: int = 128) -> list[Measurement]:
+    """The page's default configuration (d_model 128, 4 heads, 2+2 layers, d_ff 512) and its default sweep
+    (batch 1 up to T = 8 d_model): measured vs counted attention exponent."""
     from explorer.profiling import scaling_sweep
     from explorer.profiling.captions import AGREE_WITHIN
 
-    request = build_request("transformer", d_model=d_model, n_heads=4, n_layers=2, d_ff=4 * d_model, seq_len=64)
+    request = build_request("transformer", d_model=d_model, n_heads=4, n_layers=2, d_ff=4 * d_model, seq_len=64)  # the page's defaults
     start = time.perf_counter()
     sweep = scaling_sweep(request, max_seconds=600)
     seconds = time.perf_counter() - start

@@ -27,15 +27,19 @@ def _translate(args: argparse.Namespace) -> int:
         return _translate_marian(args.model, args.text)
     from explorer.decoding import generate  # noqa: PLC0415 - keep `--help` fast
     from explorer.inputs.text import check_text  # noqa: PLC0415
+    from explorer.models import Transformer, TransformerConfig  # noqa: PLC0415
     from explorer.zoo import load_model  # noqa: PLC0415
 
     entry = load_model("dates")
-    check = check_text(args.text, entry.tokenizer, entry.config.max_len)
+    model, config = entry.model, entry.config
+    if not isinstance(model, Transformer) or not isinstance(config, TransformerConfig):  # the zoo's "dates" is always one
+        raise CliError(f"the dates model is a {type(model).__name__}, not a Transformer")
+    check = check_text(args.text, entry.tokenizer, config.max_len)
     if not check.ok:
         raise CliError(check.error)
     for message in ([entry.warning] if entry.warning else []) + check.warnings:
         print(f"warning: {message}", file=sys.stderr)
-    print(generate(entry.model, entry.tokenizer, check.text).output)
+    print(generate(model, entry.tokenizer, check.text).output)
     return 0
 
 

@@ -19,18 +19,16 @@ otherwise a perfectly uniform causal head could never score 1.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Literal
 
 import numpy as np
 
-Combine = Literal["mean", "max"]
 COMBINE_MODES: tuple[str, ...] = ("mean", "max")
 
 
 def _as_numpy(x: object) -> np.ndarray:
     """Accept torch tensors or arrays; torch is not imported here so figures stay torch-free."""
     if hasattr(x, "detach"):
-        x = x.detach().cpu().numpy()  # type: ignore[union-attr]
+        x = x.detach().cpu().numpy()
     return np.asarray(x)
 
 

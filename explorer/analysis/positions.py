@@ -26,11 +26,14 @@ import io
 import math
 import re
 from dataclasses import dataclass, field
+from typing import Generic, TypeVar
 
 import numpy as np
 import torch
 
-from explorer.models.positions import apply_rope, interpolate_pos_embed, inverse_frequencies, wavelength
+from explorer.models.positions import interpolate_pos_embed, inverse_frequencies, wavelength
+from explorer.models.transformer import Transformer
+from explorer.models.vit import ViT
 
 # ---------------------------------------------------------------------------------------------
 # Limits and validation of user-controlled settings
@@ -67,11 +70,14 @@ class SinusoidSettings:
     base: float = DEFAULT_BASE
 
 
+T = TypeVar("T")
+
+
 @dataclass
-class Checked:
+class Checked(Generic[T]):
     """A validated value plus the problems found on the way (errors: fell back; warnings: adjusted)."""
 
-    value: object
+    value: T
     errors: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
@@ -87,7 +93,7 @@ def as_number(value: object) -> float | None:
     return number if math.isfinite(number) else None
 
 
-def check_d_model(value: object) -> Checked:
+def check_d_model(value: object) -> Checked[int]:
     """d_model must be a positive even whole number (sin/cos pairs), at most ``D_MODEL_CAP``."""
     number = as_number(value)
     if number is None or number != int(number):
@@ -102,7 +108,7 @@ def check_d_model(value: object) -> Checked:
     return Checked(d)
 
 
-def check_max_len(value: object) -> Checked:
+def check_max_len(value: object) -> Checked[int]:
     """Maximum length must be a whole number in [1, ``MAX_LEN_CAP``]."""
     number = as_number(value)
     if number is None or number != int(number):
@@ -119,7 +125,7 @@ def check_max_len(value: object) -> Checked:
     return Checked(length)
 
 
-def check_base(value: object) -> Checked:
+def check_base(value: object) -> Checked[float]:
     """The base must be a finite number > 1 (base <= 1 gives no, or growing, frequencies)."""
     number = as_number(value)
     if number is None:
@@ -135,14 +141,15 @@ def check_base(value: object) -> Checked:
 
 def check_settings(d_model: object, max_len: object, base: object) -> tuple[SinusoidSettings, list[str], list[str]]:
     """Validate the three shared controls; returns settings, errors and warnings (one line each)."""
-    checks = [check_d_model(d_model), check_max_len(max_len), check_base(base)]
-    settings = SinusoidSettings(int(checks[0].value), int(checks[1].value), float(checks[2].value))  # type: ignore[arg-type]
+    d_check, length_check, base_check = check_d_model(d_model), check_max_len(max_len), check_base(base)
+    checks: list[Checked[int] | Checked[float]] = [d_check, length_check, base_check]
+    settings = SinusoidSettings(d_check.value, length_check.value, base_check.value)
     errors = [e for c in checks for e in c.errors]
     warnings = [w for c in checks for w in c.warnings]
     return settings, errors, warnings
 
 
-def check_int_range(value: object, name: str, low: int, high: int, default: int) -> Checked:
+def check_int_range(value: object, name: str, low: int, high: int, default: int) -> Checked[int]:
     """A whole number in [low, high]; out of range is clamped with a warning, nonsense falls back."""
     number = as_number(value)
     if number is None or number != int(number):
@@ -154,14 +161,14 @@ def check_int_range(value: object, name: str, low: int, high: int, default: int)
     return Checked(whole)
 
 
-def check_choice(value: object, name: str, choices: tuple[str, ...], default: str) -> Checked:
+def check_choice(value: object, name: str, choices: tuple[str, ...], default: str) -> Checked[str]:
     """One of ``choices`` exactly; anything else falls back to ``default``."""
     if isinstance(value, str) and value in choices:
         return Checked(value)
     return Checked(default, errors=[f"The {name} must be one of: {', '.join(choices)}; using {default}."])
 
 
-def parse_dimensions(text: object, d_model: int, limit: int = MAX_CURVES) -> Checked:
+def parse_dimensions(text: object, d_model: int, limit: int = MAX_CURVES) -> Checked[list[int]]:
     """Parse "0, 1, 20" into encoding dimensions in [0, d_model); blank means automatic.
 
     The message never repeats the user's text (it could carry markdown); it says what was ignored.
@@ -380,13 +387,6 @@ def rope_rotate(vector: np.ndarray, positions: np.ndarray, base: float = DEFAULT
     return rotated
 
 
-def rope_rotate_model(vector: np.ndarray, positions: np.ndarray, base: float = DEFAULT_BASE) -> np.ndarray:
-    """The same rotation through the model's own ``apply_rope`` (float32 angles), for cross-checks."""
-    positions_t = torch.as_tensor(np.asarray(positions), dtype=torch.float64)
-    x = torch.as_tensor(np.asarray(vector, dtype=np.float64)).expand(positions_t.shape[0], -1)
-    return apply_rope(x, positions_t, base).numpy()
-
-
 def rope_pair_trajectory(vector: np.ndarray, pair: int, positions: np.ndarray, base: float = DEFAULT_BASE) -> np.ndarray:
     """The 2-D pair (x[2i], x[2i+1]) of ``vector`` after rotation at each position: (P, 2)."""
     return rope_rotate(vector, positions, base)[:, 2 * pair : 2 * pair + 2]
@@ -468,14 +468,16 @@ class TextPositions:
 
 def text_positions(model: torch.nn.Module) -> TextPositions:
     """Read the position tables of an ``explorer.models.Transformer`` without touching its state."""
-    config = model.config  # type: ignore[attr-defined]
-    scheme = config.positions
-    if scheme != "learned":
-        return TextPositions(scheme, d_model=config.d_model, max_len=config.max_len)
+    if not isinstance(model, Transformer):
+        raise TypeError(f"expected an explorer.models.Transformer, got {type(model).__name__}")
+    config = model.config
+    source_table, target_table = model.src_embed.positions, model.tgt_embed.positions
+    if config.positions != "learned" or source_table is None or target_table is None:
+        return TextPositions(config.positions, d_model=config.d_model, max_len=config.max_len)
     with torch.no_grad():
-        source = model.src_embed.positions.weight.detach().to("cpu", torch.float64).numpy().copy()  # type: ignore[union-attr]
-        target = model.tgt_embed.positions.weight.detach().to("cpu", torch.float64).numpy().copy()  # type: ignore[union-attr]
-    return TextPositions(scheme, source, target, config.d_model, config.max_len)
+        source = source_table.weight.detach().to("cpu", torch.float64).numpy().copy()
+        target = target_table.weight.detach().to("cpu", torch.float64).numpy().copy()
+    return TextPositions(config.positions, source, target, config.d_model, config.max_len)
 
 
 @dataclass(frozen=True)
@@ -490,15 +492,17 @@ class PatchPositions:
 
 def vit_positions(vit: torch.nn.Module) -> PatchPositions:
     """Patch position embeddings of an ``explorer.models.ViT`` at its training grid (read-only)."""
-    grid = tuple(vit.grid_size)  # type: ignore[attr-defined]
-    scheme = vit.config.positions  # type: ignore[attr-defined]
+    if not isinstance(vit, ViT):
+        raise TypeError(f"expected an explorer.models.ViT, got {type(vit).__name__}")
+    grid = vit.grid_size
+    scheme = vit.config.positions
     with torch.no_grad():
-        full = vit.position_embeddings(grid)  # type: ignore[attr-defined,operator]
+        full = vit.position_embeddings(grid)
     if full is None:
-        return PatchPositions(scheme, None, grid)  # type: ignore[arg-type]
+        return PatchPositions(scheme, None, grid)
     full = full.detach().to("cpu", torch.float32).clone()
     table = full[0, 1:].to(torch.float64).numpy()
-    return PatchPositions(scheme, table, grid, full)  # type: ignore[arg-type]
+    return PatchPositions(scheme, table, grid, full)
 
 
 def patch_similarity_grid(table: np.ndarray, grid: tuple[int, int]) -> np.ndarray:
@@ -533,30 +537,6 @@ def neighbour_contrast(similarity: np.ndarray) -> tuple[float, float]:
     return (float(np.mean(near)) if near else float("nan"), float(np.mean(far)) if far else float("nan"))
 
 
-def fallback_text_model(seed: int = 0) -> torch.nn.Module:
-    """A small untrained Transformer with learned positions, for when no dates checkpoint exists."""
-    from explorer.models import Transformer, TransformerConfig
-
-    config = TransformerConfig(
-        d_model=64, n_heads=4, n_encoder_layers=1, n_decoder_layers=1, d_ff=128, max_len=32, positions="learned", dropout=0.0
-    )
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        model = Transformer(config)
-        # nn.Embedding starts N(0, 1); Xavier init in Transformer already re-drew it.
-    return model.eval()
-
-
-def fallback_vit(seed: int = 0) -> torch.nn.Module:
-    """The default (untrained) ViT, seeded, for when no shapes checkpoint exists."""
-    from explorer.models import ViT, ViTConfig
-
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        model = ViT(ViTConfig())
-    return model.eval()
-
-
 def resample_patch_positions(
     positions: PatchPositions, new_grid: tuple[int, int], mode: str = "bicubic", vit: torch.nn.Module | None = None
 ) -> np.ndarray:
@@ -568,10 +548,11 @@ def resample_patch_positions(
         raise ValueError(f"mode must be one of {INTERPOLATION_MODES}, got {mode!r}")
     if positions.full is None:
         raise ValueError("this model has no position embeddings to resample")
-    if positions.scheme == "sinusoidal" and vit is not None:
+    if positions.scheme == "sinusoidal" and isinstance(vit, ViT):
         with torch.no_grad():
-            fresh = vit.position_embeddings(new_grid)  # type: ignore[operator]
-        return fresh[0, 1:].detach().to("cpu", torch.float64).numpy()
+            fresh = vit.position_embeddings(new_grid)
+        if fresh is not None:
+            return fresh[0, 1:].detach().to("cpu", torch.float64).numpy()
     resized = interpolate_pos_embed(positions.full, positions.grid, new_grid, mode=mode)
     return resized[0, 1:].detach().to(torch.float64).numpy()
 

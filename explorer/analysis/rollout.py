@@ -50,7 +50,7 @@ def _check_attentions(attentions: Sequence[torch.Tensor]) -> tuple[int, int, int
     for i, att in enumerate(attentions):
         if tuple(att.shape) != shape:
             raise ValueError(f"layer {i} attention has shape {tuple(att.shape)}, expected {shape} like layer 0")
-    return shape  # type: ignore[return-value]
+    return shape
 
 
 def fuse_heads(attention: torch.Tensor, head_fusion: str = "mean") -> torch.Tensor:

@@ -75,10 +75,10 @@ def sinusoidal_view(settings: pa.SinusoidSettings, dims_text: str, metric: str, 
     d, length, base = settings.d_model, settings.max_len, settings.base
     table = pa.cached_sinusoidal_table(length, d, base)  # shared, read-only
     dims_check = pa.parse_dimensions(dims_text, d)
-    dims: list[int] = dims_check.value  # type: ignore[assignment]
+    dims = dims_check.value
     similarity = pa.sinusoidal_similarity(length, d, base, metric)
     shift_check = pa.check_int_range(shift, "shift k", -(length - 1), max(length - 1, 0), min(5, length - 1))
-    k = int(shift_check.value)  # type: ignore[call-overload]
+    k = shift_check.value
     matrix = pa.shift_matrix(k, d, base)
     return SinusoidalView(
         encoding=pf.encoding_heatmap(table),
@@ -159,7 +159,7 @@ def rope_view(settings: pa.SinusoidSettings, pair: object, offset: object, seed:
     pair_check = pa.check_int_range(pair, "pair i", 0, d // 2 - 1, 0)
     offset_check = pa.check_int_range(offset, "offset m − n", -(length - 1), max(length - 1, 0), min(3, length - 1))
     seed_check = pa.check_int_range(seed, "seed", 0, 2**31 - 1, 0)
-    i, gap, s = int(pair_check.value), int(offset_check.value), int(seed_check.value)  # type: ignore[call-overload]
+    i, gap, s = pair_check.value, offset_check.value, seed_check.value
     q, k = pa.random_query_key(d, s)
     steps = list(range(min(8, length)))
     path = pa.rope_pair_trajectory(q, i, np.array(steps), base)
@@ -212,7 +212,7 @@ def resolution_view(vit: torch.nn.Module, side: object, mode: str, channel: obje
     default = min(max(gh, gw) * 3 // 2, pa.GRID_CAP)
     side_check = pa.check_int_range(side, "new grid side", 2, pa.GRID_CAP, default)
     channel_check = pa.check_int_range(channel, "channel", 0, patches.table.shape[1] - 1, 0)
-    n, c = int(side_check.value), int(channel_check.value)  # type: ignore[call-overload]
+    n, c = side_check.value, channel_check.value
     new_table = pa.resample_patch_positions(patches, (n, n), mode, vit)
     before = pa.patch_similarity_grid(patches.table, patches.grid)
     after = pa.patch_similarity_grid(new_table, (n, n))

@@ -135,6 +135,18 @@ def _small_text_model(positions: str) -> Transformer:
     return Transformer(config).eval()
 
 
+def _small_vit() -> ViT:
+    torch.manual_seed(0)
+    return ViT(ViTConfig()).eval()
+
+
+def test_text_positions_rejects_other_models() -> None:
+    with pytest.raises(TypeError):
+        pa.text_positions(_small_vit())
+    with pytest.raises(TypeError):
+        pa.vit_positions(_small_text_model("learned"))
+
+
 def test_text_positions_reads_learned_tables_without_touching_the_model() -> None:
     model = _small_text_model("learned")
     before = model.src_embed.positions.weight.detach().clone()
@@ -151,7 +163,7 @@ def test_text_positions_reports_sinusoidal_scheme() -> None:
 
 
 def test_vit_grid_and_interpolation_identity() -> None:
-    vit = pa.fallback_vit()
+    vit = _small_vit()
     positions = pa.vit_positions(vit)
     gh, gw = vit.grid_size
     assert positions.table.shape == (gh * gw, vit.config.d_model)
@@ -206,7 +218,7 @@ def test_sinusoidal_vit_is_recomputed_not_interpolated() -> None:
 def test_every_scheme_gives_a_square_matrix(name: str) -> None:
     settings = pa.SinusoidSettings(d_model=16, max_len=20, base=10000.0)
     text = pa.text_positions(_small_text_model("learned"))
-    patches = pa.vit_positions(pa.fallback_vit())
+    patches = pa.vit_positions(_small_vit())
     result = pa.scheme_similarity(name, settings, "cosine", text, patches)
     assert result.matrix is not None
     size = result.matrix.shape[0]
@@ -298,16 +310,6 @@ def test_csv_and_npz_round_trip() -> None:
     data = np.load(io.BytesIO(pa.matrices_to_npz({"M 5": matrix, "rope/scores": np.eye(2)})))
     assert set(data.files) == {"M_5", "rope_scores"}
     assert np.allclose(data["M_5"], matrix)
-
-
-def test_fallback_models_are_deterministic_and_leave_global_rng_alone() -> None:
-    torch.manual_seed(123)
-    expected = torch.rand(1)
-    torch.manual_seed(123)
-    a = pa.fallback_text_model()
-    b = pa.fallback_text_model()
-    assert torch.rand(1) == expected
-    assert torch.equal(a.src_embed.positions.weight, b.src_embed.positions.weight)
 
 
 # --- Process-wide caches used by the page (pure functions of immutable arguments, bounded, read-only)

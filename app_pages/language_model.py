@@ -30,6 +30,14 @@ def plot(fig, key: str, caption: str, **options: object) -> None:  # noqa: ANN00
     st.caption(caption)
 
 
+def pick_head() -> None:
+    """on_select callback of the head map: runs before the rerun, so it may still set the bound ``lm_head`` widget."""
+    event = st.session_state.get("lm_heads_chart")
+    picked = views.figs.picked_head(list(event.selection.points) if event is not None else [], 30, 9)
+    if picked is not None:
+        st.session_state["lm_head"] = f"{picked[0]}.{picked[1]}"
+
+
 def parse_head(label: str) -> tuple[int, int]:
     layer, head = label.split(".")
     return int(layer), int(head)
@@ -137,7 +145,8 @@ with tabs[0]:
         plot(nxt.figure, "next", "The model's probability for each candidate next token" + (" with the ablation below applied." if ablate else "."))
         cols = st.columns([1, 2])
         with cols[0]:
-            plot(panel.map_figure, "heads", panel.caption + " Red box: the selected head.", width="content")
+            plot(panel.map_figure, "heads", panel.caption + " Red box: the selected head; click a cell to select it.",
+                 width="content", on_select=pick_head, selection_mode="points")
         with cols[1]:
             plot(panel.attention_figure, "attention", f"Layer {panel.selected[0]} · head {panel.selected[1]}: rows are queries, "
                  "columns the keys they look at; the empty upper triangle is the causal mask (no peeking ahead).", width="content")

@@ -123,3 +123,14 @@ def per_layer_bars(values: Sequence[float], title: str, axis_title: str) -> go.F
         dict(title=dict(text=title), height=300, margin=dict(l=10, r=10, t=50, b=30),
              xaxis=dict(title=dict(text="layer"), dtick=1), yaxis=dict(title=dict(text=axis_title), range=[0, 1])),
     )
+
+
+def picked_head(points: Sequence[dict], n_layers: int, n_heads: int) -> tuple[int, int] | None:
+    """(layer, head) of the head-map cell a Plotly click selected (x = head, y = layer), or None."""
+    for point in points:
+        x, y = point.get("x"), point.get("y")
+        if isinstance(x, (int, float)) and isinstance(y, (int, float)):
+            layer, head = int(round(y)), int(round(x))
+            if 0 <= layer < n_layers and 0 <= head < n_heads:
+                return layer, head
+    return None

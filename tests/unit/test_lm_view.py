@@ -49,3 +49,11 @@ def test_ten_sessions_generating_at_once_all_finish() -> None:
     assert len(texts) == 10 and all(isinstance(t, str) for t in texts)
     alone = views.runs.generate(views.model().model, views.model().tokenizer, views.prompt(prompts[3], "complete").ids, 4).text
     assert texts[3] == alone  # concurrent sessions do not disturb each other's numbers
+
+
+def test_a_click_on_the_head_map_picks_that_head() -> None:
+    from explorer.figures.lm import picked_head
+
+    assert picked_head([{"x": 6, "y": 18, "z": 0.86}], 30, 9) == (18, 6)
+    assert picked_head([{"x": 9, "y": 0}], 30, 9) is None and picked_head([], 30, 9) is None
+    assert picked_head([{"x": "a", "y": 1}, {"x": 0, "y": 29}], 30, 9) == (29, 0)

@@ -224,7 +224,7 @@ def sinusoidal_table(max_len: int, d_model: int, base: float = DEFAULT_BASE) -> 
 
     Every step (frequencies, angles, sin/cos) is float64, which lets the page show the rotation
     identity to ~1e-12; ``explorer.models.positions.sinusoidal_encoding`` (what the model adds)
-    differs only by its float32 frequencies and result (see ``frequencies``).
+    computes the same way and differs only by rounding its result to float32.
     """
     if max_len <= 0:
         raise ValueError(f"max_len must be at least 1, got {max_len}")

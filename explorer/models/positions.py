@@ -32,11 +32,13 @@ def inverse_frequencies(dim: int, base: float = 10000.0) -> torch.Tensor:
 def sinusoidal_encoding(max_len: int, d_model: int, base: float = 10000.0) -> torch.Tensor:
     """The paper's fixed encoding, shape (max_len, d_model); even columns sin, odd columns cos.
 
-    Computed in float64 and cast, so that positions in the thousands keep their precision.
+    Frequencies, angles and sin/cos are float64 and only the result is cast: float32 frequencies
+    (relative error 2^-24) would move the angle pos * w_i by ~6e-8 * pos radians, 3e-5 at pos 1000.
     """
     if max_len <= 0:
         raise ValueError(f"max_len must be at least 1, got {max_len}")
-    freqs = inverse_frequencies(d_model, base).to(torch.float64)  # (d/2,)
+    inverse_frequencies(d_model, base)  # validates d_model and base: one set of error messages
+    freqs = base ** -(torch.arange(0, d_model, 2, dtype=torch.float64) / d_model)  # (d/2,)
     angles = torch.arange(max_len, dtype=torch.float64)[:, None] * freqs[None, :]  # (L, d/2)
     pe = torch.empty(max_len, d_model, dtype=torch.float64)
     pe[:, 0::2] = torch.sin(angles)

@@ -189,7 +189,7 @@ def test_sinusoidal_table_is_float64_from_the_frequencies_on() -> None:
     np.testing.assert_allclose(table[1000, 0::2], np.sin(1000 * w), rtol=0, atol=1e-12)
     np.testing.assert_allclose(table[1000, 1::2], np.cos(1000 * w), rtol=0, atol=1e-12)
     # the model's float32 encoding stays within float32 rounding of it
-    np.testing.assert_allclose(sinusoidal_encoding(1024, d).numpy(), table, rtol=0, atol=1e-3)
+    np.testing.assert_allclose(sinusoidal_encoding(1024, d).numpy(), table, rtol=0, atol=1e-6)
 
 
 # ------------------------------------------------------------------ hole 2: position-embedding interpolation

@@ -208,7 +208,7 @@ with output_area:
     )
 
 plot(
-    view.heatmap, "heatmap", width="content", caption=
+    view.heatmap, "heatmap", caption=
     "Rows are queries (the token doing the looking), columns are keys (the tokens looked at); each row sums to 1 "
     "(for 'max' it need not). Hover a cell for query, key and weight. " + view.heatmap_note,
 )

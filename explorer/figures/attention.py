@@ -58,13 +58,6 @@ def _check_map(weights: np.ndarray, query_labels: Sequence[str], key_labels: Seq
     return arr
 
 
-def _size(n_rows: int, n_cols: int) -> tuple[int, int]:
-    """Height and width that keep cells roughly square and labels readable, within a page."""
-    cell = 26 if max(n_rows, n_cols) <= 16 else (14 if max(n_rows, n_cols) <= 40 else 10)
-    height = int(min(900, max(260, 120 + cell * n_rows)))
-    return height, int(min(1100, max(320, 160 + cell * n_cols)))
-
-
 def _hide_masked(arr: np.ndarray, keep: np.ndarray | None) -> np.ndarray:
     """NaN where the mask hides a key (Plotly draws NaN as an empty cell), float32 otherwise."""
     if keep is None:
@@ -84,7 +77,7 @@ def _tick_axis(labels: Sequence[str], title: str) -> Spec:
     step = 1 if len(labels) <= MAX_TICK_LABELS else 2
     shown = list(labels)[::step]
     return dict(
-        title=dict(text=title), tickmode="array", tickvals=shown, ticktext=shown, tickfont=dict(size=10), type="category",
+        title=dict(text=title), tickmode="array", tickvals=shown, ticktext=shown, tickfont=dict(size=11), type="category",
         automargin=True,
     )
 
@@ -109,15 +102,18 @@ def attention_heatmap(
     arr = _hide_masked(arr, keep)
     ql, kl = axis_labels(query_labels), axis_labels(key_labels)
     top = _top(arr) if zmax is None else float(zmax)
-    height, width = _size(len(ql), len(kl))
+    # No fixed width: the chart takes its column (a 270 px map on a 1,450 px projector column was
+    # unreadable); square cells (scaleanchor) keep the map square-ish at any width, and the height
+    # gives each row about 24 px, room for 11 px tick labels.
+    height = int(min(900, max(360, 140 + 24 * len(ql))))
     return _figure(
         [dict(type="heatmap", z=arr, x=kl, y=ql, colorscale=COLORSCALE, zmin=0.0, zmax=max(top, 1e-6),
               hovertemplate=HOVER, colorbar=dict(title=dict(text="weight"), thickness=12),
               **({} if keep is None else {"hoverongaps": False}))],
         dict(
-            title=dict(text=title), height=height, width=width, margin=dict(l=10, r=10, t=50, b=10),
-            xaxis=dict(_tick_axis(kl, key_title), tickangle=-90),
-            yaxis=dict(_tick_axis(ql, query_title), autorange="reversed"),
+            title=dict(text=title), height=height, margin=dict(l=10, r=10, t=50, b=10),
+            xaxis=dict(_tick_axis(kl, key_title), tickangle=-90, constrain="domain"),
+            yaxis=dict(_tick_axis(ql, query_title), autorange="reversed", scaleanchor="x", constrain="domain"),
         ),
     )
 

@@ -29,3 +29,14 @@ def test_layer_head_grid_has_no_opaque_background() -> None:
     fig = overview_figure(np.random.default_rng(0).random((2, 3, 4, 4)))
     for colour in (fig.layout.plot_bgcolor, fig.layout.paper_bgcolor):
         assert colour is not None and colour.replace(" ", "").endswith(",0)"), colour
+
+
+def test_attention_heatmap_fills_its_column_with_square_cells_and_readable_ticks() -> None:
+    from explorer.figures.attention import attention_heatmap  # noqa: PLC0415
+
+    labels = [str(i) for i in range(25)]
+    fig = attention_heatmap(np.full((25, 25), 1 / 25), labels, labels, "map")
+    assert fig.layout.width is None, "a fixed width left the projector column half empty"
+    assert fig.layout.yaxis.scaleanchor == "x"
+    assert fig.layout.xaxis.tickfont.size >= 11 and fig.layout.yaxis.tickfont.size >= 11
+    assert fig.layout.height >= 24 * 25

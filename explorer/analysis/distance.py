@@ -27,6 +27,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from explorer.analysis.heads import head_entropy
 from explorer.models.vit import ViT
 
 
@@ -36,13 +37,6 @@ def _as_array(attention: torch.Tensor | np.ndarray) -> np.ndarray:
         attention = attention.detach().cpu().numpy()
     array = np.asarray(attention)
     return array if array.dtype in (np.float32, np.float64) else array.astype(np.float64)
-
-
-def stack_attentions(attentions: Sequence[torch.Tensor | np.ndarray], batch_index: int = 0) -> np.ndarray:
-    """Per-layer list of (B, H, T, T) -> one float64 array (L, H, T, T) for batch item ``batch_index``."""
-    if len(attentions) == 0:
-        raise ValueError("need at least one layer of attention")
-    return np.stack([_as_array(a)[batch_index] for a in attentions])
 
 
 def patch_centres(grid: tuple[int, int], patch_size: float = 1.0) -> np.ndarray:
@@ -111,7 +105,8 @@ def attention_entropy(
     """Mean Shannon entropy (nats) of the attention rows, shape ``attention.shape[:-2]``.
 
     ``queries``: "all" rows, "cls" (row 0 only, what the classifier reads) or "patches".
-    ``normalised`` divides by log(T) so 1 means uniform over all T keys.
+    ``normalised`` divides by log(T) so 1 means uniform over all T keys. The statistic itself is
+    ``heads.head_entropy`` (every key visible in a ViT); this picks the ViT's query rows.
     """
     array = _as_array(attention)
     if queries == "cls":
@@ -122,12 +117,7 @@ def attention_entropy(
         rows = array
     else:
         raise ValueError(f"queries must be 'all', 'cls' or 'patches'; got {queries!r}")
-    safe = np.where(rows > 0, rows, 1.0)
-    entropy = -(rows * np.log(safe)).sum(-1, dtype=np.float64).mean(-1)
-    if normalised:
-        n_keys = array.shape[-1]
-        entropy = entropy / np.log(n_keys) if n_keys > 1 else np.zeros_like(entropy)
-    return entropy
+    return head_entropy(rows, normalise=normalised)
 
 
 def cls_maps(attention: torch.Tensor | np.ndarray, grid: tuple[int, int], n_prefix: int = 1) -> np.ndarray:

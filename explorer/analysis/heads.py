@@ -25,6 +25,12 @@ import numpy as np
 COMBINE_MODES: tuple[str, ...] = ("mean", "max")
 
 
+def _float_array(x: object) -> np.ndarray:
+    """A float32/float64 array without a copy when it already is one (other dtypes become float64)."""
+    array = _as_numpy(x)
+    return array if array.dtype in (np.float32, np.float64) else array.astype(np.float64)
+
+
 def _as_numpy(x: object) -> np.ndarray:
     """Accept torch tensors or arrays; torch is not imported here so figures stay torch-free."""
     if hasattr(x, "detach"):
@@ -92,11 +98,12 @@ def row_entropy(weights: np.ndarray, normalise: bool = False, mask: np.ndarray |
     ``normalise=True`` divides by log(visible keys, from ``mask``) so the value lies in [0, 1];
     a row with at most one visible key has no defined normalised entropy and gives NaN.
     """
-    p = np.asarray(weights, dtype=np.float64)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        logp = np.where(p > 0, np.log(np.where(p > 0, p, 1.0)), 0.0)
-    ent = -(p * logp).sum(axis=-1)
-    ent = np.maximum(ent, 0.0)  # rounding can give -1e-17
+    p = _float_array(weights)
+    # p log p in the input's precision, in place, summed in float64: a ViT at 128 px has 1025 x 1025
+    # weights per head, and float64 temporaries would triple the peak memory of a page run.
+    plogp = np.log(p, out=np.zeros_like(p), where=p > 0)
+    plogp *= p
+    ent = np.maximum(-plogp.sum(axis=-1, dtype=np.float64), 0.0)  # rounding can give -1e-17
     if not normalise:
         return ent
     n = visible_keys(p.shape, mask)
@@ -112,7 +119,7 @@ def head_entropy(weights: np.ndarray, normalise: bool = True, mask: np.ndarray |
     fully masked row or a row with a single visible key has nothing to spread over. A head
     with no such row gets NaN.
     """
-    p = np.asarray(weights, dtype=np.float64)
+    p = _float_array(weights)
     ent = row_entropy(p, normalise=normalise, mask=mask)
     live = visible_keys(p.shape, mask) > 1
     total = np.where(live, np.nan_to_num(ent), 0.0).sum(axis=-1)

@@ -57,7 +57,7 @@ def _warnings(at: AppTest) -> list[str]:
 
 
 def test_defaults_render_every_chart_without_exception(open_page: Callable[..., AppTest]) -> None:
-    at = open_page("transformer")
+    at = open_page("transformer", tf_model="trained")
     assert not at.exception
     assert not at.error
     titles = _titles(at)
@@ -86,14 +86,14 @@ def test_defaults_render_every_chart_without_exception(open_page: Callable[..., 
 
 @pytest.mark.skipif(not HAS_CHECKPOINT, reason="trained dates checkpoint not committed yet")
 def test_default_input_gives_the_correct_iso_date(open_page: Callable[..., AppTest]) -> None:
-    at = open_page("transformer")
+    at = open_page("transformer", tf_model="trained")
     assert not at.exception
     assert at.main.code[0].value == "2026-11-26"
     assert any("Correct" in m.value for m in at.success)
 
 
 def test_changing_view_layer_head_and_head_mode(open_page: Callable[..., AppTest]) -> None:
-    at = open_page("transformer")
+    at = open_page("transformer", tf_model="trained")
     at.radio(key="tf_view").set_value("cross")
     at.number_input(key="tf_layer").set_value(1)
     at.number_input(key="tf_head").set_value(2)
@@ -124,7 +124,7 @@ def test_temperature_above_zero_samples_reproducibly(open_page: Callable[..., Ap
 
 
 def test_teacher_forcing_prefix_is_marked_forced(open_page: Callable[..., AppTest]) -> None:
-    at = open_page("transformer")
+    at = open_page("transformer", tf_model="trained")
     at.text_input(key="tf_prefix").set_value("19").run()
     assert not at.exception
     steps = _frame(at, "step")
@@ -134,7 +134,7 @@ def test_teacher_forcing_prefix_is_marked_forced(open_page: Callable[..., AppTes
 
 
 def test_mask_mistake_shows_the_leak_in_decoder_self_attention(open_page: Callable[..., AppTest]) -> None:
-    at = open_page("transformer", tf_view="decoder", tf_mistake="true")
+    at = open_page("transformer", tf_model="trained", tf_view="decoder", tf_mistake="true")
     assert not at.exception
     assert at.toggle(key="tf_mistake").value is True
     assert any("leak" in _plain(e.value) and "exp(0) = 1" in _plain(e.value) for e in at.error)
@@ -146,7 +146,7 @@ def test_mask_mistake_shows_the_leak_in_decoder_self_attention(open_page: Callab
 
 
 def test_step_by_step_reproduces_the_models_weights(open_page: Callable[..., AppTest]) -> None:
-    at = open_page("transformer", tf_view="decoder", tf_layer="1", tf_head="3", tf_query="2")
+    at = open_page("transformer", tf_model="trained", tf_view="decoder", tf_layer="1", tf_head="3", tf_query="2")
     table = _frame(at, "softmax weight")
     assert (table["softmax weight"] - table["model's weight"]).abs().max() < 1e-3
     assert abs(table["softmax weight"].sum() - 1.0) < 1e-3
@@ -167,7 +167,7 @@ BAD_TEXT = [
 
 @pytest.mark.parametrize("text, phrase", BAD_TEXT, ids=["empty", "blank", "10k", "emoji", "cjk", "rtl", "control", "script"])
 def test_bad_text_gets_a_message_not_a_traceback(open_page: Callable[..., AppTest], text: str, phrase: str) -> None:
-    at = open_page("transformer")
+    at = open_page("transformer", tf_model="trained")
     at.text_input(key="tf_text").set_value(text).run()
     assert not at.exception
     assert phrase in _messages(at)
@@ -187,7 +187,7 @@ def test_lone_surrogate_in_widget_state_is_replaced_with_a_message() -> None:
 
 
 def test_truncation_is_marked_in_the_token_table(open_page: Callable[..., AppTest]) -> None:
-    at = open_page("transformer", tf_text="1" * 10_000)
+    at = open_page("transformer", tf_model="trained", tf_text="1" * 10_000)
     assert not at.exception
     assert "10,000 characters" in _messages(at)
     assert "✂" in _frame(at, "✂").columns
@@ -205,7 +205,7 @@ def _token_table_styles(at: AppTest) -> str | None:
     ids=["unknown-character", "cut"],
 )
 def test_token_table_colours_unknown_and_cut_cells(open_page: Callable[..., AppTest], text: str, colour: str, column: str) -> None:
-    at = open_page("transformer", tf_text=text)
+    at = open_page("transformer", tf_model="trained", tf_text=text)
     assert not at.exception
     styles = _token_table_styles(at)
     assert styles is not None and colour in styles
@@ -215,7 +215,7 @@ def test_token_table_colours_unknown_and_cut_cells(open_page: Callable[..., AppT
 
 def test_token_table_without_coloured_cells_skips_the_styler(open_page: Callable[..., AppTest]) -> None:
     """A pandas Styler costs ~35 ms of server time per rerun; with nothing to colour the plain frame shows the same."""
-    at = open_page("transformer")
+    at = open_page("transformer", tf_model="trained")
     assert _token_table_styles(at) is None
     assert list(at.dataframe[0].value.index) == ["typed", "token", "id"]
 
@@ -243,15 +243,16 @@ def test_url_reproduces_the_view(open_page: Callable[..., AppTest]) -> None:
     ids=["layer", "head", "view", "temp", "temp-inf", "layer-huge", "query-view", "query", "model"],
 )
 def test_hostile_url_values_fall_back_with_a_notice(open_page: Callable[..., AppTest], params: dict[str, str], phrase: str) -> None:
-    at = open_page("transformer", **params)
+    at = open_page("transformer", **{"tf_model": "trained", **params})
     assert not at.exception
     assert any(phrase in w for w in _warnings(at)), _warnings(at)
     assert not any("<b>" in w.value for w in at.warning)  # the hostile value itself is never echoed
-    assert _titles(at)[0] == "Encoder self-attention · layer 0 · head 0"  # defaults
+    if "tf_model" not in params:
+        assert _titles(at)[0] == "Encoder self-attention · layer 0 · head 0"  # defaults
 
 
 def test_blank_prefix_is_ignored_with_a_message(open_page: Callable[..., AppTest]) -> None:
-    at = open_page("transformer")
+    at = open_page("transformer", tf_model="trained")
     at.text_input(key="tf_prefix").set_value("   ").run()
     assert not at.exception
     assert "prefix is ignored" in _messages(at)
@@ -259,7 +260,7 @@ def test_blank_prefix_is_ignored_with_a_message(open_page: Callable[..., AppTest
 
 
 def test_switching_to_a_shorter_view_resets_an_out_of_range_query(open_page: Callable[..., AppTest]) -> None:
-    at = open_page("transformer")
+    at = open_page("transformer", tf_model="trained")
     n_source = len(_frame(at, "softmax weight"))  # encoder keys = source length
     at.slider(key="tf_query").set_value(n_source - 1).run()
     assert not at.exception
@@ -280,7 +281,7 @@ def test_page_survives_a_damaged_checkpoint(open_page: Callable[..., AppTest], m
     shutil.copy(ROOT / "explorer" / "checkpoints" / "dates.json", tmp_path / "dates.json")
     (tmp_path / "dates.pt").write_bytes(b"disk on fire")
     monkeypatch.setattr(explorer.zoo, "CHECKPOINT_DIR", tmp_path)
-    at = open_page("transformer")
+    at = open_page("transformer", tf_model="trained")
     assert not at.exception
     assert any("could not be loaded (dates.pt is unreadable" in w for w in _warnings(at))
     assert str(tmp_path) not in _messages(at)  # file names only, no server paths

@@ -35,8 +35,9 @@ def test_translator_translates_and_aligns(open_page: Callable[..., AppTest]) -> 
 
     from explorer.readers.marian import find_files  # noqa: PLC0415
 
-    at = open_page("transformer", tf_model="en-pt")
+    at = open_page("transformer")  # a new visitor: no parameters at all
     assert not at.exception, at.exception
+    assert [r.value for r in at.radio if r.label == "Model"] == ["en-pt"]  # the default is the real translator
     native = NativeDirection(str(find_files("en-pt").model_dir)).translate(DEFAULT_TEXT["en-pt"])
     assert native in [c.value for c in at.code]
     pairs = _frame(at, "looks most at")

@@ -51,6 +51,7 @@ def test_the_link_box_stays_on_a_waiting_screen() -> None:
     """A page that stops early (st.stop() on an empty text box) still shows the sidebar's link box."""
     at = AppTest.from_file(APP, default_timeout=180)
     at.query_params["seed"] = "7"
+    at.query_params["tf_model"] = "trained"  # the dates model's text box
     at.run()
     at.switch_page("app_pages/transformer.py").run()
     assert not at.exception
@@ -66,7 +67,9 @@ TRANSFORMER = str(Path(__file__).resolve().parents[2] / "app_pages" / "transform
 
 def test_a_2000_character_paste_is_read_and_cut_with_a_message() -> None:
     """A paste over the box's cap used to be ignored outright (the box kept the old text, no message)."""
-    at = AppTest.from_file(TRANSFORMER, default_timeout=180).run()
+    at = AppTest.from_file(TRANSFORMER, default_timeout=180)
+    at.query_params["tf_model"] = "trained"  # the dates model's text box
+    at.run()
     assert not at.exception
     pasted = "26 November 2026 " * 118  # 2,006 characters
     at.text_input(key="tf_text").input(pasted).run()
@@ -79,6 +82,7 @@ def test_decoding_settings_stay_open_when_temperature_returns_to_0() -> None:
     """The expander's `expanded` must not flip when a decoding value goes back to its default (leaves the URL)."""
     at = AppTest.from_file(TRANSFORMER, default_timeout=180)
     at.query_params["tf_temp"] = "0.5"
+    at.query_params["tf_model"] = "trained"
     at.run()
     assert [e.proto.expanded for e in at.expander if e.label == "Decoding settings"] == [True]
     at.number_input(key="tf_temp").set_value(0.0)

@@ -16,7 +16,9 @@ TRANSFORMER = str(ROOT / "app_pages" / "transformer.py")
 
 @pytest.fixture(scope="module")
 def transformer_page() -> AppTest:
-    return AppTest.from_file(TRANSFORMER, default_timeout=120).run()
+    at = AppTest.from_file(TRANSFORMER, default_timeout=120)
+    at.query_params["tf_model"] = "trained"  # the dates model's text box (the default is the translator)
+    return at.run()
 
 
 def _plain(markdown: str) -> str:

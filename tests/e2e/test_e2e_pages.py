@@ -43,7 +43,7 @@ def test_home_links_every_page(app: AppPage) -> None:
 
 
 def test_transformer_type_text_and_move_controls(app: AppPage) -> None:
-    app.goto("transformer", "seed=3")
+    app.goto("transformer", "seed=3&tf_model=trained")
     app.assert_clean()
     assert app.wait_for_charts(1) >= 1
     text = app.keyed("tf_text").locator("input")
@@ -64,7 +64,7 @@ def test_transformer_type_text_and_move_controls(app: AppPage) -> None:
 
 def test_transformer_shows_html_as_text(app: AppPage) -> None:
     """Cross-site scripting: typed HTML is shown as text, never parsed, and no script runs."""
-    app.goto("transformer")
+    app.goto("transformer", "tf_model=trained")
     text = app.keyed("tf_text").locator("input")
     app.act(lambda: (text.fill(XSS), text.press("Enter")))
     assert not app.exceptions()
@@ -73,7 +73,7 @@ def test_transformer_shows_html_as_text(app: AppPage) -> None:
     assert app.page.evaluate("() => document.querySelectorAll('[onerror]').length") == 0
     expect(text).to_have_value(XSS, timeout=UI_SETTLE_MS)
     # The same text from a shared link: still inert.
-    app.goto("transformer", "tf_text=%3Cimg%20src%3Dx%20onerror%3Dalert(1)%3E")
+    app.goto("transformer", "tf_model=trained&tf_text=%3Cimg%20src%3Dx%20onerror%3Dalert(1)%3E")
     expect(app.keyed("tf_text").locator("input")).to_have_value(XSS, timeout=UI_SETTLE_MS)  # shown as text
     assert not app.exceptions()
     assert app.dialogs == [] and app.page.locator("img[src='x']").count() == 0
@@ -148,7 +148,7 @@ def test_profiler_runs(app: AppPage) -> None:
 
 def test_shared_link_reproduces_the_view(app: AppPage) -> None:
     """A link with settings opens the same view: the widgets show the link's values."""
-    app.goto("transformer", "seed=9&tf_text=26%20Nov%202026&tf_layer=1&tf_head=2")
+    app.goto("transformer", "seed=9&tf_model=trained&tf_text=26%20Nov%202026&tf_layer=1&tf_head=2")
     app.assert_clean()
     # expect() retries: the browser may draw a widget's value a moment after the run has finished.
     expect(app.page.locator(".st-key-seed input")).to_have_value("9", timeout=UI_SETTLE_MS)
@@ -186,7 +186,7 @@ def test_seed_stays_in_the_link_across_pages(app: AppPage) -> None:
     the address bar and the "link to this view" all keep the seed, so the copied link reproduces it."""
     app.goto("vit", "seed=1004")
     app.act(lambda: app.page.locator('[data-testid="stSidebarNav"] a', has_text="Transformer").first.click())
-    box = app.keyed("tf_text").locator("input")
+    box = app.keyed("tf_text").locator("input, textarea")  # the default model (the translator) has a text area
     app.act(lambda: (box.fill("March 3, 1999"), box.press("Enter")))
     app.assert_clean()
     expect(app.page.locator(".st-key-seed input")).to_have_value("1004", timeout=UI_SETTLE_MS)
@@ -209,7 +209,7 @@ def _luminance(css_colour: str) -> float:
 def test_dark_system_theme_keeps_heatmaps_readable(dark_app: AppPage) -> None:
     """A student whose system is dark gets the dark theme, and the attention heatmap still reads:
     zero attention is dark, the strongest is bright, and the chart's text is light on the dark page."""
-    dark_app.goto("transformer", "tf_view=cross")
+    dark_app.goto("transformer", "tf_model=trained&tf_view=cross")
     dark_app.assert_clean()
     dark_app.wait_for_charts(minimum=1)
     background = dark_app.page.evaluate("getComputedStyle(document.querySelector('[data-testid=\"stApp\"]')).backgroundColor")

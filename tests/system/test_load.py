@@ -48,8 +48,8 @@ def test_small_load_has_zero_errors(server: StreamlitServer) -> None:
 def test_sessions_see_their_own_state(server: StreamlitServer) -> None:
     """Two students, interleaved: each keeps their own seed and input, and sees their own output."""
     with StreamlitSession(server.url) as alice, StreamlitSession(server.url) as bob:
-        a1 = alice.open("transformer", {"seed": 11})
-        b1 = bob.open("transformer", {"seed": 22})
+        a1 = alice.open("transformer", {"seed": 11, "tf_model": "trained"})
+        b1 = bob.open("transformer", {"seed": 22, "tf_model": "trained"})
         assert a1.ok and b1.ok, (a1.exceptions, b1.exceptions)
         a2 = alice.set({"tf_text": "Tuesday 7 July 2015"})
         b2 = bob.set({"tf_text": "March 3, 1999"})
@@ -73,7 +73,7 @@ def test_seed_travels_with_sidebar_navigation(server: StreamlitServer) -> None:
             result = student.open(page)
             assert result.ok, (page, result.exceptions)
             assert seed_of(result, student) == 77 and link_seed(result) == 77, (page, student.query_string)
-        student.open("transformer")
+        student.open("transformer", {"tf_model": "trained"})
         changed = student.set({"tf_text": "March 3, 1999"})
         assert outputs(changed) == ["1999-03-03"]
         assert seed_of(changed, student) == 77 and link_seed(changed) == 77

@@ -18,6 +18,8 @@ fi
 missing=()
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx-light)
+# Fashion-MNIST for the training test (tests/system/test_fashion_training.py); $EXPLORER_FASHION_DIR may point elsewhere.
+[ -n "${EXPLORER_FASHION_DIR:-}" ] || [ -d /usr/share/datasets/fashion-mnist ] || missing+=(dataset-fashion-mnist)
 if [ "${#missing[@]}" -gt 0 ] && ! command -v apt-get >/dev/null 2>&1; then
   # Not Debian/Ubuntu: the browser and replica tests skip (fail under EXPLORER_REQUIRE_SYSTEM_TOOLS=1).
   echo "test.sh: no apt-get; install ${missing[*]} with your package manager (chromium at /usr/bin/chromium)" >&2

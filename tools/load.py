@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import ipaddress
 import json
+import random
 import re
 import statistics
 import sys
@@ -245,6 +246,98 @@ def session_worker(
             session.close()
 
 
+def class_worker(
+    base_url: str,
+    index: int,
+    pages: Sequence[str],
+    until: float,
+    think: tuple[float, float],
+    records: list[RunRecord],
+    lock: threading.Lock,
+    timeout: float,
+) -> None:
+    """One student in a lesson: arrives within the first think interval, then every ``think`` seconds
+    (uniform at random) either changes a control on the open page or opens another page, until ``until``.
+
+    A burst measures the worst moment; this is the steady pattern of a class working through the pages.
+    """
+    rng = random.Random(1000 + index)
+    seed = 1000 + index
+
+    def record(page: str, action: str, result: RunResult) -> None:
+        rec = RunRecord(index, page, action, result.seconds, result.status, check_run(result, seed, session))
+        with lock:
+            records.append(rec)
+
+    session: StreamlitSession | None = None
+    try:
+        time.sleep(rng.uniform(0, think[1]))
+        session = StreamlitSession(base_url, timeout=timeout)
+        page = pages[index % len(pages)]
+        result = session.open(page, {"seed": seed})
+        record(page, "open", result)
+        step = 0
+        while time.monotonic() + think[0] < until:
+            time.sleep(rng.uniform(*think))
+            step += 1
+            action = pick_action(page, result, index + step) if result.status == "ok" and rng.random() < 0.7 else None
+            if action:
+                record(page, "interact", session.set(action))
+            else:
+                page = rng.choice([p for p in pages if p != page] or list(pages))
+                result = session.open(page)
+                record(page, "open", result)
+    except (ProtocolError, OSError, TimeoutError, KeyError, ValueError) as exc:
+        with lock:
+            records.append(RunRecord(index, "?", "session", 0.0, "failed", [f"{type(exc).__name__}: {exc}"]))
+    finally:
+        if session is not None:
+            session.close()
+
+
+def run_class(
+    base_url: str,
+    sessions: int,
+    duration: float,
+    think: tuple[float, float],
+    pid: int | None = None,
+    pages: Sequence[str] = PAGES,
+    timeout: float = 600.0,
+    log: Callable[[str], None] = print,
+) -> dict[str, Any]:
+    """``sessions`` students acting every ``think`` seconds for ``duration`` seconds (after one warm-up visit)."""
+    check_loopback(base_url)
+    sampler = MemorySampler(pid)
+    memory: dict[str, int | None] = {"start": sampler.sample()}
+    log("warm-up: one session visits every page (loads models and caches)")
+    session_worker(base_url, 0, 1, pages, None, [], threading.Lock(), timeout, True)
+    memory["warm"] = sampler.sample()
+    sampler.peak = 0
+    records: list[RunRecord] = []
+    lock = threading.Lock()
+    log(f"class: {sessions} session(s), an action every {think[0]:g}-{think[1]:g} s, for {duration:.0f} s")
+    started = time.perf_counter()
+    until = time.monotonic() + duration
+    with sampler:
+        threads = [
+            threading.Thread(target=class_worker, args=(base_url, i, pages, until, think, records, lock, timeout),
+                             name=f"student-{i}", daemon=True)
+            for i in range(sessions)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=duration + timeout + 60)
+    memory["peak"] = sampler.peak or None
+    report = summarise(records)
+    report.update({
+        "url": base_url, "pattern": "class", "sessions": sessions, "duration_s": duration, "think_s": list(think),
+        "pages": list(pages), "wall_s": round(time.perf_counter() - started, 1), "memory_bytes": memory,
+        "memory_mib": {k: (None if v is None else round(v / 2**20)) for k, v in memory.items()},
+    })
+    return report
+
+
 def percentile(values: Sequence[float], q: float) -> float:
     """Nearest-rank percentile (q in 0..100) of a non-empty sequence."""
     ordered = sorted(values)
@@ -387,7 +480,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--no-interact", action="store_true", help="only open pages, never change a widget")
     parser.add_argument("--server-arg", action="append", default=[], help="extra 'streamlit run' option for a started server")
     parser.add_argument("--json", type=Path, help="write the reports as JSON here")
+    parser.add_argument("--class-duration", type=float, default=0.0,
+                        help="seconds of the class pattern (each session acts every --think seconds) instead of a burst")
+    parser.add_argument("--think", type=float, nargs=2, default=[5.0, 15.0], metavar=("MIN", "MAX"),
+                        help="seconds between one student's actions in the class pattern")
     args = parser.parse_args(argv)
+    if args.class_duration < 0 or not 0 <= args.think[0] <= args.think[1]:
+        print("load.py: --class-duration must be >= 0 and --think MIN MAX with 0 <= MIN <= MAX", file=sys.stderr)
+        return 2
 
     reports = []
     for count in args.sessions:
@@ -398,11 +498,15 @@ def main(argv: Sequence[str] | None = None) -> int:
                 server = start_server(extra_args=args.server_arg)
                 url, pid = server.url, server.pid
                 print(f"started {url} (pid {pid})", flush=True)
-            report = run_load(
-                url, count, args.rounds, pid=pid, pages=args.pages, timeout=args.timeout,
-                settle=args.settle, interact=not args.no_interact,
-                log=lambda m: print(m, flush=True),
-            )
+            if args.class_duration > 0:
+                report = run_class(url, count, args.class_duration, (args.think[0], args.think[1]), pid=pid,
+                                   pages=args.pages, timeout=args.timeout, log=lambda m: print(m, flush=True))
+            else:
+                report = run_load(
+                    url, count, args.rounds, pid=pid, pages=args.pages, timeout=args.timeout,
+                    settle=args.settle, interact=not args.no_interact,
+                    log=lambda m: print(m, flush=True),
+                )
             reports.append(report)
         finally:
             if server is not None:

@@ -126,7 +126,7 @@ def test_resolution_controls(open_page: Callable[..., AppTest]) -> None:
     assert "channel 3" in channel["layout"]["annotations"][0]["text"]
 
 
-@pytest.mark.parametrize("mode", ["bicubic", "bilinear", "nearest"])
+@pytest.mark.parametrize("mode", ["bicubic", pytest.param("bilinear", marks=pytest.mark.slow), pytest.param("nearest", marks=pytest.mark.slow)])
 def test_every_interpolation_mode_resamples(open_page: Callable[..., AppTest], mode: str) -> None:
     """'nearest' used to raise inside F.interpolate (align_corners is not defined for it)."""
     at = open_page("positional_encoding", pe_section="ViT resolution")
@@ -139,7 +139,9 @@ def test_every_interpolation_mode_resamples(open_page: Callable[..., AppTest], m
     assert f"{mode} to 12×12" in grids["layout"]["annotations"][1]["text"]
 
 
-@pytest.mark.parametrize("second", ["learned: dates model (source)", "learned: ViT patches (row-major)", "none"])
+@pytest.mark.parametrize(
+    "second", ["learned: dates model (source)", pytest.param("learned: ViT patches (row-major)", marks=pytest.mark.slow), pytest.param("none", marks=pytest.mark.slow)]
+)
 def test_compare_controls(open_page: Callable[..., AppTest], second: str) -> None:
     at = open_page("positional_encoding", pe_section="Compare")
     at.selectbox(key="pe_cmp_a").set_value("RoPE (random query and key)")
@@ -161,14 +163,15 @@ def test_compare_controls(open_page: Callable[..., AppTest], second: str) -> Non
 @pytest.mark.parametrize(
     "key, value, message",
     [
+        # fast lane: an adjusted and a capped value; the rest run in the full lane (check_* are unit-tested one by one)
         ("pe_d_model", 7, "must be even"),
-        ("pe_d_model", 0, "at least 2"),
-        ("pe_d_model", 100_000, f"capped at {pa.D_MODEL_CAP}"),
-        ("pe_max_len", 0, "at least 1"),
+        pytest.param("pe_d_model", 0, "at least 2", marks=pytest.mark.slow),
+        pytest.param("pe_d_model", 100_000, f"capped at {pa.D_MODEL_CAP}", marks=pytest.mark.slow),
+        pytest.param("pe_max_len", 0, "at least 1", marks=pytest.mark.slow),
         ("pe_max_len", 1_000_000, f"capped at {pa.MAX_LEN_CAP}"),
-        ("pe_base", 1.0, "greater than 1"),
-        ("pe_base", -5.0, "greater than 1"),
-        ("pe_shift", 10_000, "between"),
+        pytest.param("pe_base", 1.0, "greater than 1", marks=pytest.mark.slow),
+        pytest.param("pe_base", -5.0, "greater than 1", marks=pytest.mark.slow),
+        pytest.param("pe_shift", 10_000, "between", marks=pytest.mark.slow),
     ],
 )
 def test_bad_inputs_give_one_line_messages(open_page: Callable[..., AppTest], key: str, value: float, message: str) -> None:

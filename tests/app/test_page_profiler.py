@@ -99,9 +99,10 @@ def test_defaults_profile_and_render_tables_and_charts(open_page: Callable[..., 
     "params,needle",
     [
         (dict(prof_d_model="30", prof_heads="4"), "divisible"),
-        (dict(prof_active="0"), "active steps is 0"),
-        (dict(prof_model="vit", prof_image="30"), "multiple of the patch"),
-        (dict(prof_model="vit", prof_pos="rope"), "positions must be one of"),
+        # the other refusals run in the full lane (tests/unit/test_profiling.py refuses bad requests one by one)
+        pytest.param(dict(prof_active="0"), "active steps is 0", marks=pytest.mark.slow),
+        pytest.param(dict(prof_model="vit", prof_image="30"), "multiple of the patch", marks=pytest.mark.slow),
+        pytest.param(dict(prof_model="vit", prof_pos="rope"), "positions must be one of", marks=pytest.mark.slow),
         (dict(prof_d_model="4096", prof_heads="8", prof_layers="48", prof_seq_len="8192", prof_batch="64"), "refused"),
     ],
 )
@@ -172,6 +173,7 @@ def test_diff_against_a_kept_baseline(open_page: Callable[..., AppTest]) -> None
     assert any("Per-module change" in t for t in titles) and any("Per-operator change" in t for t in titles)
 
 
+@pytest.mark.slow  # the fast lane runs the default sweep on the same tab (test_page_profiler_tabs)
 def test_scaling_sweep_shows_log_log_fits(open_page: Callable[..., AppTest]) -> None:
     at = open_page("profiler", prof_tab="Scaling", **SMALL)
     _clean(at)
@@ -189,6 +191,7 @@ def test_scaling_sweep_shows_log_log_fits(open_page: Callable[..., AppTest]) -> 
     assert scaling[0]["layout"]["xaxis"]["type"] == "log" and scaling[0]["layout"]["yaxis"]["type"] == "log"
 
 
+@pytest.mark.slow  # parse_sizes is unit-tested; this is the same message through the page
 def test_bad_sweep_sizes_are_an_error(open_page: Callable[..., AppTest]) -> None:
     at = open_page("profiler", prof_tab="Scaling", **SMALL)
     at.text_input(key="prof_sizes").input("16, banana")

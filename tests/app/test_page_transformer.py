@@ -109,6 +109,7 @@ def test_changing_view_layer_head_and_head_mode(open_page: Callable[..., AppTest
     assert "Layer 1, head 2" in " ".join(m.value for m in at.markdown)
 
 
+@pytest.mark.slow  # two sampled runs; seeded sampling itself is unit-tested in test_decoding
 def test_temperature_above_zero_samples_reproducibly(open_page: Callable[..., AppTest]) -> None:
     # The untrained twin's next-token distribution is nearly flat, so sampling must leave the argmax path.
     at = open_page("transformer", tf_model="untrained")
@@ -155,12 +156,13 @@ def test_step_by_step_reproduces_the_models_weights(open_page: Callable[..., App
 
 BAD_TEXT = [
     ("", "empty"),
-    ("   ", "only whitespace"),
-    ("1" * 10_000, "the model reads at most"),
-    ("😀😀 26 nov 2026", "<unk>: 😀"),
-    ("二〇二六年十一月", "<unk>: 二"),
-    ("٢٦ نوفمبر ٢٠٢٦", "<unk>"),
-    ("26\x07nov\x1b2026", "U+0007"),
+    # the other character classes run in the full lane (check_text's unit tests cover each of them fast)
+    pytest.param("   ", "only whitespace", marks=pytest.mark.slow),
+    pytest.param("1" * 10_000, "the model reads at most", marks=pytest.mark.slow),
+    pytest.param("😀😀 26 nov 2026", "<unk>: 😀", marks=pytest.mark.slow),
+    pytest.param("二〇二六年十一月", "<unk>: 二", marks=pytest.mark.slow),
+    pytest.param("٢٦ نوفمبر ٢٠٢٦", "<unk>", marks=pytest.mark.slow),
+    pytest.param("26\x07nov\x1b2026", "U+0007", marks=pytest.mark.slow),
     ("<script>alert(1)</script>", "never rendered as HTML"),
 ]
 
@@ -201,7 +203,7 @@ def _token_table_styles(at: AppTest) -> str | None:
 
 @pytest.mark.parametrize(
     ("text", "colour", "column"),
-    [("26 Nov 2026 ☃", "#ffe0b2", "col12"), ("1" * 100, "#ffcdd2", "col64")],
+    [("26 Nov 2026 ☃", "#ffe0b2", "col12"), pytest.param("1" * 100, "#ffcdd2", "col64", marks=pytest.mark.slow)],
     ids=["unknown-character", "cut"],
 )
 def test_token_table_colours_unknown_and_cut_cells(open_page: Callable[..., AppTest], text: str, colour: str, column: str) -> None:
@@ -237,9 +239,12 @@ def test_url_reproduces_the_view(open_page: Callable[..., AppTest]) -> None:
 
 @pytest.mark.parametrize(
     "params, phrase",
-    [({"tf_layer": "99"}, "'tf_layer'"), ({"tf_head": "-1"}, "'tf_head'"), ({"tf_view": "<b>x</b>"}, "'tf_view'"),
-     ({"tf_temp": "abc"}, "'tf_temp'"), ({"tf_temp": "inf"}, "'tf_temp'"), ({"tf_layer": "1e999"}, "'tf_layer'"),
-     ({"tf_query": "40"}, "'tf_query'"), ({"tf_query": "5000"}, "'tf_query'"), ({"tf_model": "gpt"}, "'tf_model'")],
+    # fast lane: an escaped markup value and an out-of-range number; tests/unit/test_share.py checks the flagging itself
+    [pytest.param({"tf_layer": "99"}, "'tf_layer'", marks=pytest.mark.slow), pytest.param({"tf_head": "-1"}, "'tf_head'", marks=pytest.mark.slow),
+     ({"tf_view": "<b>x</b>"}, "'tf_view'"), pytest.param({"tf_temp": "abc"}, "'tf_temp'", marks=pytest.mark.slow),
+     pytest.param({"tf_temp": "inf"}, "'tf_temp'", marks=pytest.mark.slow), pytest.param({"tf_layer": "1e999"}, "'tf_layer'", marks=pytest.mark.slow),
+     pytest.param({"tf_query": "40"}, "'tf_query'", marks=pytest.mark.slow), ({"tf_query": "5000"}, "'tf_query'"),
+     pytest.param({"tf_model": "gpt"}, "'tf_model'", marks=pytest.mark.slow)],
     ids=["layer", "head", "view", "temp", "temp-inf", "layer-huge", "query-view", "query", "model"],
 )
 def test_hostile_url_values_fall_back_with_a_notice(open_page: Callable[..., AppTest], params: dict[str, str], phrase: str) -> None:

@@ -144,7 +144,10 @@ BAD_UPLOADS = {
 }
 
 
-@pytest.mark.parametrize("name", list(BAD_UPLOADS))
+@pytest.mark.parametrize(
+    # fast lane: a non-image and a decompression bomb; the others run in the full lane (load_image's unit tests cover them)
+    "name", [pytest.param(name, marks=pytest.mark.slow) if name in ("empty.png", "broken.jpg") else name for name in BAD_UPLOADS]
+)
 def test_bad_uploads_get_one_line_errors(open_page: Callable[..., AppTest], name: str) -> None:
     at = open_page("vit", vit_source="Upload")
     data, fragment = BAD_UPLOADS[name]

@@ -51,6 +51,7 @@ def test_a_few_steps_lower_the_loss(tmp_path: Path) -> None:
     model.load_state_dict(torch.load(tmp_path / "dates.pt", weights_only=True))
 
 
+@pytest.mark.slow  # trains twice (3 s CPU, 6 s wall under load)
 def test_training_is_reproducible() -> None:
     kwargs = dict(seed=3, steps=6, out_dir=None, progress=False, batch_size=16, heldout_size=17, alignment_size=17,
                   config_overrides=TINY)

@@ -38,7 +38,10 @@ CHOICES = {**{key: MODEL_LABELS[key] for key in TRANSLATORS}, "trained": MODEL_L
 def _reset_default_text() -> None:
     """Switching model replaces an untouched default text by the new model's default (typed text stays)."""
     if st.session_state.get("tf_text") in {DEFAULT_TEXT, *SENTENCES.values()}:
-        st.session_state.pop("tf_text", None)
+        # Set, not popped: the text box keeps its identity (its key) across models, and the browser only
+        # replaces what it shows when the value comes through session state; a popped key left the old
+        # model's sentence in the box while the server translated the new default.
+        st.session_state["tf_text"] = SENTENCES.get(st.session_state.get("tf_model", ""), DEFAULT_TEXT)
         st.query_params.pop("tf_text", None)
 PLOT_CONFIG = {"displaylogo": False, "toImageButtonOptions": {"format": "png", "scale": 2}}
 

@@ -32,9 +32,10 @@ def test_home_links_every_page(app: AppPage) -> None:
     app.goto("")
     app.assert_clean()
     links = app.main().locator('[data-testid="stPageLink"] a')
-    expect(links).to_have_count(4, timeout=UI_SETTLE_MS)  # drawn just after the run finishes
+    pages = ("transformer", "positional-encoding", "language-model", "vit", "profiler", "lessons", "lab")
+    expect(links).to_have_count(len(pages), timeout=UI_SETTLE_MS)  # drawn just after the run finishes
     hrefs = [links.nth(i).get_attribute("href") or "" for i in range(links.count())]
-    for path in ("transformer", "positional-encoding", "vit", "profiler"):
+    for path in pages:
         assert any(h.rstrip("/").endswith(path) for h in hrefs), (path, hrefs)
     # The sidebar navigation takes a student to a page in the same session.
     app.act(lambda: app.page.locator('[data-testid="stSidebarNav"] a', has_text="Positional encoding").click())

@@ -57,11 +57,19 @@ def head_map(scores: np.ndarray, title: str, score_name: str, selected: tuple[in
         layer, head = selected
         shapes.append(dict(type="rect", x0=head - 0.5, x1=head + 0.5, y0=layer - 0.5, y1=layer + 0.5,
                            line=dict(color="#e45756", width=3)))
+    # Plotly cannot select heatmap cells (no point selection for heatmaps), so a click would never reach
+    # st.plotly_chart(on_select=...): near-invisible markers on the cell centres take the click (and the hover).
+    layers, heads = np.meshgrid(np.arange(n_layers), np.arange(n_heads), indexing="ij")
+    pick = dict(type="scatter", mode="markers", x=heads.ravel().tolist(), y=layers.ravel().tolist(),
+                customdata=np.round(arr, 4).ravel().tolist(), marker=dict(size=14, opacity=0.01, color="white"),
+                hovertemplate="layer %{y} · head %{x}<br>" + score_name + " %{customdata:.3f}<extra></extra>",
+                showlegend=False, name="pick")
     return _figure(
         [dict(type="heatmap", z=np.round(arr, 4), x=list(range(n_heads)), y=list(range(n_layers)), colorscale=SEQUENTIAL,
-              zmin=0.0, zmax=1.0, colorbar=dict(title=dict(text=score_name), thickness=12),
-              hovertemplate="layer %{y} · head %{x}<br>" + score_name + " %{z:.3f}<extra></extra>")],
+              zmin=0.0, zmax=1.0, colorbar=dict(title=dict(text=score_name), thickness=12), hoverinfo="skip"),
+         pick],
         dict(title=dict(text=title), height=640, width=420, margin=dict(l=10, r=10, t=50, b=10), shapes=shapes,
+             clickmode="event+select", dragmode=False,
              xaxis=dict(title=dict(text="head"), dtick=1), yaxis=dict(title=dict(text="layer"), autorange="reversed", dtick=1)),
     )
 

@@ -58,11 +58,20 @@ def expect_code(app: AppPage, text: str) -> None:
     expect(blocks.filter(has_text=text).first).to_be_visible(timeout=UI_SETTLE_MS)
 
 
-def grid_rows(app: AppPage, containing: str) -> list[str]:
-    """Text of every rendered dataframe row (accessible grid) that contains ``containing``."""
-    rows = app.main().locator('[data-testid="stDataFrame"] [role="row"]', has_text=containing)
-    rows.first.wait_for(state="attached", timeout=UI_SETTLE_MS)
-    return [re.sub(r"\s+", " ", t).strip() for t in rows.all_inner_texts()]
+def grid_rows(app: AppPage, containing: str, frame: Any = None) -> list[str]:  # noqa: ANN401 - a Playwright locator
+    """Text of every rendered dataframe row (accessible grid) that contains ``containing``.
+
+    The grid renders only the rows on screen, so a ``frame`` below the fold is scrolled into view first.
+    """
+    if frame is not None:
+        frame.scroll_into_view_if_needed()
+    scope = frame if frame is not None else app.main().locator('[data-testid="stDataFrame"]')
+    rows = scope.locator('[role="row"]')
+    rows.nth(1).wait_for(state="attached", timeout=UI_SETTLE_MS)  # the header and at least one row
+    texts = [re.sub(r"\s+", " ", t).strip() for t in rows.all_inner_texts()]
+    matching = [t for t in texts if containing in t]
+    assert matching, f"no table row contains {containing!r}; rows: {texts[:12]}"
+    return matching
 
 
 def chart(app: AppPage, key: str) -> Any:  # noqa: ANN401
@@ -226,8 +235,10 @@ def test_profiler_llm_phases(app: AppPage) -> None:
             app.act(lambda p=phase: app.keyed("prof_gen_phase").get_by_text(p, exact=True).click())
             app.assert_clean()
             assert f"prof_gen_phase={phase}" in app.page.url
-        rows = grid_rows(app, "attn")  # SmolLM2's attention modules (self_attn) are rows of each phase's table
-        assert rows, f"no attention rows in the {phase} table"
+        # The phase's module table is the page's last dataframe: SmolLM2's first block's feed-forward (an "mlp" row) is
+        # among the rows drawn on screen (the grid renders only visible rows, so later blocks' attention may not be).
+        rows = grid_rows(app, "layers.0.feed_forward", app.main().locator('[data-testid="stDataFrame"]').last)
+        assert any("mlp" in row for row in rows), f"no feed-forward (mlp) row in the {phase} table: {rows}"
         tables[phase] = rows
     assert tables["prefill"] != tables["decode"], "the decode table shows the prefill numbers"
 

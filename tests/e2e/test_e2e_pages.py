@@ -175,7 +175,7 @@ def test_one_student_walks_through_every_page(app: AppPage) -> None:
     (e.g. ``layer``) travels to the next page's link: two pages must never share a bound key (hence the
     page prefixes ``tf_``, ``vit_``, ``prof_``, ``pe_``)."""
     app.goto("transformer")
-    app.act(lambda: app.keyed("tf_model").get_by_text("untrained").click())
+    app.act(lambda: app.keyed("tf_model").get_by_text("untrained", exact=True).click())
     app.assert_clean()
     for title in ("Vision Transformer", "Profiler", "Positional encoding", "Transformer", "Home"):
         app.act(lambda t=title: app.page.locator('[data-testid="stSidebarNav"] a', has_text=t).first.click())
@@ -187,8 +187,8 @@ def test_seed_stays_in_the_link_across_pages(app: AppPage) -> None:
     the address bar and the "link to this view" all keep the seed, so the copied link reproduces it."""
     app.goto("vit", "seed=1004")
     app.act(lambda: app.page.locator('[data-testid="stSidebarNav"] a', has_text="Transformer").first.click())
-    box = app.keyed("tf_text").locator("input, textarea")  # the default model (the translator) has a text area
-    app.act(lambda: (box.fill("March 3, 1999"), box.press("Enter")))
+    box = app.keyed("tf_text").locator("textarea")  # the default model (the translator) has a text area
+    app.act(lambda: (box.fill("March 3, 1999"), box.press("Control+Enter")))  # a text area submits on Ctrl+Enter
     app.assert_clean()
     expect(app.page.locator(".st-key-seed input")).to_have_value("1004", timeout=UI_SETTLE_MS)
     assert "seed=1004" in app.page.url and "/transformer" in app.page.url, app.page.url

@@ -26,7 +26,7 @@ def test_background_preload_starts_at_most_one_thread(monkeypatch) -> None:  # n
     monkeypatch.setattr(preload.threading, "Thread", lambda **kw: started.append(kw) or _NoThread())
     preload.preload_in_background()
     preload.preload_in_background()
-    assert len(started) == 1 and started[0]["target"] is preload.preload_library
+    assert len(started) == 1 and started[0]["target"] is preload._preload_and_warm  # the library import, then the models warmed
 
 
 class _NoThread:

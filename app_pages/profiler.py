@@ -362,7 +362,9 @@ with tabs[6]:
 with tabs[7]:
     if tabs[7].open:
         gcols = st.columns([2, 1, 1, 1])
-        gen_model = gcols[0].selectbox("Model", views.GENERATION_MODELS, format_func=views.GENERATION_LABELS.get, key="prof_gen_model", bind="query-params")
+        # No format_func: a URL-bound selectbox stores what it displays, and the link must hold the model id.
+        gen_model = gcols[0].selectbox("Model", views.GENERATION_MODELS, key="prof_gen_model", bind="query-params",
+                                       help="; ".join(f"{k}: {v}" for k, v in views.GENERATION_LABELS.items()))
         prompt_tokens = gcols[1].number_input("prompt tokens", 1, 2048, 64, key="prof_gen_prompt", bind="query-params")
         new_tokens = gcols[2].number_input("new tokens", 1, 256, 16, key="prof_gen_new", bind="query-params")
         gen_path = gcols[3].radio("attention", ("fused", "eager"), key="prof_gen_path", bind="query-params", horizontal=True)

@@ -35,20 +35,11 @@ from typing import Any
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from tools.browser import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 from tools.server import StreamlitServer, start_server  # noqa: E402
 from tools.warm import warm  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM = os.environ.get("E2E_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-dev-shm-usage",
-]
 WARM_TARGET_S = 2.5
 COLD_TARGET_S = 8.0
 # A link as a teacher would share it: a non-default view of each page.
@@ -239,7 +230,7 @@ def run(pages: list[str], repeats: int, cold_repeats: int) -> dict[str, Any]:
     visits: list[Visit] = []
     log_dir = ROOT / "test-results"
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
             # Shared link on a just-started server: a new server per try.
             for _attempt in range(cold_repeats):
@@ -273,7 +264,7 @@ def run(pages: list[str], repeats: int, cold_repeats: int) -> dict[str, Any]:
     return {
         "machine": f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at the end (other work shares the machine)",
         "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
-        "chromium": CHROMIUM,
+        "chromium": str(CHROMIUM),
         "summary": summary,
         "visits": [asdict(v) for v in visits],
     }
@@ -300,7 +291,7 @@ def main(argv: list[str] | None = None) -> int:
     if unknown or args.repeats < 1 or args.cold_repeats < 0:
         print(f"bench_first_visit: bad arguments (pages must be among {', '.join(SHARED_LINKS)}; repeats >= 1)", file=sys.stderr)
         return 2
-    if not Path(CHROMIUM).exists():
+    if not CHROMIUM.exists():
         print(f"bench_first_visit: {CHROMIUM} is missing (Debian: apt-get install chromium)", file=sys.stderr)
         return 2
     result = run(pages, args.repeats, args.cold_repeats)

@@ -25,21 +25,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import Measurement, interleaved_medians, print_table, write_json  # noqa: E402
+from bench.common import RSS_SCRIPT_PRELUDE, Measurement, interleaved_medians, print_table, write_json  # noqa: E402
 
 THREADS = 2
 PREFILL_TOKENS = 128
 DECODE_TOKENS = 32
 
-_RSS_SCRIPT = r"""
-import json, sys
-sys.path.insert(0, {root!r})
-def rss():
-    for line in open("/proc/self/status"):
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) * 1024
-import torch
-torch.set_num_threads(2)
+_RSS_SCRIPT = RSS_SCRIPT_PRELUDE + r"""
 from explorer.pretrained import PRETRAINED_NAMES, load_pretrained, pretrained_status
 before = rss()
 load_pretrained("smollm2-135m")

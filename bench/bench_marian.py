@@ -23,19 +23,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import Measurement, interleaved_medians, print_table, write_json  # noqa: E402
+from bench.common import RSS_SCRIPT_PRELUDE, Measurement, interleaved_medians, print_table, write_json  # noqa: E402
 
 SENTENCES_FILE = ROOT / "tests" / "unit" / "data" / "marian_en_sentences.txt"
 
-_RSS_SCRIPT = r"""
-import json, sys
-sys.path.insert(0, {root!r})
-def rss():
-    for line in open("/proc/self/status"):
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) * 1024
-import torch
-torch.set_num_threads(2)
+_RSS_SCRIPT = RSS_SCRIPT_PRELUDE + r"""
 from explorer.readers.marian import find_files
 dirs = {{d: str(find_files(d).model_dir) for d in ("en-pt", "pt-en")}}
 if {which!r} == "native":

@@ -72,3 +72,17 @@ def write_json(name: str, rows: Sequence[Measurement]) -> Path:
     payload = {"machine": machine_description(), "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "results": [asdict(r) for r in rows]}
     path.write_text(json.dumps(payload, indent=2), encoding="utf-8")
     return path
+
+
+# The start of a script run in a fresh interpreter (``python -c``) to measure resident memory: a fresh
+# process, so what a benchmark loaded before cannot count. ``{root}`` is filled by ``str.format``.
+RSS_SCRIPT_PRELUDE = r"""
+import json, sys
+sys.path.insert(0, {root!r})
+def rss():
+    for line in open("/proc/self/status"):
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+import torch
+torch.set_num_threads(2)
+"""

@@ -14,24 +14,14 @@ import os
 import re
 import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any, NoReturn
 
 import pytest
 
+from tools.browser import CHROMIUM, CHROMIUM_ARGS
 from tools.server import ROOT, StreamlitServer, start_server
 from tools.warm import warm
 
-CHROMIUM = Path(os.environ.get("E2E_CHROMIUM", "/usr/bin/chromium"))
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-dev-shm-usage",
-]
 RESULTS = ROOT / "test-results"
 RUN_TIMEOUT_S = 240.0  # one rerun on a loaded 2-core machine; a hang fails with a screenshot, not forever
 

@@ -11,52 +11,15 @@ import time
 
 import streamlit as st
 
-from explorer.inputs.params import ParamSpec
 from explorer.profiling import SORT_KEYS, ProfilingError, default_sizes, parse_sizes, scaling_sweep
 from explorer.views import profiler as views
-from explorer.views.profiler import ACTIVATIONS, AUTO_RUN_SECONDS, CHARTS, DEVICES, MODE_LABELS, NORMS, PAGE_MAX_SECONDS, POSITIONS, WEIGHTS
+from explorer.views.profiler import ACTIVATIONS, AUTO_RUN_SECONDS, CHARTS, DEVICES, MODE_LABELS, NORMS, PAGE_MAX_SECONDS, POSITIONS, TABS, URL_SCHEMA, WEIGHTS
 from ui.share import clean_link
 
 PLOT_CONFIG = {"displaylogo": False}
 RESULT, BASELINE, SCALING = "profiler_result", "profiler_baseline", "profiler_scaling"
 GENERATION, PATHS, PYTHON, PROMPT_SWEEP = "profiler_generation", "profiler_paths", "profiler_python", "profiler_prompt_sweep"
-TABS = ("Modules", "Operators", "Pictures", "Scaling", "Diff", "Honest numbers", "Export", "LLM phases", "Eager vs fused", "Python view")
 
-URL_SCHEMA = {
-    "prof_model": ParamSpec("choice", choices=views.MODELS),
-    "prof_weights": ParamSpec("choice", choices=tuple(WEIGHTS)),
-    "prof_mode": ParamSpec("choice", choices=tuple(MODE_LABELS)),
-    "prof_device": ParamSpec("choice", choices=DEVICES),
-    "prof_d_model": ParamSpec("int", minimum=1, maximum=4096),
-    "prof_heads": ParamSpec("int", minimum=1, maximum=64),
-    "prof_kv_heads": ParamSpec("int", minimum=0, maximum=64),
-    "prof_layers": ParamSpec("int", minimum=1, maximum=48),
-    "prof_d_ff": ParamSpec("int", minimum=1, maximum=16384),
-    "prof_norm": ParamSpec("choice", choices=NORMS),
-    "prof_act": ParamSpec("choice", choices=ACTIVATIONS),
-    "prof_pos": ParamSpec("choice", choices=POSITIONS),
-    "prof_patch": ParamSpec("int", minimum=1, maximum=64),
-    "prof_batch": ParamSpec("int", minimum=1, maximum=1024),
-    "prof_seq_len": ParamSpec("int", minimum=1, maximum=8192),
-    "prof_image": ParamSpec("int", minimum=1, maximum=1024),
-    "prof_warmup": ParamSpec("int", minimum=0, maximum=20),
-    "prof_active": ParamSpec("int", minimum=0, maximum=50),
-    "prof_depth": ParamSpec("int", minimum=0, maximum=8),
-    "prof_chart": ParamSpec("choice", choices=CHARTS),
-    "prof_op_sort": ParamSpec("choice", choices=SORT_KEYS),
-    "prof_op_limit": ParamSpec("int", minimum=1, maximum=500),
-    "prof_op_shapes": ParamSpec("bool"),
-    "prof_op_top": ParamSpec("bool"),
-    "prof_sizes": ParamSpec("text", max_chars=80),
-    "prof_tab": ParamSpec("choice", choices=TABS),
-    "prof_gen_model": ParamSpec("choice", choices=views.GENERATION_MODELS),
-    "prof_gen_prompt": ParamSpec("int", minimum=1, maximum=2048),
-    "prof_gen_new": ParamSpec("int", minimum=1, maximum=256),
-    "prof_gen_path": ParamSpec("choice", choices=("fused", "eager")),
-    "prof_gen_phase": ParamSpec("choice", choices=views.PHASE_NAMES),
-    "prof_gen_depth": ParamSpec("int", minimum=0, maximum=6),
-    "prof_py_request": ParamSpec("choice", choices=views.PYTHON_REQUESTS),
-}
 
 st.title("Profiler")
 st.caption(

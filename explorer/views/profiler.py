@@ -16,8 +16,10 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from explorer.figures import profiler as figs
+from explorer.inputs.params import ParamSpec
 from explorer.profiling import (
     MODE_LABELS,
+    SORT_KEYS,
     Estimate,
     ProfileRequest,
     ProfileResult,
@@ -444,3 +446,42 @@ def profiler_guide() -> str:
     from explorer.profiling.python_view import PROFILER_GUIDE
 
     return PROFILER_GUIDE
+
+
+# The tabs and every URL-bound widget of the page, with what its value may hold (``ui.share.clean_link``).
+TABS = ("Modules", "Operators", "Pictures", "Scaling", "Diff", "Honest numbers", "Export", "LLM phases", "Eager vs fused", "Python view")
+URL_SCHEMA: dict[str, ParamSpec] = {
+    "prof_model": ParamSpec("choice", choices=MODELS),
+    "prof_weights": ParamSpec("choice", choices=tuple(WEIGHTS)),
+    "prof_mode": ParamSpec("choice", choices=tuple(MODE_LABELS)),
+    "prof_device": ParamSpec("choice", choices=DEVICES),
+    "prof_d_model": ParamSpec("int", minimum=1, maximum=4096),
+    "prof_heads": ParamSpec("int", minimum=1, maximum=64),
+    "prof_kv_heads": ParamSpec("int", minimum=0, maximum=64),
+    "prof_layers": ParamSpec("int", minimum=1, maximum=48),
+    "prof_d_ff": ParamSpec("int", minimum=1, maximum=16384),
+    "prof_norm": ParamSpec("choice", choices=NORMS),
+    "prof_act": ParamSpec("choice", choices=ACTIVATIONS),
+    "prof_pos": ParamSpec("choice", choices=POSITIONS),
+    "prof_patch": ParamSpec("int", minimum=1, maximum=64),
+    "prof_batch": ParamSpec("int", minimum=1, maximum=1024),
+    "prof_seq_len": ParamSpec("int", minimum=1, maximum=8192),
+    "prof_image": ParamSpec("int", minimum=1, maximum=1024),
+    "prof_warmup": ParamSpec("int", minimum=0, maximum=20),
+    "prof_active": ParamSpec("int", minimum=0, maximum=50),
+    "prof_depth": ParamSpec("int", minimum=0, maximum=8),
+    "prof_chart": ParamSpec("choice", choices=CHARTS),
+    "prof_op_sort": ParamSpec("choice", choices=SORT_KEYS),
+    "prof_op_limit": ParamSpec("int", minimum=1, maximum=500),
+    "prof_op_shapes": ParamSpec("bool"),
+    "prof_op_top": ParamSpec("bool"),
+    "prof_sizes": ParamSpec("text", max_chars=80),
+    "prof_tab": ParamSpec("choice", choices=TABS),
+    "prof_gen_model": ParamSpec("choice", choices=GENERATION_MODELS),
+    "prof_gen_prompt": ParamSpec("int", minimum=1, maximum=2048),
+    "prof_gen_new": ParamSpec("int", minimum=1, maximum=256),
+    "prof_gen_path": ParamSpec("choice", choices=("fused", "eager")),
+    "prof_gen_phase": ParamSpec("choice", choices=PHASE_NAMES),
+    "prof_gen_depth": ParamSpec("int", minimum=0, maximum=6),
+    "prof_py_request": ParamSpec("choice", choices=PYTHON_REQUESTS),
+}

@@ -20,6 +20,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from explorer.models.records import LayerRecord
+
 
 @torch.no_grad()
 def value_norms(module: nn.Module, x_q: torch.Tensor | np.ndarray, x_kv: torch.Tensor | np.ndarray) -> np.ndarray:
@@ -78,10 +80,10 @@ def vit_first_token_shares(model: nn.Module, images: torch.Tensor) -> list[First
     x = model.embed(images)  # type: ignore[operator]
     shares = []
     for layer in model.layers:  # type: ignore[union-attr]
-        record: dict[str, object] = {}
+        record = LayerRecord()
         x = layer(x, need_weights=True, record=record)
-        weights = record["self"][0].numpy()  # type: ignore[index]
-        h = record["self_input"][0][0]  # type: ignore[index]
+        weights = record.self_attn.maps()[0].numpy()
+        h = record.self_attn.inputs()[0][0]
         norms = value_norms(layer.self_attn, h, h)
         shares.append(first_token_share(weights, value_weighted(weights, norms)))
     return shares

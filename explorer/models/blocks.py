@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from explorer.models.attention import MultiHeadAttention
+from explorer.models.records import LayerRecord
 
 
 class FeedForward(nn.Module):
@@ -126,15 +127,14 @@ class EncoderLayer(_Residual):
         x: torch.Tensor,
         key_padding_mask: torch.Tensor | None = None,
         need_weights: bool = False,
-        record: dict[str, object] | None = None,
+        record: LayerRecord | None = None,
     ) -> torch.Tensor:
         """``record``, when given, receives the attention weights and the attention's input."""
 
         def attend(h: torch.Tensor) -> torch.Tensor:
             out, weights = self.self_attn(h, h, key_padding_mask=key_padding_mask, need_weights=need_weights)
             if record is not None:
-                record["self"] = weights
-                record["self_input"] = (h, h)
+                record.self_attn.capture(weights, h, h)
             return out
 
         if self.norm2 is None:
@@ -182,20 +182,18 @@ class DecoderLayer(_Residual):
         tgt_key_padding_mask: torch.Tensor | None = None,
         memory_key_padding_mask: torch.Tensor | None = None,
         need_weights: bool = False,
-        record: dict[str, object] | None = None,
+        record: LayerRecord | None = None,
     ) -> torch.Tensor:
         def self_attend(h: torch.Tensor) -> torch.Tensor:
             out, weights = self.self_attn(h, h, key_padding_mask=tgt_key_padding_mask, causal=True, need_weights=need_weights)
             if record is not None:
-                record["self"] = weights
-                record["self_input"] = (h, h)
+                record.self_attn.capture(weights, h, h)
             return out
 
         def cross_attend(h: torch.Tensor) -> torch.Tensor:
             out, weights = self.cross_attn(h, memory, key_padding_mask=memory_key_padding_mask, need_weights=need_weights)
             if record is not None:
-                record["cross"] = weights
-                record["cross_input"] = (h, memory)
+                record.cross_attn.capture(weights, h, memory)
             return out
 
         x = self._sublayer(x, self.norm1, self_attend, self.dropout1)

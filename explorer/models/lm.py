@@ -44,6 +44,7 @@ from explorer.models.config import (
     _positive,
 )
 from explorer.models.positions import ROPE_PAIRS, sinusoidal_encoding
+from explorer.models.records import LayerRecord
 
 NORMS = ("layernorm", "rmsnorm")
 
@@ -132,7 +133,7 @@ class LMBlock(_Residual):
         layer: int = 0,
         need_weights: bool = False,
         ablate_heads: tuple[int, ...] = (),
-        record: dict[str, torch.Tensor | None] | None = None,
+        record: LayerRecord | None = None,
     ) -> torch.Tensor:
         def attend(h: torch.Tensor) -> torch.Tensor:
             out, weights = self.self_attn(
@@ -144,7 +145,7 @@ class LMBlock(_Residual):
                 ablate_heads=ablate_heads,
             )
             if record is not None:
-                record["self"] = weights
+                record.self_attn.capture(weights, h, h)
             return out
 
         x = self._sublayer(x, self.norm1, attend, self.dropout1)  # type: ignore[arg-type]
@@ -153,12 +154,14 @@ class LMBlock(_Residual):
 
 @dataclass
 class LMOutput:
-    """Logits (B, T, V); on request attention {"self": [per layer (B, H, Tq, Tk)]} and the residual
-    stream after each layer ([per layer (B, T, D)], before the final norm)."""
+    """Logits (B, T, V); on request attention {"self": [per layer (B, H, Tq, Tk)]}, the residual
+    stream after each layer ([per layer (B, T, D)], before the final norm) and the normalised input
+    each layer's attention read ([per layer (B, T, D)]; with a cache, only the new positions)."""
 
     logits: torch.Tensor
     attention: dict[str, list[torch.Tensor]] | None = None
     hidden: list[torch.Tensor] | None = None
+    attention_inputs: list[torch.Tensor] | None = None
 
 
 def group_ablations(ablate_heads: Iterable[tuple[int, int]] | None, n_layers: int, n_heads: int) -> dict[int, tuple[int, ...]]:
@@ -217,6 +220,7 @@ class LanguageModel(nn.Module):
         return_hidden: bool = False,
         ablate_heads: Iterable[tuple[int, int]] | None = None,
         last_only: bool = False,
+        return_attention_inputs: bool = False,
     ) -> LMOutput:
         """Logits for ``ids`` (B, T). With a ``cache``, ``ids`` are the tokens after the cached ones.
 
@@ -228,11 +232,14 @@ class LanguageModel(nn.Module):
         x = self.embed_tokens(ids, offset)
         maps: list[torch.Tensor] = []
         hidden: list[torch.Tensor] = []
+        inputs: list[torch.Tensor] = []
         for index, layer in enumerate(self.layers):
-            record: dict[str, torch.Tensor | None] | None = {} if return_attention else None
+            record = LayerRecord() if return_attention or return_attention_inputs else None
             x = layer(x, cache, index, return_attention, ablations.get(index, ()), record)
-            if record is not None and record.get("self") is not None:
-                maps.append(record["self"])  # type: ignore[arg-type]
+            if record is not None and return_attention:
+                maps.append(record.self_attn.maps())
+            if record is not None and return_attention_inputs:
+                inputs.append(record.self_attn.inputs()[0])
             if return_hidden:
                 hidden.append(x)
         logits = self.unembed(x[:, -1:] if last_only else x)
@@ -240,4 +247,5 @@ class LanguageModel(nn.Module):
             logits=logits,
             attention={"self": maps} if return_attention else None,
             hidden=hidden if return_hidden else None,
+            attention_inputs=inputs if return_attention_inputs else None,
         )

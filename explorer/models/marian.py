@@ -41,6 +41,7 @@ from torch import nn
 
 from explorer.models.attention import MultiHeadAttention, build_keep_mask, softmax_with_mask
 from explorer.models.blocks import EncoderLayer, FeedForward
+from explorer.models.records import LayerRecord
 
 AttentionMaps = dict[str, list[torch.Tensor]]
 
@@ -185,18 +186,18 @@ class SSRUDecoderLayer(nn.Module):
         memory_key_padding_mask: torch.Tensor | None = None,
         need_weights: bool = False,
         cache: LayerCache | None = None,
-        record: dict[str, torch.Tensor] | None = None,
+        record: LayerRecord | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
         """``x`` (B, T, D) -> (output (B, T, D), cross weights (B, H, T, S) or None, last SSRU state).
 
         With ``cache`` the SSRU continues from the cached state and cross-attention uses the cached
         K/V (``memory`` is then unused); without it everything is computed from ``memory``.
-        ``record``, when given, receives the cross-attention's query input as "cross_input".
+        ``record``, when given, receives the cross-attention's query input (its weights come back anyway).
         """
         ssru_out, ssru_state = self.ssru(x, None if cache is None else cache.ssru)
         x = self.norm1(x + ssru_out)
         if record is not None:
-            record["cross_input"] = x
+            record.cross_attn.query_input = x
         if cache is None:
             attended, weights = self.cross_attn(x, memory, key_padding_mask=memory_key_padding_mask, need_weights=need_weights)
         else:
@@ -297,12 +298,12 @@ class MarianModel(nn.Module):
         x = self.embed_source(src)
         maps: list[torch.Tensor] | None = [] if return_attention else None
         for layer in self.encoder_layers:
-            record: dict[str, object] | None = {} if return_attention else None
+            record = LayerRecord() if return_attention else None
             x = layer(x, src_key_padding_mask, need_weights=return_attention, record=record)
             if maps is not None and record is not None:
-                maps.append(record["self"])  # type: ignore[arg-type]
+                maps.append(record.self_attn.maps())
                 if inputs is not None:
-                    inputs.append(record["self_input"][0])  # type: ignore[index]
+                    inputs.append(record.self_attn.inputs()[0])
         return x, maps
 
     def decode(
@@ -370,10 +371,10 @@ class MarianModel(nn.Module):
         new_layers = []
         maps: list[torch.Tensor] | None = [] if return_attention else None
         for layer, cache in zip(self.decoder_layers, state.layers, strict=True):
-            record: dict[str, torch.Tensor] | None = {} if inputs is not None else None
+            record = LayerRecord() if inputs is not None else None
             x, weights, ssru_state = layer(x, None, state.memory_key_padding_mask, return_attention, cache, record)
-            if inputs is not None and record is not None:
-                inputs.append(record["cross_input"])
+            if inputs is not None and record is not None and record.cross_attn.query_input is not None:
+                inputs.append(record.cross_attn.query_input)
             new_layers.append(replace(cache, ssru=ssru_state))
             if maps is not None and weights is not None:
                 maps.append(weights)

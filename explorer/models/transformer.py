@@ -18,6 +18,7 @@ from torch import nn
 from explorer.models.blocks import DecoderLayer, EncoderLayer, layer_options
 from explorer.models.config import TransformerConfig
 from explorer.models.positions import sinusoidal_encoding
+from explorer.models.records import LayerRecord
 
 AttentionMaps = dict[str, list[torch.Tensor]]
 AttentionInputs = dict[str, list[tuple[torch.Tensor, torch.Tensor]]]
@@ -113,12 +114,12 @@ class Transformer(nn.Module):
         src: torch.Tensor,
         src_key_padding_mask: torch.Tensor | None = None,
         return_attention: bool = False,
-    ) -> tuple[torch.Tensor, list[dict[str, object]] | None]:
+    ) -> tuple[torch.Tensor, list[LayerRecord] | None]:
         """Encoder memory (B, T_src, D) and, when asked, one record per layer (weights and inputs)."""
         x = self.src_embed(src)
-        records: list[dict[str, object]] | None = [] if return_attention else None
+        records: list[LayerRecord] | None = [] if return_attention else None
         for layer in self.encoder.layers:
-            record: dict[str, object] | None = {} if return_attention else None
+            record = LayerRecord() if records is not None else None
             x = layer(x, src_key_padding_mask, need_weights=return_attention, record=record)
             if records is not None and record is not None:
                 records.append(record)
@@ -133,13 +134,13 @@ class Transformer(nn.Module):
         src_key_padding_mask: torch.Tensor | None = None,
         tgt_key_padding_mask: torch.Tensor | None = None,
         return_attention: bool = False,
-        encoder_records: list[dict[str, object]] | None = None,
+        encoder_records: list[LayerRecord] | None = None,
     ) -> TransformerOutput:
         """Decode the whole target prefix at once under the causal mask; logits (B, T_tgt, V)."""
         x = self.tgt_embed(tgt)
-        records: list[dict[str, object]] = []
+        records: list[LayerRecord] = []
         for layer in self.decoder.layers:
-            record: dict[str, object] | None = {} if return_attention else None
+            record = LayerRecord() if return_attention else None
             x = layer(x, memory, tgt_key_padding_mask, src_key_padding_mask, need_weights=return_attention, record=record)
             if record is not None:
                 records.append(record)
@@ -164,17 +165,17 @@ class Transformer(nn.Module):
 
 
 def _collect(
-    encoder_records: list[dict[str, object]], decoder_records: list[dict[str, object]]
+    encoder_records: list[LayerRecord], decoder_records: list[LayerRecord]
 ) -> tuple[AttentionMaps, AttentionInputs]:
     """Regroup per-layer records into the explorer's layout: kind -> list per layer."""
     attention: AttentionMaps = {
-        "encoder_self": [r["self"] for r in encoder_records],  # type: ignore[misc]
-        "decoder_self": [r["self"] for r in decoder_records],  # type: ignore[misc]
-        "decoder_cross": [r["cross"] for r in decoder_records],  # type: ignore[misc]
+        "encoder_self": [r.self_attn.maps() for r in encoder_records],
+        "decoder_self": [r.self_attn.maps() for r in decoder_records],
+        "decoder_cross": [r.cross_attn.maps() for r in decoder_records],
     }
     inputs: AttentionInputs = {
-        "encoder_self": [r["self_input"] for r in encoder_records],  # type: ignore[misc]
-        "decoder_self": [r["self_input"] for r in decoder_records],  # type: ignore[misc]
-        "decoder_cross": [r["cross_input"] for r in decoder_records],  # type: ignore[misc]
+        "encoder_self": [r.self_attn.inputs() for r in encoder_records],
+        "decoder_self": [r.self_attn.inputs() for r in decoder_records],
+        "decoder_cross": [r.cross_attn.inputs() for r in decoder_records],
     }
     return attention, inputs

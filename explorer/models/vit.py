@@ -18,6 +18,7 @@ from torch import nn
 from explorer.models.blocks import EncoderLayer, layer_options
 from explorer.models.config import ViTConfig
 from explorer.models.positions import interpolate_pos_embed, sinusoidal_2d_grid
+from explorer.models.records import LayerRecord
 
 
 @dataclass
@@ -116,10 +117,10 @@ class ViT(nn.Module):
         x = self.embed(images)
         attention: list[torch.Tensor] = []
         for layer in self.layers:
-            record: dict[str, object] | None = {} if return_attention else None
+            record = LayerRecord() if return_attention else None
             x = layer(x, need_weights=return_attention, record=record)
             if record is not None:
-                attention.append(record["self"])  # type: ignore[arg-type]
+                attention.append(record.self_attn.maps())
         cls_out = self.norm(x)[:, 0]  # Eq. 4: y = LN(z_L^0)
         logits = self.head(cls_out)
         if not return_attention:

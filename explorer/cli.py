@@ -147,9 +147,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     lab = commands.add_parser("lab-train", help="train every architecture-lab variant on dates (same budget and seed)")
     _lab_cli(lab, "explorer.lab.table")
-    snapshots = commands.add_parser("snapshots", help="retrain dates with the shipped seed, saving ~10 training snapshots")
-    snapshots.add_argument("task", choices=["dates"])
+    snapshots = commands.add_parser("snapshots", help="retrain dates or shapes with the shipped seed, saving ~10 training snapshots")
+    snapshots.add_argument("task", choices=["dates", "shapes"])
     _lab_cli(snapshots, "explorer.lab.snapshots")
+    snapshots.set_defaults(handler=lambda args: int(importlib.import_module(
+        "explorer.lab.vit_snapshots" if args.task == "shapes" else "explorer.lab.snapshots").main(args)))
 
     from explorer.runs import lm_cli  # noqa: PLC0415 - argument definitions only; the model loads on use
 

@@ -16,5 +16,5 @@ def add_arguments(parser: argparse.ArgumentParser, module_name: str) -> None:
         parser.add_argument("--only", default=None, help="comma-separated switches: train just this one mix")
         parser.add_argument("--out", type=Path, default=CHECKPOINTS / "lab_table.json", help="output (default: the shipped table)")
     else:
-        parser.add_argument("--out-dir", type=Path, default=CHECKPOINTS, help="where to write dates_snapshots.pt/.json")
+        parser.add_argument("--out-dir", type=Path, default=CHECKPOINTS, help="where to write <task>_snapshots.pt/.json")
         parser.add_argument("--quiet", action="store_true", help="no progress bar")

@@ -19,6 +19,7 @@ import json
 import math
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -130,6 +131,11 @@ def evaluate(
 # --- training ----------------------------------------------------------------------------------
 
 
+def half_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """A float16 copy of the weights: nine of them fit the scrubber's 3 MB budget."""
+    return {k: v.detach().to(torch.float16).clone() for k, v in model.state_dict().items()}
+
+
 def _lr_at(step: int, settings: TrainSettings) -> float:
     """Linear warm-up then cosine decay to 5% of the peak."""
     if step < settings.warmup_steps:
@@ -162,9 +168,15 @@ class _Progress:
 
 
 def train_model(
-    settings: TrainSettings, progress: bool = True, log=print
+    settings: TrainSettings, progress: bool = True, log=print, snapshot_steps: Sequence[int] = ()
 ) -> tuple[ViT, dict[str, Any]]:
-    """Train a ViT per ``settings``; return the model (eval mode) and a record of the run."""
+    """Train a ViT per ``settings``; return the model (eval mode) and a record of the run.
+
+    ``snapshot_steps`` lists after how many optimiser steps to keep a float16 copy of the weights
+    (0 = the initialisation) for the training scrubber; copying draws no random numbers, so the
+    run's weights are the same with or without them. They come back as ``record["snapshots"]``,
+    with every step's training loss as ``record["loss_history"]``.
+    """
     t0, c0 = time.perf_counter(), time.process_time()
     torch.manual_seed(settings.seed)
     generator = torch.Generator().manual_seed(settings.seed)
@@ -188,9 +200,13 @@ def train_model(
     )
     bar = _Progress(settings.steps, progress)
     history: list[dict[str, float]] = []
+    snapshots: dict[int, dict[str, torch.Tensor]] = {}
+    loss_history: list[float] = []
     running = None
     model.train()
     for step in range(settings.steps):
+        if step in snapshot_steps:
+            snapshots[step] = half_state(model)
         for group in optimiser.param_groups:
             group["lr"] = _lr_at(step, settings)
         idx = torch.randint(0, len(pool), (settings.batch_size,), generator=generator)
@@ -202,7 +218,8 @@ def train_model(
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimiser.step()
-        running = loss.item() if running is None else 0.95 * running + 0.05 * loss.item()
+        loss_history.append(loss.item())
+        running = loss_history[-1] if running is None else 0.95 * running + 0.05 * loss_history[-1]
         bar.update(step + 1, f"loss {running:.3f}")
         if (step + 1) % settings.eval_every == 0 or step + 1 == settings.steps:
             model.eval()
@@ -217,6 +234,8 @@ def train_model(
             )
     bar.close()
     model.eval()
+    if settings.steps in snapshot_steps:
+        snapshots[settings.steps] = half_state(model)
     train_time = time.perf_counter() - t0
     metrics = evaluate(model, held_images, held_labels, held_boxes, mean, std)
     wall = time.perf_counter() - t0
@@ -229,6 +248,8 @@ def train_model(
         "train_time_s": train_time,
         "data_time_s": data_time,
         "final_train_loss": running,
+        "snapshots": snapshots,
+        "loss_history": loss_history,
     }
     return model, record
 

@@ -18,17 +18,24 @@ Conventions, shared by every builder here:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
 import plotly.graph_objects as go
 
 from explorer.analysis.stepwise import AttentionSteps
-from explorer.figures.layout import Spec, subplot_grid
+from explorer.figures.layout import Spec, subplot_grid, title_below_modebar
 
 COLORSCALE = "Viridis"  # dark at zero: low attention must not be the brightest thing on a dark theme
 HOVER = "query %{y}<br>key %{x}<br>weight %{z:.3f}<extra></extra>"
-MAX_TICK_LABELS = 40  # beyond this many tokens a heatmap shows every other label
+MAX_TICK_LABELS = 40  # at most this many tick labels per axis (every n-th beyond), so 11 px labels never collide
+TICK_FONT_PX = 11  # readable on a projector from the back of a room
+# A figure's height is fixed on the server, which never sees the browser's width; heights are chosen
+# for this column width (a 1,400-1,920 px window with the sidebar open) and the maps stretch to the
+# real width. Callers placing a map in a narrower column (two side by side) pass their own.
+COLUMN_PX = 900
+MIN_HEIGHT, MAX_HEIGHT = 380, 860  # below: a one-row map is a sliver; above: it no longer fits one screen
 
 
 def _figure(data: list[Spec], layout: Spec) -> go.Figure:
@@ -74,12 +81,27 @@ def _top(arr: np.ndarray) -> float:
 
 
 def _tick_axis(labels: Sequence[str], title: str) -> Spec:
-    step = 1 if len(labels) <= MAX_TICK_LABELS else 2
+    step = max(1, math.ceil(len(labels) / MAX_TICK_LABELS))
     shown = list(labels)[::step]
     return dict(
-        title=dict(text=title), tickmode="array", tickvals=shown, ticktext=shown, tickfont=dict(size=11), type="category",
-        automargin=True,
+        title=dict(text=title), tickmode="array", tickvals=shown, ticktext=shown, tickfont=dict(size=TICK_FONT_PX),
+        type="category", automargin=True,
     )
+
+
+def _heatmap_height(n_rows: int, n_cols: int, col_labels: Sequence[str], top: int, column_px: int) -> int:
+    """Height that gives about square cells when the map spans ``column_px``, within one screen.
+
+    The plot's width is the column's (a map that keeps square cells by shrinking its width left a
+    270 px map in a 1,450 px column); its height follows the map's shape: rows / columns of the plot
+    width, plus the title band above and the rotated key labels below (about 7 px per character).
+    Every shown row keeps at least 16 px, room for its 11 px label.
+    """
+    longest = max((len(label) for label in col_labels), default=1)
+    below = 30 + 7 * min(longest, 24)
+    shown_rows = math.ceil(n_rows / max(1, math.ceil(n_rows / MAX_TICK_LABELS)))
+    plot = max((column_px - 120) * n_rows / max(1, n_cols), 16 * shown_rows)
+    return int(min(MAX_HEIGHT, max(MIN_HEIGHT, top + below + plot)))
 
 
 def attention_heatmap(
@@ -91,29 +113,29 @@ def attention_heatmap(
     query_title: str = "query token",
     key_title: str = "key token",
     keep: np.ndarray | None = None,
+    column_px: int = COLUMN_PX,
 ) -> go.Figure:
     """One attention map (Tq, Tk) as a heatmap; hover shows query token, key token and weight.
 
     ``query_labels``/``key_labels`` are token strings; positions are prefixed to keep them unique.
     ``keep`` (Tq, Tk) bool marks the keys each query may see; hidden cells are left empty
     (a gap, not the colour of weight 0), so a causal map shows its empty upper triangle.
+    ``column_px`` is the width of the column the map will fill; it only chooses the height.
     """
     arr = _check_map(weights, query_labels, key_labels)
     arr = _hide_masked(arr, keep)
     ql, kl = axis_labels(query_labels), axis_labels(key_labels)
     top = _top(arr) if zmax is None else float(zmax)
-    # No fixed width: the chart takes its column (a 270 px map on a 1,450 px projector column was
-    # unreadable); square cells (scaleanchor) keep the map square-ish at any width, and the height
-    # gives each row about 24 px, room for 11 px tick labels.
-    height = int(min(900, max(360, 140 + 24 * len(ql))))
+    title_spec, margin_top = title_below_modebar(title)
     return _figure(
         [dict(type="heatmap", z=arr, x=kl, y=ql, colorscale=COLORSCALE, zmin=0.0, zmax=max(top, 1e-6),
-              hovertemplate=HOVER, colorbar=dict(title=dict(text="weight"), thickness=12),
+              hovertemplate=HOVER, colorbar=dict(title=dict(text="weight", side="right"), thickness=12),
               **({} if keep is None else {"hoverongaps": False}))],
         dict(
-            title=dict(text=title), height=height, margin=dict(l=10, r=10, t=50, b=10),
-            xaxis=dict(_tick_axis(kl, key_title), tickangle=-90, constrain="domain"),
-            yaxis=dict(_tick_axis(ql, query_title), autorange="reversed", scaleanchor="x", constrain="domain"),
+            title=title_spec, height=_heatmap_height(len(ql), len(kl), kl, margin_top, column_px),
+            margin=dict(l=10, r=10, t=margin_top, b=10),
+            xaxis=dict(_tick_axis(kl, key_title), tickangle=-90),
+            yaxis=dict(_tick_axis(ql, query_title), autorange="reversed"),
         ),
     )
 
@@ -127,12 +149,19 @@ def attention_overview(
     layer_names: Sequence[str] | None = None,
     zmax: float | None = None,
     keep: np.ndarray | None = None,
+    column_px: int = COLUMN_PX,
 ) -> go.Figure:
     """All layers x heads (L, H, Tq, Tk) in ONE figure: a grid of heatmaps with one shared colour scale.
 
     A shared ``coloraxis`` means the same colour is the same weight in every panel, so heads
     can be compared at a glance. Tick labels are hidden in the small panels; hover shows them.
     ``keep`` (Tq, Tk) bool: hidden cells are left empty, as in ``attention_heatmap``.
+
+    Layout for any width, from a phone to a projector: heads are named once, above the top row, and
+    layers once, left of the first column (a title per panel ran into its neighbours at 390 px);
+    with more than four heads the column headers are bare numbers under a "head" label. Each panel
+    keeps square cells (``scaleanchor``, shrinking inside its cell, never stretched 2.8:1 on a wide
+    screen), and the colour bar lies under the grid, so the panels get the whole width.
     """
     arr = np.asarray(maps, dtype=np.float32)
     if arr.ndim != 4:
@@ -140,21 +169,23 @@ def attention_overview(
     arr = _hide_masked(arr, keep)
     n_layers, n_heads = arr.shape[:2]
     _check_map(arr[0, 0], query_labels, key_labels)
-    head_names = list(head_names) if head_names is not None else [f"head {h}" for h in range(n_heads)]
+    short_heads = head_names is None and n_heads > 4
+    if head_names is None:
+        head_names = [str(h) if short_heads else f"head {h}" for h in range(n_heads)]
     layer_names = list(layer_names) if layer_names is not None else [f"layer {l}" for l in range(n_layers)]
     if len(head_names) != n_heads or len(layer_names) != n_layers:
         raise ValueError("head_names and layer_names must have one entry per head and per layer")
     ql, kl = axis_labels(query_labels), axis_labels(key_labels)
     grid, refs = subplot_grid(
-        n_layers, n_heads, [f"{layer_names[l]} · {head_names[h]}" for l in range(n_layers) for h in range(n_heads)],
-        horizontal_spacing=0.02, vertical_spacing=0.06 if n_layers > 1 else 0.0, share_x=True, share_y=True,
-        title_font_size=11,
+        n_layers, n_heads, (), horizontal_spacing=0.02, vertical_spacing=0.04 if n_layers > 1 else 0.0,
+        share_x=False, share_y=False,
     )
     for name, axis in grid.items():  # every panel: categories, no tick labels (hover names the tokens)
-        if name.startswith("xaxis"):
-            axis.update(showticklabels=False, type="category")
-        elif name.startswith("yaxis"):
-            axis.update(showticklabels=False, type="category", autorange="reversed")
+        axis.update(showticklabels=False, type="category", constrain="domain", showgrid=False, zeroline=False)
+        if name.startswith("yaxis"):
+            # square cells, shrinking toward the panel's top so its column header stays next to it
+            axis.update(autorange="reversed", scaleanchor=axis["anchor"], constraintoward="top")
+    labels = _grid_labels(refs, list(head_names), layer_names, n_heads, "head" if short_heads else None)
     traces = [
         dict(type="heatmap", z=arr[l, h], x=kl, y=ql, coloraxis="coloraxis", hovertemplate=HOVER,
              **({} if keep is None else {"hoverongaps": False}),
@@ -163,16 +194,45 @@ def attention_overview(
         for h in range(n_heads)
     ]
     top = _top(arr) if zmax is None else float(zmax)
-    panel = 60 + 5 * max(len(ql), 12)
+    title_spec, margin_top = title_below_modebar(title, extra_top=22)
+    panel_w = (column_px - 40) * (1 - 0.02 * (n_heads - 1)) / n_heads
+    row_px = min(260.0, max(60.0, panel_w * len(ql) / max(1, len(kl))))
     return _figure(
         traces,
         dict(
-            grid, title=dict(text=title), height=int(min(1400, max(260, 80 + panel * n_layers))),
-            margin=dict(l=10, r=10, t=70, b=10),
+            grid, annotations=labels, title=title_spec, height=int(min(1400, margin_top + 70 + row_px * n_layers * 1.04)),
+            margin=dict(l=28, r=10, t=margin_top, b=60),
             coloraxis=dict(colorscale=COLORSCALE, cmin=0.0, cmax=max(top, 1e-6),
-                           colorbar=dict(title=dict(text="weight"), thickness=12)),
+                           colorbar=dict(title=dict(text="weight", side="right"), thickness=10, orientation="h",
+                                         len=0.5, x=0.5, xanchor="center", y=0.0, yref="container", yanchor="bottom",
+                                         ypad=8)),
         ),
     )
+
+
+def _grid_labels(
+    refs: Sequence[tuple[str, str]], head_names: list[str], layer_names: list[str], n_heads: int, head_axis: str | None
+) -> list[Spec]:
+    """Column headers above the top row and row labels left of the first column.
+
+    Placed in each panel's own domain (``"x3 domain"``), so they follow a panel that shrank to keep
+    square cells. ``head_axis`` names the columns once, left of bare-number headers.
+    """
+    font = dict(size=TICK_FONT_PX)
+    labels: list[Spec] = []
+    for h, name in enumerate(head_names):
+        x, y = refs[h]
+        labels.append(dict(text=name, x=0.5, xref=f"{x} domain", y=1.0, yref=f"{y} domain", xanchor="center",
+                           yanchor="bottom", yshift=2, showarrow=False, font=font))
+    for l, name in enumerate(layer_names):
+        x, y = refs[l * n_heads]
+        labels.append(dict(text=name, x=0.0, xref=f"{x} domain", y=0.5, yref=f"{y} domain", xanchor="right",
+                           yanchor="middle", xshift=-4, textangle=-90, showarrow=False, font=font))
+    if head_axis:
+        x, y = refs[0]
+        labels.append(dict(text=head_axis, x=0.0, xref=f"{x} domain", y=1.0, yref=f"{y} domain", xanchor="right",
+                           yanchor="bottom", xshift=-4, yshift=2, showarrow=False, font=font))
+    return labels
 
 
 def entropy_heatmap(
@@ -201,9 +261,12 @@ def entropy_heatmap(
         hovertemplate="%{y} %{x}<br>" + unit + " %{z:.3f}<extra></extra>",
         colorbar=dict(title=dict(text=unit.split(" ")[0]), thickness=12),
     )
+    title_spec, margin_top = title_below_modebar(title)
     layout: Spec = dict(
-        title=dict(text=title), height=int(120 + 45 * n_layers),
-        margin=dict(l=10, r=10, t=50, b=10), yaxis=dict(autorange="reversed", automargin=True), xaxis=dict(automargin=True),
+        title=title_spec, height=int(70 + margin_top + 45 * n_layers),
+        margin=dict(l=10, r=10, t=margin_top, b=10),
+        yaxis=dict(autorange="reversed", automargin=True, tickfont=dict(size=TICK_FONT_PX)),
+        xaxis=dict(automargin=True, tickfont=dict(size=TICK_FONT_PX)),
     )
     if selected is not None:
         l, h = selected
@@ -243,7 +306,7 @@ def stepwise_figure(
         top_title = "scores / sqrt(d_k) (grey: masked, set to -inf)"
     grid, ((x_top, y_top), (x_bottom, y_bottom)) = subplot_grid(
         2, 1, (top_title, "softmax weights"),
-        horizontal_spacing=0.2, vertical_spacing=0.12, share_x=True, share_y=False,
+        horizontal_spacing=0.2, vertical_spacing=0.16, share_x=True, share_y=False, title_font_size=12,
     )
     for name, axis in grid.items():
         if name.startswith("xaxis"):
@@ -269,10 +332,12 @@ def stepwise_figure(
             marker=dict(color="#ff7f0e"), hovertemplate="key %{x}<br>wrong weight %{y:.3f}<extra></extra>",
             xaxis=x_bottom, yaxis=y_bottom,
         ))
+    title_spec, margin_top = title_below_modebar(
+        f"Query {query}:{plotly_text(query_label) if query_label is not None else ''}: scores and weights", extra_top=20)
     return _figure(
         traces,
         dict(
-            grid, barmode="group", height=420, margin=dict(l=10, r=10, t=60, b=10), legend=dict(orientation="h", y=-0.15),
-            title=dict(text=f"Query {query}:{plotly_text(query_label) if query_label is not None else ''}: scores and weights"),
+            grid, barmode="group", height=400 + margin_top, margin=dict(l=10, r=10, t=margin_top, b=10),
+            legend=dict(orientation="h", y=-0.15), title=title_spec,
         ),
     )

@@ -73,3 +73,22 @@ def row_of_subplots(
 ) -> tuple[Spec, list[tuple[str, str]]]:
     """A 1 x len(titles) grid: ``make_subplots(rows=1, cols=n, subplot_titles=..., shared_yaxes=share_y)``."""
     return subplot_grid(1, len(titles), titles, horizontal_spacing, 0.0, share_x=False, share_y=share_y)
+
+
+# Plotly's toolbar (the modebar: camera, zoom, ...) floats over the top right corner of every chart,
+# about 30 px high, and appears on hover and after a tap on a phone. At 390 px a title runs under it,
+# so titles start below this band and the top margin makes room for both.
+MODEBAR_BAND_PX = 34
+TITLE_PX = 26  # one line of Streamlit's title font (16 px) with its leading
+
+
+def title_below_modebar(text: str, extra_top: int = 0) -> tuple[Spec, int]:
+    """A title that starts below the modebar band, and the top margin (px) that holds both.
+
+    ``extra_top`` adds room under the title for what sits above the plot (subplot titles, column
+    headers). The title is pinned to the container's top (``yref="container"``), so its place does
+    not depend on the margin, and left-aligned, away from the modebar's corner.
+    """
+    title = dict(text=text, x=0.0, xref="container", xanchor="left", y=1.0, yref="container", yanchor="top",
+                 pad=dict(t=MODEBAR_BAND_PX, l=4))
+    return title, MODEBAR_BAND_PX + TITLE_PX + extra_top

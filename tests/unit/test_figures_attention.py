@@ -43,7 +43,7 @@ def test_overview_is_one_figure_with_one_shared_colour_scale() -> None:
     assert fig.layout.coloraxis.cmin == 0.0
     assert fig.layout.coloraxis.cmax == pytest.approx(float(maps.max()), rel=1e-6)
     titles = [a.text for a in fig.layout.annotations]
-    assert "layer 1 · head 3" in titles
+    assert titles == ["head 0", "head 1", "head 2", "head 3", "layer 0", "layer 1"], "heads named once above, layers once left"
     with pytest.raises(ValueError):
         attention_overview(maps[0], list("abc"), list("vwxyz"), "bad")
 
@@ -99,7 +99,11 @@ def test_overview_has_a_titled_panel_per_head_on_one_colour_axis(shape: tuple[in
     spec = _spec(attention_overview(maps, ["<s>", "a", "a"], list("vwxyz"), "o"))
     n_layers, n_heads = shape
     assert len(spec["data"]) == n_layers * n_heads and {t["coloraxis"] for t in spec["data"]} == {"coloraxis"}
-    assert [a["text"] for a in spec["layout"]["annotations"]] == [f"layer {l} · head {h}" for l in range(n_layers) for h in range(n_heads)]
+    heads = [str(h) for h in range(n_heads)] if n_heads > 4 else [f"head {h}" for h in range(n_heads)]
+    expected = heads + [f"layer {l}" for l in range(n_layers)] + (["head"] if n_heads > 4 else [])
+    assert [a["text"] for a in spec["layout"]["annotations"]] == expected, "one header per column and per row, not per panel"
+    panels = [k for k in spec["layout"] if k.startswith("yaxis")]
+    assert all(spec["layout"][k]["scaleanchor"] == spec["layout"][k]["anchor"] for k in panels), "square cells in every panel"
     assert spec["data"][0]["y"] == ["0:&lt;s&gt;", "1:a", "2:a"], "labels escaped and kept apart"
     assert spec["layout"]["height"] <= 1400, "size capped however many layers"
 

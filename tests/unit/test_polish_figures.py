@@ -31,12 +31,16 @@ def test_layer_head_grid_has_no_opaque_background() -> None:
         assert colour is not None and colour.replace(" ", "").endswith(",0)"), colour
 
 
-def test_attention_heatmap_fills_its_column_with_square_cells_and_readable_ticks() -> None:
-    from explorer.figures.attention import attention_heatmap  # noqa: PLC0415
+def test_attention_heatmap_fills_its_column_with_square_ish_cells_and_readable_ticks() -> None:
+    from explorer.figures.attention import COLUMN_PX, attention_heatmap  # noqa: PLC0415
 
     labels = [str(i) for i in range(25)]
     fig = attention_heatmap(np.full((25, 25), 1 / 25), labels, labels, "map")
     assert fig.layout.width is None, "a fixed width left the projector column half empty"
-    assert fig.layout.yaxis.scaleanchor == "x"
+    assert fig.layout.yaxis.scaleanchor is None, "square cells by shrinking the width left the map a third of its column"
     assert fig.layout.xaxis.tickfont.size >= 11 and fig.layout.yaxis.tickfont.size >= 11
     assert fig.layout.height >= 24 * 25
+    short = attention_heatmap(np.full((4, 12), 1 / 12), labels[:4], labels[:12], "short")
+    plot_height = short.layout.height - short.layout.margin.t - 30 - 7 * 4  # minus the title band and the key labels
+    assert plot_height <= COLUMN_PX * 0.6, "a 4 x 12 map is wide and short, not a tall block"
+    assert short.layout.height < fig.layout.height

@@ -22,7 +22,6 @@ a one-line message instead of a traceback.
 from __future__ import annotations
 
 import functools
-import io
 import math
 import re
 from dataclasses import dataclass, field
@@ -629,29 +628,3 @@ def shared_colour_range(matrices: list[np.ndarray], metric: str) -> tuple[float,
     if not largest > 0:
         largest = 1.0
     return -largest, largest
-
-
-# ---------------------------------------------------------------------------------------------
-# Downloads
-# ---------------------------------------------------------------------------------------------
-
-
-def matrix_to_csv(matrix: np.ndarray, row_name: str = "row", column_name: str = "col") -> bytes:
-    """A 2-D array as CSV bytes with a header row and an index column; 6 significant digits."""
-    matrix = np.asarray(matrix)
-    if matrix.ndim != 2:
-        matrix = matrix.reshape(matrix.shape[0], -1)
-    buffer = io.StringIO()
-    header = [f"{row_name}\\{column_name}"] + [str(j) for j in range(matrix.shape[1])]
-    buffer.write(",".join(header) + "\n")
-    for i, row in enumerate(matrix):
-        buffer.write(str(i) + "," + ",".join(f"{v:.6g}" for v in row) + "\n")
-    return buffer.getvalue().encode("utf-8")
-
-
-def matrices_to_npz(matrices: dict[str, np.ndarray]) -> bytes:
-    """Several named arrays in one compressed ``.npz`` (load with ``numpy.load``)."""
-    buffer = io.BytesIO()
-    safe = {re.sub(r"[^A-Za-z0-9_]+", "_", name).strip("_") or "array": np.asarray(a) for name, a in matrices.items()}
-    np.savez_compressed(buffer, **safe)  # type: ignore[arg-type]
-    return buffer.getvalue()

@@ -13,18 +13,16 @@ and cost most of a page rerun.
 from __future__ import annotations
 
 import base64
-import csv
 import functools
-import io
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import plotly.graph_objects as go
 from PIL import Image, ImageDraw
 from plotly.colors import sample_colorscale
 
+from explorer.exports import png_bytes
 from explorer.figures.layout import Spec, row_of_subplots
 
 COLORSCALE = "Viridis"
@@ -46,13 +44,6 @@ def to_uint8_image(image: Image.Image | np.ndarray) -> np.ndarray:
     if array.ndim == 2:
         array = np.repeat(array[..., None], 3, axis=-1)
     return array
-
-
-def png_bytes(image: Image.Image | np.ndarray) -> bytes:
-    """Encode an image as PNG bytes."""
-    buffer = io.BytesIO()
-    Image.fromarray(to_uint8_image(image)).save(buffer, format="PNG")  # optimize=True is 10x slower for ~0% gain here
-    return buffer.getvalue()
 
 
 def _upscale(array: np.ndarray, display_px: int) -> tuple[np.ndarray, int]:
@@ -408,6 +399,45 @@ def head_statistics_figure(
 
 
 
+# ----------------------------------------------------------------------------- training scrubber
+def training_figure(
+    loss_curve: Sequence[tuple[int, float]], steps: Sequence[int], accuracy: Sequence[float], box_ratio: Sequence[float],
+    marker_step: int | None,
+) -> go.Figure:
+    """Left: the training loss; right: held-out accuracy and the rollout-box ratio at every snapshot.
+
+    The rollout-box ratio is the [CLS] rollout's share on the object's patches over their share of
+    the image (1 = a uniform map), so it shares the right panel on its own axis. A dashed line marks
+    the snapshot on show (``None``: the shipped model, after the last step).
+    """
+    layout, refs = row_of_subplots(("Training loss", "Held-out accuracy and rollout on the object"), horizontal_spacing=0.16)
+    (x1, y1), (x2, y2) = refs
+    xs, ys = zip(*loss_curve) if loss_curve else ((), ())
+    data: list[Spec] = [
+        {"type": "scatter", "x": list(xs), "y": [round(v, DECIMALS) for v in ys], "mode": "lines", "name": "training loss",
+         "xaxis": x1, "yaxis": y1, "hovertemplate": "step %{x}: loss %{y:.3f}<extra></extra>"},
+        {"type": "scatter", "x": list(steps), "y": [round(100 * a, 2) for a in accuracy], "mode": "lines+markers",
+         "name": "held-out accuracy (%)", "xaxis": x2, "yaxis": y2, "hovertemplate": "step %{x}: %{y:.1f}%<extra></extra>"},
+        {"type": "scatter", "x": list(steps), "y": [round(r, 3) for r in box_ratio], "mode": "lines+markers",
+         "name": "rollout on the object (x uniform)", "xaxis": x2, "yaxis": "y3", "line": {"dash": "dot"},
+         "hovertemplate": "step %{x}: %{y:.2f}x a uniform map<extra></extra>"},
+    ]
+    layout["yaxis"].update(title={"text": "loss"}, rangemode="tozero")
+    layout["yaxis2"].update(title={"text": "accuracy (%)"}, range=[0, 100])
+    layout["yaxis3"] = {"overlaying": y2, "side": "right", "anchor": x2, "rangemode": "tozero", "showgrid": False,
+                        "title": {"text": "x uniform"}}
+    for axis in ("xaxis", "xaxis2"):
+        layout[axis].update(title={"text": "optimiser step"})
+    shapes: list[Spec] = []
+    if marker_step is not None:
+        shapes = [{"type": "line", "xref": x, "yref": f"{y} domain", "x0": marker_step, "x1": marker_step, "y0": 0, "y1": 1,
+                   "line": {"dash": "dash", "color": "grey"}} for x, y in refs]
+    layout.update(shapes=shapes, height=320, margin={"l": 50, "r": 50, "t": 40, "b": 40},
+                  legend={"orientation": "h", "y": -0.3})
+    return _figure(data, layout)
+
+
+
 # ----------------------------------------------------------------------------- exports
 def colourise(grid_map: np.ndarray, colorscale: str = COLORSCALE) -> np.ndarray:
     """(gh, gw) values -> (gh, gw, 3) uint8 colours, scaled to the map's own [min, max]."""
@@ -430,28 +460,4 @@ def overlay_png(
         raise ValueError(f"alpha must be in [0, 1]; got {alpha}")
     base = Image.fromarray(to_uint8_image(image)).resize((size, size), Image.Resampling.NEAREST)
     heat = Image.fromarray(colourise(grid_map)).resize((size, size), Image.Resampling.NEAREST)
-    buffer = io.BytesIO()
-    Image.blend(base, heat, alpha).save(buffer, format="PNG")
-    return buffer.getvalue()
-
-
-def attention_npz(attention: np.ndarray, **extras: np.ndarray) -> bytes:
-    """Compressed NPZ with ``attention`` (L, H, T, T) and any extra named arrays (e.g. rollout, grid)."""
-    buffer = io.BytesIO()
-    arrays: dict[str, Any] = {"attention": np.asarray(attention, dtype=np.float32), **{k: np.asarray(v) for k, v in extras.items()}}
-    np.savez_compressed(buffer, **arrays)
-    return buffer.getvalue()
-
-
-def cls_attention_csv(maps: np.ndarray) -> str:
-    """CSV of [CLS]-to-patch attention, long format: layer, head, patch, row, col, weight (all numbered from 0, as everywhere)."""
-    n_layers, n_heads, gh, gw = maps.shape
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["layer", "head", "patch", "row", "col", "weight"])
-    for layer in range(n_layers):
-        for head in range(n_heads):
-            for patch in range(gh * gw):
-                r, c = divmod(patch, gw)
-                writer.writerow([layer, head, patch, r, c, f"{maps[layer, head, r, c]:.6g}"])
-    return buffer.getvalue()
+    return png_bytes(Image.blend(base, heat, alpha))

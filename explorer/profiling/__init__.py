@@ -40,7 +40,6 @@ from explorer.profiling.tables import (
     module_table,
     operator_table,
     result_summary,
-    to_csv,
     to_json,
 )
 
@@ -49,6 +48,6 @@ __all__ = [
     "ProfilerBusyError", "ProfilingError", "ScalingResult", "add_cli_arguments", "build_request", "check_budget",
     "default_sizes", "diff_modules", "diff_operators", "estimate", "fit_exponent", "format_bytes", "is_locked",
     "linear_flops", "lock_status", "module_table", "operator_table", "parse_sizes", "profile_model", "profiler_enabled",
-    "profiler_lock", "result_summary", "run_cli", "scaling_sweep", "small_config", "to_csv", "to_json", "with_size",
+    "profiler_lock", "result_summary", "run_cli", "scaling_sweep", "small_config", "to_json", "with_size",
     "zoo_available",
 ]

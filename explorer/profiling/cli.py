@@ -21,12 +21,13 @@ import gzip
 import sys
 from pathlib import Path
 
+from explorer.exports import table_csv
 from explorer.profiling.captions import memory_statement, overhead_statement
 from explorer.profiling.estimate import DEFAULT_MAX_SECONDS, format_bytes, format_flops
 from explorer.profiling.phases import GENERATORS, PHASES, PhaseProfile, generator_for, profile_phases, prompt_ids
 from explorer.profiling.request import DEFAULT_ACTIVE, DEFAULT_WARMUP, MODELS, MODES, ProfilingError, build_request
 from explorer.profiling.runner import ProfileResult, profile_model
-from explorer.profiling.tables import module_table, operator_table, result_summary, to_csv, to_json
+from explorer.profiling.tables import module_table, operator_table, result_summary, to_json
 
 FORMATS = ("table", "csv", "json")
 
@@ -185,7 +186,7 @@ def run_generation_cli(args: argparse.Namespace) -> int:
         import pandas as pd
 
         rows = [r for p in phases for r in phase_records(result, p, args.depth)]
-        sys.stdout.write(to_csv(pd.DataFrame.from_records(rows)))
+        sys.stdout.write(table_csv(pd.DataFrame.from_records(rows)).decode())
     else:
         print("\n\n".join(format_phase_table(result, p, args.depth) for p in phases))
     return 0
@@ -209,7 +210,7 @@ def run_cli(args: argparse.Namespace) -> int:
         print("error: interrupted", file=sys.stderr)
         return 130
     if args.format == "csv":
-        sys.stdout.write(to_csv(module_table(result, args.depth)))
+        sys.stdout.write(table_csv(module_table(result, args.depth)).decode())
     elif args.format == "json":
         sys.stdout.write(to_json(result, args.depth) + "\n")
     else:

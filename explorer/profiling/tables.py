@@ -164,10 +164,6 @@ def to_json(result: ProfileResult, max_depth: int | None = None) -> str:
     return json.dumps({"summary": result_summary(result), "modules": modules}, indent=2)
 
 
-def to_csv(frame: pd.DataFrame) -> str:
-    return frame.to_csv(index=False)
-
-
 # --------------------------------------------------------------------------- display-ready frames (page and CLI)
 
 INDENT = "\u2003"  # em space: survives table rendering, unlike leading ASCII spaces

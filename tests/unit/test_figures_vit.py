@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import io
 
 import numpy as np
@@ -110,19 +109,6 @@ def test_overlay_png_size_and_blend() -> None:
 def test_colourise_constant_map() -> None:
     colours = figs.colourise(np.ones((3, 3)))
     assert colours.shape == (3, 3, 3) and len({tuple(c) for c in colours.reshape(-1, 3)}) == 1
-
-
-def test_npz_and_csv_exports_round_trip() -> None:
-    attention = softmax_maps((2, 3, 5, 5))
-    maps = attention[:, :, 0, 1:].reshape(2, 3, 2, 2)
-    archive = np.load(io.BytesIO(figs.attention_npz(attention, cls_maps=maps, grid=np.array([2, 2]))))
-    np.testing.assert_allclose(archive["attention"], attention, atol=1e-6)
-    assert archive["cls_maps"].shape == (2, 3, 2, 2) and list(archive["grid"]) == [2, 2]
-    rows = list(csv.DictReader(io.StringIO(figs.cls_attention_csv(maps))))
-    assert len(rows) == 2 * 3 * 4
-    last = rows[-1]
-    assert (last["layer"], last["head"], last["patch"], last["row"], last["col"]) == ("1", "2", "3", "1", "1")
-    assert float(last["weight"]) == pytest.approx(maps[1, 2, 1, 1], rel=1e-5)
 
 
 def test_default_figures_are_small() -> None:

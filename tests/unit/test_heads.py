@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import math
 
 import numpy as np
@@ -11,8 +9,6 @@ import pytest
 import torch
 
 from explorer.analysis.heads import (
-    attention_csv,
-    attention_npz,
     combine_heads,
     entropy_by_kind,
     head_entropy,
@@ -66,28 +62,3 @@ def test_entropy_table_and_extremes() -> None:
     assert table.shape == (2, 2)
     low, high = sharpest_and_most_diffuse(table)
     assert low == (0, 0) and table[high] == pytest.approx(1.0)
-
-
-def test_csv_export_is_tidy_and_safe() -> None:
-    maps = np.arange(2 * 1 * 2 * 3, dtype=np.float32).reshape(2, 1, 2, 3) / 10
-    data = attention_csv(maps, ["a", "=cmd"], ["x", ",", '"'], kind="encoder_self")
-    rows = list(csv.reader(io.StringIO(data.decode("utf-8"))))
-    assert rows[0] == ["kind", "layer", "head", "query_index", "query_token", "key_index", "key_token", "weight"]
-    assert len(rows) == 1 + 2 * 1 * 2 * 3
-    assert rows[1][:7] == ["encoder_self", "0", "0", "0", "a", "0", "x"]
-    assert {r[6] for r in rows[1:]} == {"x", ",", '"'}  # commas and quotes survive quoting
-    assert all(not r[4].startswith("=") for r in rows[1:])  # no formula injection
-    assert float(rows[-1][7]) == pytest.approx(maps[1, 0, 1, 2], abs=1e-6)
-    with pytest.raises(ValueError):
-        attention_csv(maps, ["a"], ["x", "y", "z"])
-
-
-def test_npz_export_round_trips_without_pickle() -> None:
-    maps = np.random.default_rng(0).random((2, 4, 3, 5)).astype(np.float32)
-    data = attention_npz(maps, ["a", "b", "c"], list("vwxyz"), kind="decoder_cross")
-    loaded = np.load(io.BytesIO(data), allow_pickle=False)
-    np.testing.assert_array_equal(loaded["weights"], maps)
-    assert list(loaded["query_tokens"]) == ["a", "b", "c"]
-    assert str(loaded["kind"]) == "decoder_cross"
-    single = np.load(io.BytesIO(attention_npz(maps[0, 0], ["a", "b", "c"], list("vwxyz"))))
-    assert single["weights"].shape == (1, 1, 3, 5)

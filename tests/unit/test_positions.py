@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import math
 
 import numpy as np
@@ -296,20 +295,6 @@ def test_auto_dimensions_stay_in_range() -> None:
     for d in (2, 4, 16, 128, 1024):
         dims = pa.auto_dimensions(d)
         assert dims and all(0 <= x < d for x in dims)
-
-
-# --- exports ----------------------------------------------------------------------------------
-
-
-def test_csv_and_npz_round_trip() -> None:
-    matrix = np.arange(6, dtype=float).reshape(2, 3) / 7
-    csv = pa.matrix_to_csv(matrix, "pos", "dim").decode()
-    lines = csv.strip().splitlines()
-    assert lines[0] == "pos\\dim,0,1,2" and len(lines) == 3
-    assert float(lines[1].split(",")[2]) == pytest.approx(1 / 7, rel=1e-5)
-    data = np.load(io.BytesIO(pa.matrices_to_npz({"M 5": matrix, "rope/scores": np.eye(2)})))
-    assert set(data.files) == {"M_5", "rope_scores"}
-    assert np.allclose(data["M_5"], matrix)
 
 
 # --- Process-wide caches used by the page (pure functions of immutable arguments, bounded, read-only)

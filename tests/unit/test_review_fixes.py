@@ -26,6 +26,7 @@ from explorer.analysis import heads, rollout
 from explorer.analysis import positions as pa
 from explorer.analysis.distance import RunSummary, ViTRun, mean_attention_distance, uniform_attention_distance
 from explorer.analysis.stepwise import AttentionRun, scaled_dot_product_steps
+from explorer.exports import grid_attention_csv
 from explorer.figures import attention as attention_figures
 from explorer.figures import positions as pf
 from explorer.figures import vit as vit_figures
@@ -448,7 +449,7 @@ def test_vit_figures_and_exports_number_layers_and_heads_from_zero() -> None:
     assert tuple(np.asarray(overview.data[0].customdata)[0, 0]) == (0, 0, 0)
     stats = vit_figures.head_statistics_figure({"a": (maps[..., 0, 0], maps[..., 1, 1])})
     assert min(stats.data[0].x) == pytest.approx(0.0) and min(stats.data[0].customdata) == 0
-    rows = list(csv.DictReader(io.StringIO(vit_figures.cls_attention_csv(maps))))
+    rows = list(csv.DictReader(io.StringIO(grid_attention_csv(maps).decode())))
     assert (rows[0]["layer"], rows[0]["head"]) == ("0", "0") and (rows[-1]["layer"], rows[-1]["head"]) == ("1", "2")
 
 

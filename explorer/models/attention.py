@@ -202,8 +202,10 @@ class MultiHeadAttention(nn.Module):
         through a view (no copy), as Hugging Face's ``repeat_kv`` does with ``expand``."""
         batch, n_heads, n_queries, d_head = q.shape
         group = n_heads // k.shape[1]
-        q_grouped = q.view(batch, k.shape[1], group, n_queries, d_head)
-        scores = (q_grouped @ k[:, :, None].transpose(-2, -1)) / math.sqrt(self.d_head)  # (B, nkv, g, Tq, Tk)
+        # Scaling the queries before the product equals scaling the scores (Eq. 1) and touches Tq x d_head
+        # numbers instead of Tq x Tk.
+        q_grouped = q.view(batch, k.shape[1], group, n_queries, d_head) * (1.0 / math.sqrt(self.d_head))
+        scores = q_grouped @ k[:, :, None].transpose(-2, -1)  # (B, nkv, g, Tq, Tk)
         scores = scores.view(batch, n_heads, n_queries, k.shape[2])
         weights = softmax_with_mask(scores, keep)
         mixed = self.attn_dropout(weights).view(batch, k.shape[1], group, n_queries, k.shape[2])

@@ -1,8 +1,9 @@
-"""Transformer: type a date, watch every attention head, and see scaled dot-product attention step by step.
+"""Transformer: translate a sentence or a date, watch every attention head, replay the dates model's training,
+weigh attention by value norms, and see scaled dot-product attention step by step.
 
-Widgets -> ``explorer.views.transformer`` (tables, figures, numbers) -> placed here. Every widget that
-defines the view is bound to a URL query parameter, so a link reproduces it; hostile URL values get a
-visible notice. User text is only ever shown as plain text (code blocks, dataframes, chart labels).
+Widgets -> ``explorer.views.transformer`` (tables, figures, numbers, the URL schema) -> placed here. Every
+widget that defines the view is bound to a URL query parameter, so a link reproduces it; hostile URL values
+get a visible notice. User text is only ever shown as plain text (code blocks, dataframes, chart labels).
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ import time
 import streamlit as st
 
 from explorer.analysis.stepwise import KIND_LABELS
-from explorer.inputs.params import ParamSpec
 from explorer.inputs.text import (
     MAX_PREFIX_CHARS,
     MAX_TEXT_CHARS,
@@ -23,34 +23,47 @@ from explorer.inputs.text import (
     replace_surrogates,
     surrogate_notice,
 )
-from explorer.views.transformer import HEAD_MODES, MODELS, TOP_K_MAX, VIEWS, AttentionSettings, attention_view, layer_counts, step_view, token_styles
+from explorer.views import transformer as tfv
 from explorer.views.translation import DEFAULT_TEXT as SENTENCES
-from explorer.views.translation import MODEL_LABELS, TRANSLATORS, dates_notice
+from explorer.views.translation import TRANSLATORS, dates_notice, translator_shape
 from ui import cache
 from ui.share import clean_link
+from ui.translator import place_steps, place_value_shares, plot, value_toggle
 from ui.translator import render as render_translator
 
 DEFAULT_TEXT = "Thursday 26 November 2026"
-# The first choice is the default: a new visitor sees a real translation (English -> Portuguese) with clear word alignment.
-CHOICES = {**{key: MODEL_LABELS[key] for key in TRANSLATORS}, "trained": MODEL_LABELS["dates"], "untrained": "dates, untrained (random weights)"}
+CHOICES = tfv.model_choices()  # the first is the default: a new visitor sees a real translation (English -> Portuguese)
+NO_STEPS = {  # why the training-step slider is not there, one line per model without snapshots
+    "en-pt": "Training steps: only for the dates model trained here (Mozilla trained the Marian translators and ships only their final weights).",
+    "untrained": "Training steps: only for the trained dates model (this one is its initialisation, random weights).",
+}
 
 
-def _reset_default_text() -> None:
-    """Switching model replaces an untouched default text by the new model's default (typed text stays)."""
+def _shape(model_key: str):  # noqa: ANN202 - a ModelShape
+    return translator_shape(model_key) if model_key in TRANSLATORS else tfv.dates_shape(cache.zoo_model(tfv.MODELS[model_key]).config)
+
+
+def _snapshots():  # noqa: ANN202 - (Snapshots | None, one-line reason | None)
+    try:
+        return cache.lab_snapshots(), None
+    except ValueError as error:  # missing or damaged files: the rest of the page works without them
+        return None, str(error)
+
+
+def _on_model_change() -> None:
+    """Switching model: an untouched default text becomes the new model's default (typed text stays), and
+    layer and head are clamped to the new model's counts (the step slider, gone, leaves the link by itself)."""
+    new = st.session_state.get("tf_model", "")
     if st.session_state.get("tf_text") in {DEFAULT_TEXT, *SENTENCES.values()}:
         # Set, not popped: the text box keeps its identity (its key) across models, and the browser only
         # replaces what it shows when the value comes through session state; a popped key left the old
         # model's sentence in the box while the server translated the new default.
-        st.session_state["tf_text"] = SENTENCES.get(st.session_state.get("tf_model", ""), DEFAULT_TEXT)
+        st.session_state["tf_text"] = SENTENCES.get(new, DEFAULT_TEXT)
         st.query_params.pop("tf_text", None)
-PLOT_CONFIG = {"displaylogo": False, "toImageButtonOptions": {"format": "png", "scale": 2}}
-
-
-def plot(fig, key: str, caption: str, width: str = "stretch") -> None:  # noqa: ANN001
-    """Place a figure with a PNG download (the modebar camera) named after the chart, and its caption."""
-    config = {**PLOT_CONFIG, "toImageButtonOptions": {**PLOT_CONFIG["toImageButtonOptions"], "filename": f"transformer_{key}"}}
-    st.plotly_chart(fig, key=f"tf_{key}", config=config, theme="streamlit", width=width)
-    st.caption(caption)
+    shape = _shape(tfv.chosen_model(new, None))
+    for key, top in (("tf_layer", shape.n_layers - 1), ("tf_head", shape.n_heads - 1)):
+        if int(st.session_state.get(key, 0) or 0) > top:
+            st.session_state[key] = top
 
 
 started = time.perf_counter()
@@ -61,25 +74,18 @@ st.caption(
     "what it writes, and where every attention head looks."
 )
 
-# Every URL-bound widget and what its value may hold. ``clean_link`` drops values that do not fit,
-# with a notice, BEFORE any bound widget is created (Streamlit would otherwise reset them silently,
-# or raise on some). Both models share one architecture, so the ranges come from the trained entry.
-_arch = cache.zoo_model(MODELS["trained"]).config
-URL_SCHEMA = {
-    "tf_model": ParamSpec("choice", choices=tuple(CHOICES)),
-    "tf_temp": ParamSpec("float", minimum=0.0, maximum=TEMPERATURE_MAX),
-    "tf_topk": ParamSpec("int", minimum=1, maximum=TOP_K_MAX),
-    "tf_view": ParamSpec("choice", choices=tuple(VIEWS)),
-    "tf_layer": ParamSpec("int", minimum=0, maximum=max(_arch.n_encoder_layers, _arch.n_decoder_layers, 6) - 1),  # Marian: 6 encoder layers
-    "tf_head": ParamSpec("int", minimum=0, maximum=max(_arch.n_heads, 8) - 1),
-    "tf_align_layer": ParamSpec("int", minimum=0, maximum=1),
-    "tf_align_head": ParamSpec("choice", choices=("mean", *(str(h) for h in range(8)))),
-    "tf_merge": ParamSpec("bool"),
-    "tf_heads": ParamSpec("choice", choices=HEAD_MODES),
-    "tf_query": ParamSpec("int", minimum=0, maximum=max(_arch.max_len, 320)),  # Marian: up to 2.5 x 128 pieces
-    "tf_mistake": ParamSpec("bool"),
-}
-clean_link(URL_SCHEMA)
+# ``clean_link`` drops URL values that do not fit, with a notice, BEFORE any bound widget is created
+# (Streamlit would otherwise reset them silently, or raise on some). The ranges are the chosen model's,
+# so the model is read from the radio's state or the link first. A value a widget already holds came
+# from that widget, not from a link (a link opens a new session): after a model switch the URL keeps
+# the old model's layer until the widget, clamped by ``_on_model_change``, writes the new one.
+model_key = tfv.chosen_model(st.session_state.get("tf_model"), st.query_params.get("tf_model"))
+snaps, snaps_error = _snapshots() if model_key == "trained" else (None, None)
+schema = tfv.url_schema(_shape(model_key), tfv.step_choices(snaps.steps) if snaps is not None else ())
+clean_link({name: spec for name, spec in schema.items() if name not in st.session_state})
+if snaps is None and "tf_step" in st.query_params and "tf_step" not in st.session_state:
+    st.query_params.pop("tf_step")
+    st.warning(f"Ignored from the link: 'tf_step'. {snaps_error or NO_STEPS.get(model_key, NO_STEPS['en-pt'])}", icon=":material/link:")
 # Text is not in the schema: a 10,000-character link is cut with a message, not dropped. Its raw
 # length is read here because the text box's max_chars cuts it silently.
 raw_text_param = st.query_params.get("tf_text")
@@ -96,11 +102,14 @@ for state_key, what in (("tf_text", "text"), ("tf_prefix", "prefix")):
 
 top = st.columns([3, 1])
 model_choice = top[1].radio(
-    "Model", list(CHOICES), captions=list(CHOICES.values()), key="tf_model", bind="query-params", on_change=_reset_default_text,
+    "Model", list(CHOICES), captions=list(CHOICES.values()), key="tf_model", bind="query-params",
+    on_change=_on_model_change,
     help="A pretrained translator, the dates model trained here, or the dates architecture with random weights.",
 )
+if model_choice != "trained":
+    top[1].caption(NO_STEPS.get(model_choice, NO_STEPS["en-pt"]))
 if model_choice in TRANSLATORS:
-    render_translator(model_choice, top[0])
+    render_translator(model_choice, top[0], _shape(model_choice))
     st.caption(f"Server time for this view: {(time.perf_counter() - started) * 1000:.0f} ms.")
     st.stop()
 text_raw = top[0].text_input(
@@ -108,10 +117,29 @@ text_raw = top[0].text_input(
     help=f"Any date, in any format. The model reads at most its max_len characters; the box takes {MAX_TEXT_CHARS}.",
 )
 
-entry = cache.zoo_model(MODELS[model_choice])
+entry = cache.zoo_model(tfv.MODELS[model_choice])
 cfg = entry.config
-n_layers_by_kind = layer_counts(cfg)
+n_layers_by_kind = tfv.layer_counts(cfg)
 max_layers = max(n_layers_by_kind.values())
+train_step = None  # None: the shipped weights; else the snapshot after that many training steps
+if snaps is not None:
+    chosen_step = top[0].select_slider(
+        "Training step (replay training on this input)", options=tfv.step_choices(snaps.steps), value=tfv.SHIPPED_STEP, key="tf_step",
+        bind="query-params", help="Every view below at a snapshot of training: 0 = the random initialisation; 'shipped' = the model as shipped.",
+    )
+    train_step = None if chosen_step == tfv.SHIPPED_STEP else int(chosen_step)
+elif snaps_error:
+    top[1].caption(escape_markdown(f"Training steps unavailable: {snaps_error}"))
+if train_step is not None:
+    panel = tfv.training_panel(snaps, train_step)
+    with st.container(border=True):
+        st.markdown(panel.summary)
+        st.caption(panel.provenance)
+        left, right = st.columns(2)
+        with left:
+            plot(panel.loss, "train_loss", "Training loss of the snapshot run; the dashed line is the chosen step.")
+        with right:
+            plot(panel.metrics, "train_metrics", "Measured on held-out dates when the snapshots were written; the dashed line is the chosen step.")
 
 if entry.warning:
     st.warning(entry.warning)
@@ -133,7 +161,7 @@ with st.expander("Decoding settings", expanded=decoding_open, key="tf_decoding")
         "Temperature", min_value=0.0, max_value=TEMPERATURE_MAX, value=0.0, step=0.1, key="tf_temp", bind="query-params",
         help="0 = greedy (argmax). Above 0, the next token is sampled from softmax(logits / T), seeded by the sidebar seed.",
     )
-    top_k = dcols[1].slider("Top-k shown per step", 1, TOP_K_MAX, 5, key="tf_topk", bind="query-params")
+    top_k = dcols[1].slider("Top-k shown per step", 1, tfv.TOP_K_MAX, 5, key="tf_topk", bind="query-params")
     prefix_raw = dcols[2].text_input(
         "Target prefix (teacher forcing)", value="", max_chars=MAX_PREFIX_CHARS, key="tf_prefix", bind="query-params",
         help="Characters forced as the first output, e.g. '19' to make the model start the year with 19.",
@@ -158,9 +186,12 @@ for message in text_check.warnings + prefix_check.warnings:  # they quote user c
 for message in text_check.infos + prefix_check.infos:
     st.info(escape_markdown(message))
 
-seed = int(st.session_state.get("seed", 0) or 0)
+seed = int(st.session_state.get("seed", 0) or 0) if temperature > 0 else 0
 try:
-    run = cache.translation(MODELS[model_choice], bool(entry.trained), text_check.text, temperature, int(top_k), prefix_check.text, seed if temperature > 0 else 0)
+    if train_step is None:
+        run, model = cache.translation(tfv.MODELS[model_choice], bool(entry.trained), text_check.text, temperature, int(top_k), prefix_check.text, seed), entry.model
+    else:
+        run, model = cache.snapshot_translation(train_step, text_check.text, temperature, int(top_k), prefix_check.text, seed), snaps.model(train_step)
 except ValueError as error:  # e.g. a config the decoder refuses; one line, no traceback
     st.error(escape_markdown(f"The model could not run on this input: {error}"))
     st.stop()
@@ -170,21 +201,22 @@ output_area = st.container()
 st.subheader("Attention")
 vcols = st.columns([2, 1, 1, 1])
 view_name = vcols[0].radio(
-    "View", list(VIEWS), captions=[KIND_LABELS[k] for k in VIEWS.values()], key="tf_view", bind="query-params",
+    "View", list(tfv.VIEWS), captions=[KIND_LABELS[k] for k in tfv.VIEWS.values()], key="tf_view", bind="query-params",
     help="Which attention to look at: the encoder's, the decoder's masked self-attention, or the decoder's look at the source.",
 )
 layer = vcols[1].number_input("Layer", min_value=0, max_value=max(0, max_layers - 1), value=0, step=1, key="tf_layer", bind="query-params")
 head = vcols[2].number_input("Head", min_value=0, max_value=cfg.n_heads - 1, value=0, step=1, key="tf_head", bind="query-params")
-head_mode = vcols[3].radio("Heads", HEAD_MODES, key="tf_heads", bind="query-params", help="One head, or all heads of the layer combined by mean or max.")
+head_mode = vcols[3].radio("Heads", tfv.HEAD_MODES, key="tf_heads", bind="query-params", help="One head, or all heads of the layer combined by mean or max.")
+weighted = value_toggle()
 cut = text_check.original_length - len(text_check.text) if text_check.truncated else 0
-settings = AttentionSettings(model_choice, text_check.text, cut, int(top_k), view_name, int(layer), int(head), head_mode)
-view = attention_view(run, entry.tokenizer.unk_id, n_layers_by_kind, settings)
+settings = tfv.AttentionSettings(model_choice, text_check.text, cut, int(top_k), view_name, int(layer), int(head), head_mode, weighted)
+view = tfv.attention_view(run, entry.tokenizer.unk_id, n_layers_by_kind, settings, model)
 
 # ---- Tokens and output ------------------------------------------------------------------------
 with output_area:
     st.subheader("Tokens and output")
     st.markdown("**Source tokens** (what the encoder reads; ⚠ = unknown character read as `<unk>`, ✂ = truncation)")
-    st.dataframe(view.tokens.style.apply(token_styles, axis=None) if view.tokens_highlight else view.tokens, width="stretch")
+    st.dataframe(view.tokens.style.apply(tfv.token_styles, axis=None) if view.tokens_highlight else view.tokens, width="stretch")
     st.markdown("**Output**" + ("" if view.finished else " (stopped at the step limit, no end token)"))
     st.code(view.output or "(empty)", language=None)
     notice = dates_notice(text_check.text)
@@ -211,9 +243,10 @@ with output_area:
 
 plot(
     view.heatmap, "heatmap", caption=
-    "Rows are queries (the token doing the looking), columns are keys (the tokens looked at); each row sums to 1 "
+    "Rows are queries (the token doing the looking), columns are keys (the tokens looked at); each row of weights sums to 1 "
     "(for 'max' it need not). Hover a cell for query, key and weight. " + view.heatmap_note,
 )
+place_value_shares(view)
 plot(
     view.overview, "overview",
     "All layers (rows) × heads (columns) of this attention type in one figure with one colour scale, so the same colour is "
@@ -250,27 +283,10 @@ query = scols[0].slider(
     help="The row of the attention map to compute by hand.", disabled=n_queries == 1,
 )
 mistake = scols[1].toggle("Mask with 0 instead of −∞ (the mistake)", key="tf_mistake", bind="query-params")
-step = step_view(entry.model, run, view, int(query), mistake)
-st.markdown(escape_markdown(f"Layer {step.layer}, head {step.head}, query {step.query} = {step.query_label}, d_k = {step.d_k}."))
+step = tfv.step_view(model, run, view, int(query), mistake)
 if head_mode != "single":
     st.caption(f"The maths is per head: showing head {step.head} (the heatmap above combines heads by {head_mode}).")
-
-with st.expander("1 · Q, K and V (projections of the layer input)", expanded=False):
-    st.caption("q = x_query W_Q, k = x_key W_K, v = x_key W_V for this head (Section 3.2.2). Rounded to 3 decimals.")
-    for title, frame in (("**q** (the query row)", step.q), ("**K** (one row per key)", step.k), ("**V** (one row per key)", step.v)):
-        st.markdown(title)
-        st.dataframe(frame, width="stretch")
-
-st.markdown("**2-5 · scores, scaling, mask, softmax** (one row per key)")
-st.dataframe(step.table, hide_index=True, width="stretch")
-st.caption(
-    f"Recomputed weights match the model's own to {step.gap:.1e} (max absolute difference over the whole head). "
-    "Scaling by √d_k keeps the dot products from growing with d_k and saturating the softmax (Section 3.2.1)."
-)
-plot(step.figure, "steps", "Top: the scaled scores of this query for each key" + (" (grey = hidden by the mask)" if step.hidden else "")
-     + ". Bottom: the weights after the softmax.")
-st.markdown("**6 · weighted sum of V** (the head's output for this query)")
-st.dataframe(step.output, width="stretch")
+place_steps(step, "Scaling by √d_k keeps the dot products from growing with d_k and saturating the softmax (Section 3.2.1).")
 if mistake:
     if not step.has_mask:
         st.info("This attention has no mask (every query may see every key), so 0 and −∞ agree. Pick decoder masked self-attention to see the leak.")

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from explorer.inputs.images import LoadedImage
     from explorer.lab.latency import Latency
     from explorer.lab.snapshots import Snapshots
+    from explorer.lab.vit_snapshots import ViTSnapshots
     from explorer.lessons.reveals import Reveal
     from explorer.zoo import ZooModel
 
@@ -73,22 +74,38 @@ def decoded_upload(data: bytes, filename: str) -> LoadedImage:
 
 
 @st.cache_data(max_entries=32, show_spinner="Running the model...")
-def vit_run(name: str, trained: bool, pixels: np.ndarray, size: int) -> ViTRun:
-    """One ViT forward pass at ``size``; ``trained`` is part of the key so a fallback model's results never outlive it."""
-    from explorer.views.vit import run_image  # noqa: PLC0415
+def vit_run(name: str, trained: bool, pixels: np.ndarray, size: int, step: int | None = None) -> ViTRun:
+    """One ViT forward pass at ``size``; ``trained`` is part of the key so a fallback model's results never outlive it.
 
+    ``step``: the shapes ViT's training snapshot after that many steps (``explorer.lab.vit_snapshots``) instead.
+    """
+    return _vit_forward(name, pixels, size, step)
+
+
+@st.cache_data(max_entries=16, show_spinner="Running the model at the larger size...")
+def vit_summary(name: str, trained: bool, pixels: np.ndarray, size: int, step: int | None = None) -> RunSummary:
+    """Maps and statistics only: at 128 px the full attention would be 67 MB per entry."""
+    from explorer.analysis.distance import RunSummary  # noqa: PLC0415
+
+    return RunSummary(_vit_forward(name, pixels, size, step))
+
+
+def _vit_forward(name: str, pixels: np.ndarray, size: int, step: int | None) -> ViTRun:
+    """The zoo model ``name``, or the shapes snapshot at ``step``, on ``pixels`` (uncached; the callers cache)."""
+    from explorer.views.vit import run_image, run_snapshot_image  # noqa: PLC0415
+
+    if step is not None:
+        return run_snapshot_image(vit_snapshots(), step, pixels, size)
     entry = zoo_model(name)
     return run_image(entry.model, entry.meta, pixels, size)
 
 
-@st.cache_data(max_entries=16, show_spinner="Running the model at the larger size...")
-def vit_summary(name: str, trained: bool, pixels: np.ndarray, size: int) -> RunSummary:
-    """Maps and statistics only: at 128 px the full attention would be 67 MB per entry."""
-    from explorer.analysis.distance import RunSummary  # noqa: PLC0415
-    from explorer.views.vit import run_image  # noqa: PLC0415
+@st.cache_resource(show_spinner=False)
+def vit_snapshots() -> ViTSnapshots:
+    """The shapes ViT's training snapshots (``explorer.lab.vit_snapshots``); raises ValueError when unusable."""
+    from explorer.lab.vit_snapshots import load_snapshots  # noqa: PLC0415
 
-    entry = zoo_model(name)
-    return RunSummary(run_image(entry.model, entry.meta, pixels, size))
+    return load_snapshots()
 
 
 @st.cache_data(max_entries=64, show_spinner="Timing the model…")
@@ -106,3 +123,11 @@ def lab_snapshots() -> Snapshots:
     from explorer.lab.snapshots import load_snapshots  # noqa: PLC0415
 
     return load_snapshots()
+
+
+@st.cache_data(max_entries=64, show_spinner="Running the model at that training step…")
+def snapshot_translation(step: int, text: str, temperature: float, top_k: int, prefix: str, seed: int) -> TranslationRun:
+    """``translation`` for the dates model after ``step`` training steps (``explorer.lab.snapshots.record_snapshot``)."""
+    from explorer.lab.snapshots import record_snapshot  # noqa: PLC0415
+
+    return record_snapshot(lab_snapshots(), step, text, temperature=temperature, top_k=top_k, prefix=prefix, seed=seed)

@@ -1,4 +1,6 @@
-"""The Transformer page's translator section (Mozilla's tiny Marian), placed by ``app_pages/transformer.py``.
+"""The Transformer page's translator section (Mozilla's tiny Marian), placed by ``app_pages/transformer.py``,
+and the placement helpers both of the page's models share (charts, the step-by-step panel,
+value-weighted attention).
 
 Widgets -> ``explorer.views.translation`` (check, run, tables, figures) -> placed here. Widget keys
 share the page's ``tf_`` prefix and are bound to the URL, so a link reproduces the view. User text is
@@ -18,14 +20,52 @@ MAX_PASTE = 5000  # the box takes a long paste; the checker cuts it to the model
 TOP_K_MAX = 10
 
 
-def _plot(fig: Any, key: str, caption: str, width: str = "stretch") -> None:  # noqa: ANN401 - a go.Figure
+def plot(fig: Any, key: str, caption: str, width: str = "stretch") -> None:  # noqa: ANN401 - a go.Figure
+    """Place a figure with a PNG download (the modebar camera) named after the chart, and its caption."""
     config = {"displaylogo": False, "toImageButtonOptions": {"format": "png", "scale": 2, "filename": f"transformer_{key}"}}
     st.plotly_chart(fig, key=f"tf_{key}", config=config, theme="streamlit", width=width)
     st.caption(caption)
 
 
-def render(model_key: str, text_column: Any) -> None:  # noqa: ANN401 - a Streamlit container
-    """The whole translator view for ``model_key`` ("en-pt" or "pt-en")."""
+def value_toggle() -> bool:
+    """The URL-bound switch between attention weights and value-weighted norms (Kobayashi et al. 2020)."""
+    return bool(st.toggle(
+        "Value-weighted (‖α f(x)‖)", key="tf_vw", bind="query-params",
+        help="Weigh each attention weight by the norm of the value vector it mixes in: how much a key really moves the output.",
+    ))
+
+
+def place_value_shares(view: Any) -> None:  # noqa: ANN401 - an AttentionView or TranslatorView
+    """With value weighting on: what it means, and per head how much weight vs weighted norm goes to the first key and the sink."""
+    if view.value_shares is None:
+        return
+    from explorer.views.transformer import VALUE_WEIGHTED_NOTE  # noqa: PLC0415
+
+    st.caption(VALUE_WEIGHTED_NOTE + " Head entropy, the step-by-step panel and the downloads stay on the weights α.")
+    st.markdown(f"**Per head, layer {view.layer}: attention weight vs weighted norm**")
+    st.dataframe(view.value_shares, hide_index=True)
+    st.caption(escape_markdown(view.value_caption))
+
+
+def place_steps(step: Any, caption: str) -> None:  # noqa: ANN401 - a StepView
+    """Eq. 1 for one head and one query: Q/K/V, the per-key table, the chart and the head's output row."""
+    st.markdown(escape_markdown(f"Layer {step.layer}, head {step.head}, query {step.query} = {step.query_label}, d_k = {step.d_k}."))
+    with st.expander("1 · Q, K and V (projections of the layer input)", expanded=False):
+        st.caption("q = x_query W_Q, k = x_key W_K, v = x_key W_V for this head (Section 3.2.2). Rounded to 3 decimals.")
+        for title, frame in (("**q** (the query row)", step.q), ("**K** (one row per key)", step.k), ("**V** (one row per key)", step.v)):
+            st.markdown(title)
+            st.dataframe(frame, width="stretch")
+    st.markdown("**2-5 · scores, scaling, mask, softmax** (one row per key)")
+    st.dataframe(step.table, hide_index=True, width="stretch")
+    st.caption(f"Recomputed weights match the model's own to {step.gap:.1e} (max absolute difference over the whole head). " + caption)
+    plot(step.figure, "steps", "Top: the scaled scores of this query for each key" + (" (grey = hidden by the mask)" if step.hidden else "")
+         + ". Bottom: the weights after the softmax.")
+    st.markdown("**6 · weighted sum of V** (the head's output for this query)")
+    st.dataframe(step.output, width="stretch")
+
+
+def render(model_key: str, text_column: Any, shape: Any) -> None:  # noqa: ANN401 - a Streamlit container, a ModelShape
+    """The whole translator view for ``model_key`` ("en-pt" or "pt-en"), widgets bounded by the model's ``shape``."""
     from explorer.views import translation as tv  # noqa: PLC0415 - torch only on this page
 
     source_lang, target_lang = tv.LANGUAGES[model_key]
@@ -51,9 +91,10 @@ def render(model_key: str, text_column: Any) -> None:  # noqa: ANN401 - a Stream
     output_area = st.container()
     st.subheader("Which words each output word looked at")
     acols = st.columns([1, 1, 2])
-    align_layer = acols[0].number_input("Decoder layer", 0, 1, 1, key="tf_align_layer", bind="query-params")
-    align_heads = acols[1].selectbox("Heads", ["mean", *(str(h) for h in range(8))], key="tf_align_head", bind="query-params",
-                                     help="Averaged over the layer's 8 heads, or one head.")
+    last = shape.n_decoder_layers - 1
+    align_layer = acols[0].number_input("Decoder layer", 0, last, last, key="tf_align_layer", bind="query-params")
+    align_heads = acols[1].selectbox("Heads", ["mean", *(str(h) for h in range(shape.n_heads))], key="tf_align_head", bind="query-params",
+                                     help=f"Averaged over the layer's {shape.n_heads} heads, or one head.")
     merge = acols[2].toggle("Merge a word's pieces (mean)", value=True, key="tf_merge", bind="query-params")
     alignment_area = st.container()
     st.subheader("Attention")
@@ -62,14 +103,16 @@ def render(model_key: str, text_column: Any) -> None:  # noqa: ANN401 - a Stream
         "View", list(tv.VIEWS), captions=[KIND_LABELS[k] for k in tv.VIEWS.values()], key="tf_view", bind="query-params",
         help="The encoder's self-attention, the decoder's (Marian has none: see below), or the decoder's look at the source.",
     )
-    layer = vcols[1].number_input("Layer", min_value=0, max_value=5, value=0, step=1, key="tf_layer", bind="query-params")
-    head = vcols[2].number_input("Head", min_value=0, max_value=7, value=0, step=1, key="tf_head", bind="query-params")
+    layer = vcols[1].number_input("Layer", min_value=0, max_value=shape.n_layers - 1, value=0, step=1, key="tf_layer", bind="query-params")
+    head = vcols[2].number_input("Head", min_value=0, max_value=shape.n_heads - 1, value=0, step=1, key="tf_head", bind="query-params")
     head_mode = vcols[3].radio("Heads", tv.HEAD_MODES, key="tf_heads", bind="query-params")
+    weighted = value_toggle()
     settings = tv.TranslatorSettings(
         model_key, int(top_k), view_name, int(layer), int(head), head_mode,
         align_layer=int(align_layer), align_head=None if align_heads == "mean" else int(align_heads), merge_words=bool(merge),
+        value_weighted=weighted,
     )
-    view = tv.translator_view(record, settings)
+    view = tv.translator_view(record, settings, _model(tv, model_key) if weighted else None)
 
     with output_area:
         st.subheader("Pieces and output")
@@ -81,16 +124,17 @@ def render(model_key: str, text_column: Any) -> None:  # noqa: ANN401 - a Stream
         st.dataframe(view.steps, hide_index=True, width="stretch")
 
     with alignment_area:
-        _plot(view.alignment, "alignment", view.alignment_caption, width="content")
+        plot(view.alignment, "alignment", view.alignment_caption, width="content")
         st.markdown(f"**Strongest {source_lang} word for each {target_lang} word**")
         st.dataframe(view.alignment_pairs, hide_index=True)
 
     if view.note is not None:
         st.info(view.note, icon=":material/info:")
     else:
-        _plot(view.heatmap, "heatmap", "Rows are queries, columns are keys; each row sums to 1 (for 'max' it need not).", width="content")
-        _plot(view.overview, "overview", "All layers (rows) × heads (columns) of this attention type, one colour scale.")
-        _plot(view.entropy, "entropy", "Mean normalised entropy of each head's rows: 0 = sharp (dark), 1 = uniform (light).")
+        plot(view.heatmap, "heatmap", "Rows are queries, columns are keys; each row of weights sums to 1 (for 'max' it need not).", width="content")
+        place_value_shares(view)
+        plot(view.overview, "overview", "All layers (rows) × heads (columns) of this attention type, one colour scale.")
+        plot(view.entropy, "entropy", "Mean normalised entropy of each head's rows: 0 = sharp (dark), 1 = uniform (light).")
         ecols = st.columns(3)
         ecols[0].download_button("Download CSV", data=view.csv, file_name=f"{view.export_stem}.csv", mime="text/csv",
                                  on_click="ignore", key="tf_dl_csv")
@@ -99,23 +143,21 @@ def render(model_key: str, text_column: Any) -> None:  # noqa: ANN401 - a Stream
         _step_by_step(tv, record, view)
 
 
-def _step_by_step(tv: Any, record: Any, view: Any) -> None:  # noqa: ANN401
-    """Eq. 1 for one head and one query, from the inputs the attention module saw."""
+def _model(tv: Any, model_key: str) -> Any:  # noqa: ANN401 - the views.translation module, a MarianModel
     from explorer.pretrained import load_pretrained  # noqa: PLC0415
 
+    return load_pretrained(tv.TRANSLATORS[model_key]).model
+
+
+def _step_by_step(tv: Any, record: Any, view: Any) -> None:  # noqa: ANN401
+    """Eq. 1 for one head and one query, from the inputs the attention module saw."""
     st.subheader("Scaled dot-product attention, step by step")
     st.caption("Attention(Q, K, V) = softmax(Q Kᵀ / √d_k) V  (Vaswani et al. 2017, Eq. 1), for one head and one query of this sentence.")
     n_queries = len(record.query_pieces(view.kind))
     if int(st.session_state.get("tf_query", 0) or 0) >= n_queries:
         st.session_state["tf_query"] = 0
     query = st.slider("Query position", 0, max(1, n_queries - 1), key="tf_query", bind="query-params", disabled=n_queries == 1)
-    step = tv.translator_step_view(load_pretrained(tv.TRANSLATORS[record.model.removeprefix("marian-")]).model, record, view, int(query))
-    if step is None:
-        return
-    st.markdown(escape_markdown(f"Layer {step.layer}, head {step.head}, query {step.query} = {step.query_label}, d_k = {step.d_k}."))
-    st.dataframe(step.table, hide_index=True, width="stretch")
-    st.caption(
-        f"Recomputed weights match the model's own to {step.gap:.1e}. Nothing is masked in Marian's encoder or "
-        "cross-attention, so the 'mask with 0' mistake has nothing to leak here: choose the dates model's decoder to see it."
-    )
-    _plot(step.figure, "steps", "Top: scaled scores of this query for each key. Bottom: the weights after the softmax.")
+    step = tv.translator_step_view(_model(tv, record.model.removeprefix("marian-")), record, view, int(query))
+    if step is not None:
+        place_steps(step, "Nothing is masked in Marian's encoder or cross-attention, so the 'mask with 0' mistake has nothing "
+                          "to leak here: choose the dates model's decoder to see it.")

@@ -201,6 +201,25 @@ def run_snapshot(snaps: Snapshots, step: int, text: str) -> Any:
     return generate(snaps.model(step), tokenizer, text)
 
 
+def snapshot_tokenizer(snaps: Snapshots) -> Any:
+    """The character tokenizer the snapshots were trained with (their sidecar's vocabulary)."""
+    from explorer.tasks.tokenizer import CharTokenizer  # noqa: PLC0415
+
+    return CharTokenizer.from_vocab(snaps.meta["vocab"])
+
+
+def record_snapshot(
+    snaps: Snapshots, step: int, text: str, temperature: float = 0.0, top_k: int = 5, prefix: str | None = None, seed: int = 0
+) -> Any:
+    """Decode ``text`` with the model at ``step`` and record every map and attention input
+    (``explorer.analysis.stepwise.translate_and_record``), so every view of the Transformer page
+    can be replayed at that point of training, the step-by-step panel included."""
+    from explorer.analysis.stepwise import translate_and_record  # noqa: PLC0415
+
+    return translate_and_record(snaps.model(step), snapshot_tokenizer(snaps), text, temperature=temperature, top_k=top_k,
+                                prefix=prefix, seed=seed)
+
+
 def compare_with_shipped(model: Transformer, directory: Path = CHECKPOINT_DIR) -> float:
     """Largest absolute difference between ``model``'s weights and the shipped ``dates.pt``."""
     shipped = torch.load(directory / "dates.pt", map_location="cpu", weights_only=True)

@@ -9,7 +9,9 @@ dates model's honesty box. Settings in, one frozen dataclass of everything shown
   over heads), head entropy, exports, and the word alignment of Bahdanau et al. (2015, Section
   5.2.2): cross-attention of one decoder layer between words, with the strongest source word of
   each target word. Marian has no decoder self-attention (SSRU, Kim et al. 2019): that view
-  returns the explanation instead of a map.
+  returns the explanation instead of a map. With value weighting on, maps show ||alpha f(x)||
+  (Kobayashi et al. 2020) and a table says how much weight and how much weighted norm each head
+  gives to the first piece and to the sink (measured: mostly the closing "</s>" in the encoder).
 * :func:`dates_notice` lists what the dates model was trained on and warns, in a box, when the
   reference parser does not read the input as one of those formats.
 """
@@ -25,13 +27,14 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from explorer.analysis.alignment import translator_alignment_layer, word_alignment
-from explorer.analysis.heads import attention_csv, attention_npz, combine_heads, entropy_by_kind
+from explorer.analysis.heads import combine_heads, entropy_by_kind
 from explorer.analysis.stepwise import KIND_LABELS, steps_for_head
+from explorer.exports import attention_csv, attention_npz
 from explorer.figures import attention as figs
 from explorer.inputs.text import display_token
-from explorer.inputs.translation import SentenceCheck, check_sentence
+from explorer.inputs.translation import MAX_TOKENS, SentenceCheck, check_sentence
 from explorer.runs.translation import SSRU_NOTE, TranslationRecord, dates_coverage, read_as_trained_date, run_marian
-from explorer.views.transformer import StepView
+from explorer.views.transformer import ModelShape, StepView, sink_shares, value_weighted_maps
 
 TRANSLATORS = {"en-pt": "marian-en-pt", "pt-en": "marian-pt-en"}  # widget value -> pretrained name
 MODEL_LABELS = {
@@ -63,6 +66,7 @@ class TranslatorSettings:
     align_layer: int | None = None  # None: translator_alignment_layer (the last decoder layer)
     align_head: int | None = None  # None: mean over heads
     merge_words: bool = True
+    value_weighted: bool = False  # maps of ||alpha f(x)|| (Kobayashi et al. 2020) instead of alpha
 
 
 @dataclass(frozen=True)
@@ -91,6 +95,8 @@ class TranslatorView:
     export_stem: str
     csv: Callable[[], bytes] | None
     npz: Callable[[], bytes] | None
+    value_shares: pd.DataFrame | None = None  # per head, with value weighting on: see ``sink_shares``
+    value_caption: str = ""
 
 
 @dataclass(frozen=True)
@@ -115,6 +121,27 @@ def prepare(model_key: str, text: str, top_k: int) -> Prepared:
     if not checked.ok:
         return Prepared(checked, None, checked.error)
     return Prepared(checked, run(model_key, entry, checked, top_k), None)
+
+
+def translator_shape(model_key: str) -> ModelShape:
+    """The loaded translator's layer and head counts (the config's defaults when it is not installed: the page
+    then shows the install line, and a link's layer or head only needs a range to be checked against)."""
+    from explorer.models.marian import MarianConfig  # noqa: PLC0415
+    from explorer.pretrained import ModelUnavailable, load_pretrained  # noqa: PLC0415
+
+    try:
+        config = load_pretrained(TRANSLATORS[model_key]).model.config
+    except ModelUnavailable:
+        config = MarianConfig()
+    # Greedy decoding stops at 2.5 x the source length (Marian's max-length-factor), so no axis is longer.
+    return ModelShape(max(config.n_encoder_layers, config.n_decoder_layers), config.n_decoder_layers, config.n_heads, int(2.5 * MAX_TOKENS))
+
+
+def _attention_module(model: object, kind: str, layer: int) -> object:
+    """Marian's attention module of ``kind`` in ``layer``: encoder self-attention or decoder cross-attention."""
+    if kind == "encoder_self":
+        return model.encoder_layers[layer].self_attn  # type: ignore[attr-defined]
+    return model.decoder_layers[layer].cross_attn  # type: ignore[attr-defined]
 
 
 def check(text: str | None, tokenizer: object) -> SentenceCheck:
@@ -171,8 +198,11 @@ def _alignment(record: TranslationRecord, settings: TranslatorSettings) -> tuple
     return figure, pairs, caption
 
 
-def translator_view(record: TranslationRecord, settings: TranslatorSettings) -> TranslatorView:
-    """Tables and figures for one recorded translation and the chosen kind, layer and head."""
+def translator_view(record: TranslationRecord, settings: TranslatorSettings, model: object | None = None) -> TranslatorView:
+    """Tables and figures for one recorded translation and the chosen kind, layer and head.
+
+    ``model`` is the translator that made ``record``; needed only with ``settings.value_weighted``.
+    """
     kind = VIEWS.get(settings.view, "decoder_cross")
     label = KIND_LABELS[kind]
     alignment, pairs, caption = _alignment(record, settings)
@@ -204,28 +234,37 @@ def translator_view(record: TranslationRecord, settings: TranslatorSettings) -> 
             csv=None,
             npz=None,
         )
-    maps = record.attention[kind]
-    n_layers, n_heads = maps.shape[:2]
+    weights = record.attention[kind]
+    n_layers, n_heads = weights.shape[:2]
     layer, head = min(max(settings.layer, 0), n_layers - 1), min(max(settings.head, 0), n_heads - 1)
     q_tokens = [display_token(t) for t in record.query_pieces(kind)]
     k_tokens = [display_token(t) for t in record.key_pieces(kind)]
+    maps, shares, share_caption = weights, None, ""
+    if settings.value_weighted:
+        if model is None:
+            raise ValueError("value-weighted attention needs the model that made the record")
+        maps = value_weighted_maps(weights, record.attention_inputs[kind], lambda i: _attention_module(model, kind, i))
+        shares, share_caption = sink_shares(weights[layer], maps[layer], k_tokens)
+        label = f"‖αf‖ {label}"
     if settings.head_mode == "single":
         shown, title = maps[layer, head], f"{label} · layer {layer} · head {head}"
     else:
         shown, title = combine_heads(maps[layer], settings.head_mode), f"{label} · layer {layer} · {settings.head_mode} over {n_heads} heads"
-    entropy = entropy_by_kind({kind: maps})[kind]
+    entropy = entropy_by_kind({kind: weights})[kind]
     return TranslatorView(
         **common,
         note=None,
         heatmap=figs.attention_heatmap(shown, q_tokens, k_tokens, title),
         overview=figs.attention_overview(maps, q_tokens, k_tokens, f"{label}: every layer × head"),
-        entropy=figs.entropy_heatmap(entropy, f"Head entropy: {label}", selected=(layer, head)),
+        entropy=figs.entropy_heatmap(entropy, f"Head entropy: {KIND_LABELS[kind]}", selected=(layer, head)),
         layer=layer,
         head=head,
         n_layers=n_layers,
         n_heads=n_heads,
-        csv=lambda: attention_csv(maps, q_tokens, k_tokens, kind),
-        npz=lambda: attention_npz(maps, q_tokens, k_tokens, kind),
+        csv=lambda: attention_csv(weights, q_tokens, k_tokens, kind),
+        npz=lambda: attention_npz(weights, q_tokens, k_tokens, kind),
+        value_shares=shares,
+        value_caption=share_caption,
     )
 
 
@@ -238,12 +277,8 @@ def translator_step_view(model: object, record: TranslationRecord, view: Transla
     """
     if view.note is not None or view.kind not in record.attention_inputs:
         return None
-    if view.kind == "encoder_self":
-        module = model.encoder_layers[view.layer].self_attn  # type: ignore[attr-defined]
-    else:
-        module = model.decoder_layers[view.layer].cross_attn  # type: ignore[attr-defined]
     x_q, x_kv = record.attention_inputs[view.kind][view.layer]
-    steps = steps_for_head(module, x_q, x_kv, view.head, causal=False)
+    steps = steps_for_head(_attention_module(model, view.kind, view.layer), x_q, x_kv, view.head, causal=False)  # type: ignore[arg-type]
     own = record.attention[view.kind][view.layer, view.head]
     queries = [display_token(t) for t in record.query_pieces(view.kind)]
     keys = [display_token(t) for t in record.key_pieces(view.kind)]

@@ -12,16 +12,14 @@ import time
 
 import streamlit as st
 
-from explorer.inputs.params import ParamSpec
 from explorer.inputs.text import escape_markdown
 from explorer.pretrained import pretrained_status
 from explorer.runs.lm import MAX_NEW_TOKENS, MAX_PROMPT_CHARS, MAX_TOP_K, MODES, TEMPERATURE_MAX, Sampling
 from explorer.views import language_model as views
+from explorer.views.language_model import HEADS, TABS, URL_SCHEMA, parse_head
 from ui.share import clean_link
 
 PLOT_CONFIG = {"displaylogo": False, "toImageButtonOptions": {"format": "png", "scale": 2}}
-HEADS = [f"{layer}.{head}" for layer in range(30) for head in range(9)]
-TABS = ["Prediction and heads", "Generate and KV cache", "Logit lens", "Ablation"]
 
 
 def plot(fig, key: str, caption: str, **options: object) -> None:  # noqa: ANN001
@@ -38,11 +36,6 @@ def pick_head() -> None:
         st.session_state["lm_head"] = f"{picked[0]}.{picked[1]}"
 
 
-def parse_head(label: str) -> tuple[int, int]:
-    layer, head = label.split(".")
-    return int(layer), int(head)
-
-
 started = time.perf_counter()
 st.title("Language model: inside SmolLM2-135M")
 st.caption(
@@ -55,33 +48,19 @@ if problem:
     st.error(escape_markdown(problem))
     st.stop()
 
-URL_SCHEMA = {
-    "lm_mode": ParamSpec("choice", choices=MODES),
-    "lm_temp": ParamSpec("float", minimum=0.0, maximum=TEMPERATURE_MAX),
-    "lm_topk": ParamSpec("int", minimum=0, maximum=MAX_TOP_K),
-    "lm_topp": ParamSpec("float", minimum=0.01, maximum=1.0),
-    "lm_new": ParamSpec("int", minimum=1, maximum=MAX_NEW_TOKENS),
-    "lm_generate": ParamSpec("bool"),
-    "lm_score": ParamSpec("choice", choices=tuple(views.SCORE_LABELS)),
-    "lm_head": ParamSpec("choice", choices=("top", *HEADS)),
-    "lm_from": ParamSpec("int", minimum=0, maximum=views.PAGE_MAX_TOKENS - 1),
-    "lm_to": ParamSpec("int", minimum=0, maximum=views.PAGE_MAX_TOKENS - 1),
-    "lm_ablate_top": ParamSpec("int", minimum=0, maximum=10),
-    "lm_tab": ParamSpec("choice", choices=tuple(TABS)),
-}
 clean_link(URL_SCHEMA)
 
 
 def apply_example(params: dict[str, str]) -> None:
     """Button callback (runs before the widgets): reset to the defaults, then set the preset's values."""
-    for key in ("lm_text", "lm_mode", "lm_score", "lm_head", "lm_ablate", "lm_ablate_top", "lm_from", "lm_to", "lm_new", "lm_generate",
-                "lm_tab"):
+    for key in ("lm_text", "lm_mode", "lm_score", "lm_head", "lm_vw", "lm_ablate", "lm_ablate_top", "lm_from", "lm_to", "lm_new",
+                "lm_generate", "lm_tab"):
         st.session_state.pop(key, None)
     for key, value in params.items():
         if key in ("lm_ablate_top", "lm_new", "lm_from", "lm_to"):
             st.session_state[key] = int(value)
         else:
-            st.session_state[key] = value == "true" if key == "lm_generate" else value
+            st.session_state[key] = value == "true" if key in ("lm_generate", "lm_vw") else value
 
 
 with st.expander("Guided examples", expanded=False, icon=":material/school:"):
@@ -136,20 +115,27 @@ if query_pos > last:
 
 analysis = views.analysis(prompt.ids)
 chosen = None if head_label == "top" else parse_head(head_label)
-panel = views.head_panel(analysis, score, *(chosen or (None, None)))
-tabs = st.tabs(TABS, key="lm_tab", bind="query-params")
+tabs = st.tabs(list(TABS), key="lm_tab", bind="query-params")
 
 with tabs[0]:
     if tabs[0].open:
         nxt = views.next_token(prompt.ids, sampling, ablate)
         plot(nxt.figure, "next", "The model's probability for each candidate next token" + (" with the ablation below applied." if ablate else "."))
         cols = st.columns([1, 2])
+        with cols[1]:
+            value_weighted = st.toggle("Value-weighted (‖α f(x)‖)", key="lm_vw", bind="query-params",
+                                       help="Weigh each attention weight by the size of the value vector it mixes "
+                                            "(Kobayashi et al. 2020): how much a token moves the output, not how much it is looked at.")
+        panel = views.head_panel(analysis, score, *(chosen or (None, None)), weighted=value_weighted)
         with cols[0]:
             plot(panel.map_figure, "heads", panel.caption + " Red box: the selected head; click a cell to select it.",
                  width="content", on_select=pick_head, selection_mode="points")
         with cols[1]:
-            plot(panel.attention_figure, "attention", f"Layer {panel.selected[0]} · head {panel.selected[1]}: rows are queries, "
-                 "columns the keys they look at; the empty upper triangle is the causal mask (no peeking ahead).", width="content")
+            shown = ("‖α_ij f(x_j)‖, the attention weight times the size of the value it mixes, as each row's share"
+                     if value_weighted else "attention weights")
+            plot(panel.attention_figure, "attention", f"Layer {panel.selected[0]} · head {panel.selected[1]}, {shown}: rows are "
+                 "queries, columns the keys they look at; the empty upper triangle is the causal mask (no peeking ahead). "
+                 f"To the first token: {panel.sink_weight:.0%} of the weight, {panel.sink_norm:.0%} of ‖α f(x)‖.", width="content")
             st.markdown(f"**Top heads for {views.SCORE_LABELS[score]}**")
             st.dataframe([{"layer": l, "head": h, "score": round(v, 3)} for l, h, v in panel.ranking], hide_index=True)
         to_pos = min(int(to_pos), int(query_pos))
@@ -157,7 +143,9 @@ with tabs[0]:
                                     f"“{prompt.pieces[int(to_pos)]}” ({int(to_pos)}):"))
         st.dataframe([{"layer": l, "head": h, "weight": round(w, 3)} for l, h, w in views.heads_linking(analysis, int(query_pos), int(to_pos))],
                      hide_index=True)
-        plot(views.sinks_figure(analysis), "sinks", "Mean attention every layer's heads give the first token: an 'attention sink'.")
+        plot(views.sinks_figure(analysis), "sinks", "Share of every layer's attention that goes to the first token (an 'attention "
+             "sink') against its share of ‖α f(x)‖ (Kobayashi et al. 2020): heavy weight on a sink often moves little, "
+             "because its value vector is small. Mean over heads and over queries after the first.")
         d = st.columns(3)
         d[0].download_button("Selected head (CSV)", views.head_csv(analysis, *panel.selected), "lm_head_attention.csv", "text/csv",
                              key="lm_dl_head", on_click="ignore")

@@ -13,9 +13,7 @@ What is taught where: next-token distribution (Radford et al. 2019), head roles 
 
 from __future__ import annotations
 
-import csv
 import functools
-import io
 import threading
 import time
 from collections import OrderedDict
@@ -24,13 +22,18 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import numpy as np
+import pandas as pd
 import plotly.graph_objects as go
 import torch
 
 from explorer.analysis import head_roles as roles
-from explorer.analysis.heads import attention_npz, causal_mask
+from explorer.analysis.heads import causal_mask
+from explorer.analysis.value_weighted import first_token_share, value_norms, value_weighted
+from explorer.exports import attention_csv, attention_npz, table_csv
 from explorer.figures import attention as attention_figs
 from explorer.figures import lm as figs
+from explorer.figures.lab import share_bars
+from explorer.inputs.params import ParamSpec
 from explorer.runs import lm as runs
 
 MODEL = "smollm2-135m"
@@ -47,6 +50,30 @@ SCORE_LABELS = {
     "self": "self",
     "entropy": "mean normalised entropy",
 }
+N_LAYERS, N_HEADS = 30, 9  # SmolLM2-135M; the widgets' choices exist before the model loads
+HEADS = tuple(f"{layer}.{head}" for layer in range(N_LAYERS) for head in range(N_HEADS))
+TABS = ("Prediction and heads", "Generate and KV cache", "Logit lens", "Ablation")
+URL_SCHEMA: dict[str, ParamSpec] = {
+    "lm_mode": ParamSpec("choice", choices=runs.MODES),
+    "lm_temp": ParamSpec("float", minimum=0.0, maximum=runs.TEMPERATURE_MAX),
+    "lm_topk": ParamSpec("int", minimum=0, maximum=runs.MAX_TOP_K),
+    "lm_topp": ParamSpec("float", minimum=0.01, maximum=1.0),
+    "lm_new": ParamSpec("int", minimum=1, maximum=runs.MAX_NEW_TOKENS),
+    "lm_generate": ParamSpec("bool"),
+    "lm_score": ParamSpec("choice", choices=tuple(SCORE_LABELS)),
+    "lm_head": ParamSpec("choice", choices=("top", *HEADS)),
+    "lm_vw": ParamSpec("bool"),
+    "lm_from": ParamSpec("int", minimum=0, maximum=PAGE_MAX_TOKENS - 1),
+    "lm_to": ParamSpec("int", minimum=0, maximum=PAGE_MAX_TOKENS - 1),
+    "lm_ablate_top": ParamSpec("int", minimum=0, maximum=10),
+    "lm_tab": ParamSpec("choice", choices=TABS),
+}
+
+
+def parse_head(label: str) -> tuple[int, int]:
+    """``"18.6"`` -> (18, 6): a head label of the widgets (layer.head, both from 0)."""
+    layer, head = label.split(".")
+    return int(layer), int(head)
 
 
 @dataclass(frozen=True)
@@ -77,9 +104,11 @@ GUIDED = (
     GuidedExample(
         "sinks",
         "Attention sinks",
-        "Most heads park most of their attention on the very first token when they have nothing better to do.",
+        "Most heads park most of their attention on the very first token when they have nothing better to do. "
+        "The per-layer bars set that weight against the share of ‖α f(x)‖ (value-weighted, switched on): "
+        "the sink's value vectors are small, so heavy weight on it moves the output less than it seems.",
         {"lm_text": "Once upon a time, in a small village by the sea, there lived an old fisherman and his wife.",
-         "lm_score": "first_token"},
+         "lm_score": "first_token", "lm_vw": "true"},
     ),
     GuidedExample(
         "chat",
@@ -151,6 +180,17 @@ def model() -> Any:  # noqa: ANN401 - a Pretrained
     return load_pretrained(MODEL)
 
 
+def warm_defaults() -> None:
+    """Load the model and compute what a new visitor's default view reads (prompt, next token, heads).
+
+    Called once at server start on the preload thread: the page's first visitor then finds the
+    results in the bounded caches below and only the figures are built for them.
+    """
+    ids = prompt(DEFAULT_TEXT, runs.MODES[0]).ids
+    next_token(ids, runs.Sampling())
+    analysis(ids)
+
+
 # --- the prompt ----------------------------------------------------------------------------------------------
 
 
@@ -200,12 +240,17 @@ def next_token(ids: tuple[int, ...], sampling: runs.Sampling, ablate: tuple[tupl
 
 @dataclass(frozen=True)
 class Analysis:
-    """Every head's attention on the prompt (float16, (L, H, T, T)) and the five head scores (L, H)."""
+    """Every head's attention on the prompt (float16, (L, H, T, T)), the five head scores (L, H), and for
+    value-weighted attention (Kobayashi et al. 2020, Section 3) every head's ||f_h(x_j)|| (L, H, T) with the
+    share of attention weight and of weighted norm that goes to the first token ((L, H) each)."""
 
     ids: tuple[int, ...]
     pieces: tuple[str, ...]
     maps: np.ndarray
     scores: dict[str, np.ndarray]
+    value_norms: np.ndarray
+    sink_weight: np.ndarray
+    sink_norm: np.ndarray
 
 
 @bounded(1)
@@ -215,15 +260,44 @@ def induction_reference() -> np.ndarray:
     return roles.induction_scores(lm.model, lm.tokenizer.vocab_size)
 
 
+def attention_and_inputs(net: Any, ids: tuple[int, ...]) -> tuple[np.ndarray, list[torch.Tensor]]:  # noqa: ANN401
+    """Every head's attention (L, H, T, T) and what each layer's self-attention read (per layer (T, D)).
+
+    The inputs are the normalised residual stream each layer attended over: ||f_h(x_j)|| needs the
+    very vectors the values were projected from.
+    """
+    with torch.inference_mode():
+        out = net(torch.tensor([list(ids)]), return_attention=True, return_attention_inputs=True, last_only=True)
+    assert out.attention is not None and out.attention_inputs is not None
+    maps = torch.stack([m[0] for m in out.attention["self"]]).numpy()
+    return maps, [x[0] for x in out.attention_inputs]
+
+
+def sink_shares(maps: np.ndarray, norms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per layer and head, the mean share of attention weight and of ||alpha f(x)|| that lands on token 0.
+
+    Query 0 can only see itself under the causal mask (trivially 100 %), so it is left out when there
+    are other queries.
+    """
+    n = maps.shape[-1]
+    rows = np.arange(1, n) if n > 1 else None
+    shares = [first_token_share(w, value_weighted(w, v), rows) for w, v in zip(maps, norms)]
+    return np.stack([s.weight_share for s in shares]), np.stack([s.norm_share for s in shares])
+
+
 @bounded(8)
 def analysis(ids: tuple[int, ...]) -> Analysis:
     lm = model()
-    maps = roles.attention_maps(lm.model, ids)
+    maps, inputs = attention_and_inputs(lm.model, ids)
     scores = roles.prompt_scores(maps) if len(ids) > 1 else {name: np.zeros(maps.shape[:2]) for name in roles.SCORES}
     scores["induction"] = induction_reference()
+    norms = np.stack([value_norms(layer.self_attn, x, x) for layer, x in zip(lm.model.layers, inputs)]).astype(np.float32)
+    sink_weight, sink_norm = sink_shares(maps, norms)
     maps16 = maps.astype(np.float16)
-    maps16.setflags(write=False)
-    return Analysis(ids, tuple(lm.tokenizer.pieces(ids)), maps16, {name: scores[name] for name in roles.SCORES})
+    for arr in (maps16, norms, sink_weight, sink_norm):
+        arr.setflags(write=False)
+    return Analysis(ids, tuple(lm.tokenizer.pieces(ids)), maps16, {name: scores[name] for name in roles.SCORES}, norms,
+                    sink_weight, sink_norm)
 
 
 def best_head(scores: np.ndarray) -> tuple[int, int]:
@@ -239,10 +313,25 @@ class HeadPanel:
     selected: tuple[int, int]
     attention_figure: go.Figure
     ranking: tuple[tuple[int, int, float], ...]  # (layer, head, score), best first
+    value_weighted: bool
+    sink_weight: float  # the selected head's mean share of attention weight on the first token
+    sink_norm: float  # ... and of ||alpha f(x)||
 
 
-def head_panel(result: Analysis, score: str, layer: int | None = None, head: int | None = None) -> HeadPanel:
-    """The 30 x 9 head-role map for ``score`` and one head's attention (default: the top head for that score)."""
+def row_shares(weights: np.ndarray, norms: np.ndarray) -> np.ndarray:
+    """||alpha_ij f(x_j)|| as each query row's share (Tq, Tk): rows sum to 1, like the weights they replace."""
+    weighted = value_weighted(weights[None], norms[None])[0]
+    totals = weighted.sum(-1, keepdims=True)
+    return np.divide(weighted, totals, out=np.zeros_like(weighted), where=totals > 0)
+
+
+def head_panel(result: Analysis, score: str, layer: int | None = None, head: int | None = None,
+               weighted: bool = False) -> HeadPanel:
+    """The 30 x 9 head-role map for ``score`` and one head's attention (default: the top head for that score).
+
+    ``weighted`` draws ||alpha_ij f_h(x_j)|| (Kobayashi et al. 2020, Section 3) as each row's share
+    instead of alpha_ij: how much each key token actually moves the output, not how much it is looked at.
+    """
     if score not in roles.SCORES:
         raise ValueError(f"score must be one of {', '.join(roles.SCORES)}")
     values = result.scores[score]
@@ -257,15 +346,15 @@ def head_panel(result: Analysis, score: str, layer: int | None = None, head: int
     label = SCORE_LABELS[score]
     map_figure = figs.head_map(values, f"{label} score of every head", label, selected)
     n = len(result.pieces)
+    weights = result.maps[selected[0], selected[1]].astype(np.float32)
+    shown = row_shares(weights, result.value_norms[selected[0], selected[1]]) if weighted else weights
+    what = "‖α f(x)‖, each row's share" if weighted else "attention weights α"
     attention_figure = attention_figs.attention_heatmap(
-        result.maps[selected[0], selected[1]].astype(np.float32),
-        result.pieces,
-        result.pieces,
-        f"layer {selected[0]} · head {selected[1]} on the prompt",
-        zmax=1.0,
-        keep=causal_mask(n, n),
+        shown, result.pieces, result.pieces, f"layer {selected[0]} · head {selected[1]} on the prompt: {what}",
+        zmax=1.0, keep=causal_mask(n, n),
     )
-    return HeadPanel(score, caption, map_figure, selected, attention_figure, ranking)
+    return HeadPanel(score, caption, map_figure, selected, attention_figure, ranking, weighted,
+                     float(result.sink_weight[selected]), float(result.sink_norm[selected]))
 
 
 def token_positions(result: Analysis, piece: str) -> list[int]:
@@ -285,9 +374,13 @@ def heads_linking(result: Analysis, query: int, key: int, top: int = 10) -> tupl
 
 
 def sinks_figure(result: Analysis) -> go.Figure:
-    """Mean share of attention that goes to the first token, per layer (mean over heads and queries)."""
-    per_layer = result.scores["first_token"].mean(axis=1)
-    return figs.per_layer_bars(per_layer, "Attention to the first token, per layer", "share of attention")
+    """Per layer (mean over heads and queries): the share of attention weight on the first token against
+    the share of ||alpha f(x)|| on it. The gap is the lesson: a sink takes weight but moves little."""
+    layers = [str(layer) for layer in range(result.sink_weight.shape[0])]
+    figure = share_bars(layers, result.sink_weight.mean(axis=1), result.sink_norm.mean(axis=1),
+                        "What goes to the first token, per layer (mean over heads)")
+    figure.update_layout(xaxis_title="layer")
+    return figure
 
 
 # --- logit lens ---------------------------------------------------------------------------------------------
@@ -434,8 +527,6 @@ def generation(
 
 
 def head_csv(result: Analysis, layer: int, head: int) -> bytes:
-    from explorer.analysis.heads import attention_csv  # noqa: PLC0415
-
     return attention_csv(result.maps[layer, head].astype(np.float32), result.pieces, result.pieces, kind="self")
 
 
@@ -444,11 +535,7 @@ def all_attention_npz(result: Analysis) -> bytes:
 
 
 def scores_csv(result: Analysis) -> bytes:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["layer", "head", *roles.SCORES])
     n_layers, n_heads = result.scores[roles.SCORES[0]].shape
-    for layer in range(n_layers):
-        for head in range(n_heads):
-            writer.writerow([layer, head, *(f"{float(result.scores[s][layer, head]):.6f}" for s in roles.SCORES)])
-    return buffer.getvalue().encode("utf-8")
+    layer, head = np.divmod(np.arange(n_layers * n_heads), n_heads)
+    table = pd.DataFrame({"layer": layer, "head": head, **{s: result.scores[s].reshape(-1).round(6) for s in roles.SCORES}})
+    return table_csv(table)

@@ -76,6 +76,9 @@ def test_every_guided_example_runs(open_page: Callable[..., AppTest], example: v
         assert after - before >= 1.0, (before, after)
     if example.key == "chat":
         assert at.code and at.code[0].value.strip()
+    if example.key == "sinks":  # value-weighted view on, per-layer weight vs norm bars drawn
+        assert "‖α f(x)‖" in attention_chart(at)["layout"]["title"]["text"]
+        assert any(t.startswith("What goes to the first token") for t in chart_titles(at))
 
 
 @pytest.mark.parametrize(
@@ -120,3 +123,30 @@ def test_a_link_reproduces_the_generated_text(open_page: Callable[..., AppTest])
     second = open_page("language_model", **params)
     assert first.code[0].value == second.code[0].value and first.code[0].value.strip()
     assert any("KV cache" in t for t in chart_titles(second))
+
+
+def attention_chart(at: AppTest) -> dict:
+    import json
+
+    for chart in at.get("plotly_chart"):
+        spec = json.loads(chart.proto.spec)
+        if "on the prompt" in spec.get("layout", {}).get("title", {}).get("text", ""):
+            return spec
+    raise AssertionError("no selected-head attention chart")
+
+
+def test_value_weighted_toggle_changes_the_head_view(app: AppTest) -> None:
+    plain = attention_chart(app)
+    app.toggle(key="lm_vw").set_value(True).run()
+    assert_clean(app)
+    weighted = attention_chart(app)
+    assert "‖α f(x)‖" in weighted["layout"]["title"]["text"] and "‖α f(x)‖" not in plain["layout"]["title"]["text"]
+    assert weighted["data"][0]["z"] != plain["data"][0]["z"]
+    app.toggle(key="lm_vw").set_value(False).run()
+    assert attention_chart(app)["data"][0]["z"] == plain["data"][0]["z"]
+
+
+def test_a_value_weighted_link_opens_the_weighted_view(open_page: Callable[..., AppTest]) -> None:
+    at = open_page("language_model", lm_vw="true", lm_head="3.0")
+    assert_clean(at)
+    assert "layer 3 · head 0 on the prompt: ‖α f(x)‖" in attention_chart(at)["layout"]["title"]["text"]

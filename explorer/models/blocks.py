@@ -16,6 +16,8 @@ y = LN(x + Attn(x) + MLP(x)).
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
@@ -23,6 +25,9 @@ from torch import nn
 
 from explorer.models.attention import MultiHeadAttention
 from explorer.models.records import LayerRecord
+
+if TYPE_CHECKING:
+    from explorer.models.config import TransformerConfig, ViTConfig
 
 
 class FeedForward(nn.Module):
@@ -51,21 +56,34 @@ class FeedForward(nn.Module):
         return self.linear2(self.dropout(hidden))
 
 
-def layer_options(config: object) -> dict[str, object]:
-    """Constructor arguments of an encoder/decoder layer, read from a TransformerConfig or ViTConfig."""
-    return dict(
-        d_model=config.d_model,  # type: ignore[attr-defined]
-        n_heads=config.n_heads,  # type: ignore[attr-defined]
-        d_ff=config.d_ff,  # type: ignore[attr-defined]
-        n_kv_heads=config.n_kv_heads,  # type: ignore[attr-defined]
-        dropout=config.dropout,  # type: ignore[attr-defined]
-        activation=config.activation,  # type: ignore[attr-defined]
-        norm_first=config.norm_first,  # type: ignore[attr-defined]
-        bias=config.bias,  # type: ignore[attr-defined]
-        layer_norm_eps=config.layer_norm_eps,  # type: ignore[attr-defined]
-        rope=getattr(config, "positions", None) == "rope",
-        parallel=bool(getattr(config, "parallel", False)),
-    )
+@dataclass(frozen=True)
+class LayerSpec:
+    """What an encoder or decoder layer is built from: the sizes of Section 3 and the switches."""
+
+    d_model: int
+    n_heads: int
+    d_ff: int
+    n_kv_heads: int | None = None
+    dropout: float = 0.0
+    activation: str = "relu"
+    norm_first: bool = False
+    bias: bool = True
+    layer_norm_eps: float = 1e-5
+    rope: bool = False
+    parallel: bool = False
+
+    @classmethod
+    def of(cls, config: TransformerConfig | ViTConfig) -> LayerSpec:
+        """The layer a TransformerConfig or ViTConfig describes."""
+        return cls(
+            config.d_model, config.n_heads, config.d_ff, config.n_kv_heads, config.dropout, config.activation,
+            config.norm_first, config.bias, config.layer_norm_eps,
+            rope=getattr(config, "positions", None) == "rope", parallel=bool(getattr(config, "parallel", False)),
+        )
+
+
+def _attention(spec: LayerSpec, rope: bool) -> MultiHeadAttention:
+    return MultiHeadAttention(spec.d_model, spec.n_heads, spec.n_kv_heads, spec.dropout, spec.bias, rope=rope)
 
 
 class _Residual(nn.Module):
@@ -98,29 +116,16 @@ class _Residual(nn.Module):
 class EncoderLayer(_Residual):
     """Self-attention then feed-forward, each with a residual connection and LayerNorm."""
 
-    def __init__(
-        self,
-        d_model: int,
-        n_heads: int,
-        d_ff: int,
-        n_kv_heads: int | None = None,
-        dropout: float = 0.0,
-        activation: str = "relu",
-        norm_first: bool = False,
-        bias: bool = True,
-        layer_norm_eps: float = 1e-5,
-        rope: bool = False,
-        parallel: bool = False,
-    ) -> None:
+    def __init__(self, spec: LayerSpec) -> None:
         super().__init__()
-        self.norm_first = norm_first
-        self.parallel = parallel
-        self.self_attn = MultiHeadAttention(d_model, n_heads, n_kv_heads, dropout, bias, rope=rope)
-        self.feed_forward = FeedForward(d_model, d_ff, activation, dropout, bias)
-        self.norm1 = nn.LayerNorm(d_model, eps=layer_norm_eps)
-        self.norm2 = None if parallel else nn.LayerNorm(d_model, eps=layer_norm_eps)  # parallel: norm1 serves both
-        self.dropout1 = nn.Dropout(dropout)
-        self.dropout2 = nn.Dropout(dropout)
+        self.norm_first = spec.norm_first
+        self.parallel = spec.parallel
+        self.self_attn = _attention(spec, spec.rope)
+        self.feed_forward = FeedForward(spec.d_model, spec.d_ff, spec.activation, spec.dropout, spec.bias)
+        self.norm1 = nn.LayerNorm(spec.d_model, eps=spec.layer_norm_eps)
+        self.norm2 = None if spec.parallel else nn.LayerNorm(spec.d_model, eps=spec.layer_norm_eps)  # parallel: norm1 serves both
+        self.dropout1 = nn.Dropout(spec.dropout)
+        self.dropout2 = nn.Dropout(spec.dropout)
 
     def forward(
         self,
@@ -146,34 +151,21 @@ class EncoderLayer(_Residual):
 class DecoderLayer(_Residual):
     """Masked self-attention, cross-attention over the encoder output, then feed-forward (Section 3.1)."""
 
-    def __init__(
-        self,
-        d_model: int,
-        n_heads: int,
-        d_ff: int,
-        n_kv_heads: int | None = None,
-        dropout: float = 0.0,
-        activation: str = "relu",
-        norm_first: bool = False,
-        bias: bool = True,
-        layer_norm_eps: float = 1e-5,
-        rope: bool = False,
-        parallel: bool = False,
-    ) -> None:
+    def __init__(self, spec: LayerSpec) -> None:
         super().__init__()
-        self.norm_first = norm_first
-        self.parallel = parallel
-        self.self_attn = MultiHeadAttention(d_model, n_heads, n_kv_heads, dropout, bias, rope=rope)
+        self.norm_first = spec.norm_first
+        self.parallel = spec.parallel
+        self.self_attn = _attention(spec, spec.rope)
         # Queries come from the decoder, keys/values from the encoder: relative positions across the
         # two sequences mean nothing, so rotary positions are never applied here.
-        self.cross_attn = MultiHeadAttention(d_model, n_heads, n_kv_heads, dropout, bias, rope=False)
-        self.feed_forward = FeedForward(d_model, d_ff, activation, dropout, bias)
-        self.norm1 = nn.LayerNorm(d_model, eps=layer_norm_eps)
-        self.norm2 = nn.LayerNorm(d_model, eps=layer_norm_eps)
-        self.norm3 = None if parallel else nn.LayerNorm(d_model, eps=layer_norm_eps)  # parallel: norm2 serves both
-        self.dropout1 = nn.Dropout(dropout)
-        self.dropout2 = nn.Dropout(dropout)
-        self.dropout3 = nn.Dropout(dropout)
+        self.cross_attn = _attention(spec, rope=False)
+        self.feed_forward = FeedForward(spec.d_model, spec.d_ff, spec.activation, spec.dropout, spec.bias)
+        self.norm1 = nn.LayerNorm(spec.d_model, eps=spec.layer_norm_eps)
+        self.norm2 = nn.LayerNorm(spec.d_model, eps=spec.layer_norm_eps)
+        self.norm3 = None if spec.parallel else nn.LayerNorm(spec.d_model, eps=spec.layer_norm_eps)  # parallel: norm2 serves both
+        self.dropout1 = nn.Dropout(spec.dropout)
+        self.dropout2 = nn.Dropout(spec.dropout)
+        self.dropout3 = nn.Dropout(spec.dropout)
 
     def forward(
         self,

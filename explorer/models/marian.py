@@ -40,7 +40,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from explorer.models.attention import MultiHeadAttention, build_keep_mask, softmax_with_mask
-from explorer.models.blocks import EncoderLayer, FeedForward
+from explorer.models.blocks import EncoderLayer, FeedForward, LayerSpec
 from explorer.models.records import LayerRecord
 
 AttentionMaps = dict[str, list[torch.Tensor]]
@@ -240,14 +240,7 @@ class MarianModel(nn.Module):
         self.register_buffer("pe", marian_sinusoids(config.max_len, config.d_model), persistent=False)
         self.encoder_layers = nn.ModuleList(
             [
-                EncoderLayer(
-                    config.d_model,
-                    config.n_heads,
-                    config.d_ff,
-                    activation="relu",
-                    norm_first=False,
-                    layer_norm_eps=config.layer_norm_eps,
-                )
+                EncoderLayer(LayerSpec(config.d_model, config.n_heads, config.d_ff, layer_norm_eps=config.layer_norm_eps))
                 for _ in range(config.n_encoder_layers)
             ]
         )

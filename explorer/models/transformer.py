@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from explorer.models.blocks import DecoderLayer, EncoderLayer, layer_options
+from explorer.models.blocks import DecoderLayer, EncoderLayer, LayerSpec
 from explorer.models.config import TransformerConfig
 from explorer.models.positions import sinusoidal_encoding
 from explorer.models.records import LayerRecord
@@ -78,11 +78,11 @@ class Decoder(nn.Module):
 
 
 def _encoder_layer(config: TransformerConfig) -> EncoderLayer:
-    return EncoderLayer(**layer_options(config))  # type: ignore[arg-type]
+    return EncoderLayer(LayerSpec.of(config))
 
 
 def _decoder_layer(config: TransformerConfig) -> DecoderLayer:
-    return DecoderLayer(**layer_options(config))  # type: ignore[arg-type]
+    return DecoderLayer(LayerSpec.of(config))
 
 
 class Transformer(nn.Module):

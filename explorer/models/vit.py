@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from explorer.models.blocks import EncoderLayer, layer_options
+from explorer.models.blocks import EncoderLayer, LayerSpec
 from explorer.models.config import ViTConfig
 from explorer.models.positions import interpolate_pos_embed, sinusoidal_2d_grid
 from explorer.models.records import LayerRecord
@@ -70,7 +70,7 @@ class ViT(nn.Module):
             nn.Parameter(torch.zeros(1, 1 + config.n_patches, config.d_model)) if config.positions == "learned" else None
         )
         self.dropout = nn.Dropout(config.dropout)
-        self.layers = nn.ModuleList([EncoderLayer(**layer_options(config)) for _ in range(config.n_layers)])  # type: ignore[arg-type]
+        self.layers = nn.ModuleList([EncoderLayer(LayerSpec.of(config)) for _ in range(config.n_layers)])
         self.norm = nn.LayerNorm(config.d_model, eps=config.layer_norm_eps)
         self.head = nn.Linear(config.d_model, config.n_classes, bias=config.bias)
         self._init_weights()

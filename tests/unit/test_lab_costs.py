@@ -19,7 +19,7 @@ from explorer.lab.switches import (
 )
 from explorer.lab.table import Budget
 from explorer.models import Transformer, TransformerConfig
-from explorer.models.blocks import DecoderLayer, EncoderLayer
+from explorer.models.blocks import DecoderLayer, EncoderLayer, LayerSpec
 from explorer.profiling.flops import EXTRA_FLOP_FORMULAS
 
 SMALL = TransformerConfig(src_vocab_size=13, tgt_vocab_size=13, d_model=16, n_heads=4, n_encoder_layers=1,
@@ -63,7 +63,7 @@ def test_multi_query_kv_cache_is_one_over_heads(heads: int) -> None:
 @pytest.mark.parametrize("norm_first", [True, False])
 def test_parallel_encoder_layer_is_palm_formula(norm_first: bool) -> None:
     torch.manual_seed(0)
-    layer = EncoderLayer(16, 4, 32, norm_first=norm_first, parallel=True).eval()
+    layer = EncoderLayer(LayerSpec(16, 4, 32, norm_first=norm_first, parallel=True)).eval()
     assert layer.norm2 is None
     x = torch.randn(2, 5, 16)
     with torch.no_grad():
@@ -78,7 +78,7 @@ def test_parallel_encoder_layer_is_palm_formula(norm_first: bool) -> None:
 
 def test_parallel_decoder_layer_runs_cross_attention_beside_the_mlp() -> None:
     torch.manual_seed(0)
-    layer = DecoderLayer(16, 4, 32, norm_first=True, parallel=True).eval()
+    layer = DecoderLayer(LayerSpec(16, 4, 32, norm_first=True, parallel=True)).eval()
     x, memory = torch.randn(2, 5, 16), torch.randn(2, 7, 16)
     with torch.no_grad():
         out = layer(x, memory)

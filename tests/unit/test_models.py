@@ -272,9 +272,9 @@ def test_too_long_input_is_refused_with_a_message() -> None:
 
 @pytest.mark.parametrize("norm_first,activation", list(itertools.product([False, True], ["relu", "gelu"])))
 def test_encoder_layer_matches_torch_encoder_layer(norm_first: bool, activation: str) -> None:
-    from explorer.models.blocks import EncoderLayer
+    from explorer.models.blocks import EncoderLayer, LayerSpec
 
-    ours = EncoderLayer(32, 4, 64, activation=activation, norm_first=norm_first)
+    ours = EncoderLayer(LayerSpec(32, 4, 64, activation=activation, norm_first=norm_first))
     ref = nn.TransformerEncoderLayer(32, 4, 64, dropout=0.0, activation=activation, batch_first=True, norm_first=norm_first)
     _copy_attention(ours.self_attn, ref.self_attn)
     _copy_linear_norm(ours, ref, [("feed_forward.linear1", "linear1"), ("feed_forward.linear2", "linear2"), ("norm1", "norm1"), ("norm2", "norm2")])

@@ -58,6 +58,7 @@ PAGE_ACTIONS: dict[str, tuple[str, ...]] = {
     "vit": ("vit_sample_seed", "vit_layer", "vit_head"),
     "profiler": ("prof_seq_len", "prof_batch"),
     "home": (),
+    "language-model": ("lm_text",),  # a new prompt: a forward pass with every head's attention recorded
 }
 SKIP_KEYS = frozenset({"seed"})  # the seed is the isolation probe; never change it
 
@@ -121,7 +122,7 @@ def value_for(element: Element, index: int) -> Any:
     """A valid new value for a widget: a sample date for text, a nearby number, another option."""
     proto = element.proto
     if element.kind in ("text_input", "text_area"):
-        return DATES[index % len(DATES)] if element.key == "tf_text" else None
+        return DATES[index % len(DATES)] if element.key in ("tf_text", "lm_text") else None
     if element.kind in ("number_input", "slider") and not (element.kind == "slider" and proto.type == proto.SELECT_SLIDER):
         lo = proto.min
         hi = proto.max

@@ -22,7 +22,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from explorer import CHECKPOINT_DIR
+from explorer import CHECKPOINT_DIR, architectures
 from explorer.models import Transformer, TransformerConfig, ViT, ViTConfig
 
 TRAINED_NAMES = ("dates", "shapes", "fashion")
@@ -100,22 +100,18 @@ def _default_meta(base: str) -> dict[str, Any]:
         from explorer.tasks.tokenizer import CharTokenizer  # noqa: PLC0415 - torch-free tokenizer, imported only when needed
 
         tokenizer = CharTokenizer()
-        config = TransformerConfig(
-            src_vocab_size=len(tokenizer.vocab), tgt_vocab_size=len(tokenizer.vocab), d_model=64, n_heads=4,
-            n_encoder_layers=2, n_decoder_layers=2, d_ff=256, dropout=0.0, max_len=64,
-        )
+        config = architectures.dates(tokenizer.vocab_size, tokenizer.pad_id)
         return {"name": "dates", "kind": "transformer", "config": config.to_dict(), "vocab": tokenizer.vocab}
     if base == "fashion":
         from explorer.tasks import fashion  # noqa: PLC0415
-        from explorer.training.fashion import default_config  # noqa: PLC0415
 
         return {
-            "name": "fashion", "kind": "vit", "config": default_config().to_dict(), "classes": list(fashion.CLASSES),
+            "name": "fashion", "kind": "vit", "config": architectures.fashion_vit().to_dict(), "classes": list(fashion.CLASSES),
             "preprocess": {"image_size": fashion.IMAGE_SIZE, "mean": [fashion.MEAN], "std": [fashion.STD], "grayscale": True},
         }
     from explorer.tasks import shapes  # noqa: PLC0415
 
-    vision = ViTConfig(n_classes=len(shapes.CLASSES))
+    vision = architectures.shapes_vit()
     return {
         "name": "shapes", "kind": "vit", "config": vision.to_dict(), "classes": list(shapes.CLASSES),
         "preprocess": {"image_size": vision.image_size, "mean": [0.5, 0.5, 0.5], "std": [0.5, 0.5, 0.5]},

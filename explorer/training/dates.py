@@ -32,7 +32,7 @@ from typing import Any, TextIO
 import torch
 import torch.nn.functional as F
 
-from explorer import CHECKPOINT_DIR
+from explorer import CHECKPOINT_DIR, architectures
 from explorer.analysis.alignment import alignment_report
 from explorer.decoding import greedy_batch, pad_batch
 from explorer.models import Transformer, TransformerConfig
@@ -54,21 +54,7 @@ DEFAULT_THREADS = 1
 
 def make_config(tokenizer: CharTokenizer, **overrides: Any) -> TransformerConfig:
     """The shipped architecture: small, but every part of the paper's model is there."""
-    base = TransformerConfig(
-        src_vocab_size=tokenizer.vocab_size,
-        tgt_vocab_size=tokenizer.vocab_size,
-        d_model=64,
-        n_heads=4,
-        n_encoder_layers=2,
-        n_decoder_layers=2,
-        d_ff=256,
-        dropout=0.0,
-        max_len=64,
-        norm_first=False,
-        activation="relu",
-        positions="sinusoidal",
-        pad_id=tokenizer.pad_id,
-    )
+    base = architectures.dates(tokenizer.vocab_size, tokenizer.pad_id)
     return replace(base, **overrides)
 
 

@@ -40,7 +40,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from explorer import CHECKPOINT_DIR
+from explorer import CHECKPOINT_DIR, architectures
 from explorer.models import ViT, ViTConfig
 from explorer.tasks import fashion as task
 from explorer.training.shapes import _Progress
@@ -57,20 +57,7 @@ HELDOUT_PER_CLASS = 30  # 300 shipped test images: enough for the page's samples
 
 def default_config() -> ViTConfig:
     """28 x 28 grayscale in 7 x 7 patches (see the module docstring for why 7)."""
-    return ViTConfig(
-        image_size=task.IMAGE_SIZE,
-        patch_size=7,
-        in_channels=1,
-        n_classes=len(task.CLASSES),
-        d_model=64,
-        n_heads=4,
-        n_layers=4,
-        d_ff=128,
-        dropout=0.0,
-        norm_first=True,
-        activation="gelu",
-        positions="learned",
-    )
+    return architectures.fashion_vit()
 
 
 @dataclass

@@ -12,42 +12,28 @@ import streamlit as st
 from PIL import Image
 
 from explorer.figures.vit import picked_patch
-from explorer.inputs import images
-from explorer.inputs.params import ParamSpec
 from explorer.tasks import fashion, shapes
 from explorer.views import vit as views
 from explorer.views import vit_sources as sources
 from ui import cache
+from ui import vit_widgets as widgets
 from ui.share import clean_link, show_link_notices
 
-MODELS = views.MODELS
-SOURCES = ("Sample", "Upload", "Camera", "Photo")
-TABS = ("Patches", "Attention", "Rollout", "Head analytics", "Resolution", "Export")
-LARGER_SIZES = views.LARGER_SIZES
-FASHION_SIZES = (56, 84, 112)  # multiples of the fashion model's 7-pixel patches
-FUSIONS = views.FUSIONS
-MAX_SEED = 1_000_000
+MODELS, SOURCES, TABS, FUSIONS = views.MODELS, views.SOURCES, views.TABS, views.FUSIONS
 
 
-def _link_schema() -> dict[str, ParamSpec]:
-    """What a shared link may set on this page (bounds: the larger of the two models; the widgets clamp)."""
-    entry = cache.zoo_model("shapes-untrained")
-    cfg = entry.config
-    n_patches = (cfg.image_size // cfg.patch_size) ** 2
-    return {
-        "vit_model": ParamSpec("choice", MODELS), "vit_source": ParamSpec("choice", SOURCES),
-        "vit_cls": ParamSpec("choice", tuple(shapes.CLASSES) + tuple(fashion.CLASSES)),
-        "vit_photo": ParamSpec("choice", tuple(sources.PHOTO_NAMES)),
-        "vit_sample_seed": ParamSpec("int", minimum=0, maximum=MAX_SEED), "vit_fit": ParamSpec("choice", images.FIT_MODES),
-        "vit_topk": ParamSpec("int", minimum=1, maximum=max(cfg.n_classes, len(fashion.CLASSES))), "vit_layer": ParamSpec("int", minimum=0, maximum=cfg.n_layers - 1),
-        "vit_head": ParamSpec("int", minimum=0, maximum=cfg.n_heads - 1), "vit_patch": ParamSpec("int", minimum=0, maximum=n_patches - 1),
-        "vit_fusion": ParamSpec("choice", FUSIONS), "vit_discard": ParamSpec("float", minimum=0.0, maximum=0.95),
-        "vit_residual": ParamSpec("bool"), "vit_size": ParamSpec("choice", tuple(str(s) for s in LARGER_SIZES + FASHION_SIZES)),
-        "vit_tab": ParamSpec("choice", TABS),
-    }
+def _snapshots() -> tuple[object | None, str | None]:
+    """The shapes ViT's training snapshots, or None and the one-line reason they are unusable."""
+    try:
+        return cache.vit_snapshots(), None
+    except ValueError as error:
+        return None, str(error)
 
 
-clean_link(_link_schema(), show=False)  # before any bound widget: bad values are dropped, noted for later
+snaps, snaps_error = _snapshots()
+step_choices = views.step_options(snaps.steps if snaps is not None else ())  # type: ignore[attr-defined]
+# before any bound widget: bad values are dropped, noted for later
+clean_link(views.link_schema(cache.zoo_model("shapes-untrained").config, step_choices), show=False)
 
 st.title("Vision Transformer: where does it look?")
 st.caption(
@@ -80,7 +66,7 @@ with left:
     if source == "Sample":
         c1, c2 = st.columns(2)
         class_name = c1.selectbox("Sample class", classes, key="vit_cls", bind="query-params")
-        seed = c2.number_input("Sample seed", 0, MAX_SEED, 0, 1, key="vit_sample_seed", bind="query-params")
+        seed = c2.number_input("Sample seed", 0, views.MAX_SEED, 0, 1, key="vit_sample_seed", bind="query-params")
         if is_fashion:
             index = classes.index(class_name)
             source_image = Image.fromarray(sources.fashion_sample(index, int(seed)))
@@ -95,34 +81,7 @@ with left:
         source_image = Image.fromarray(sources.photo(photo_name))
         st.image(sources.thumbnail(source_image), caption=f"A real photo ({sources.PHOTO_LABELS.get(photo_name, photo_name)}), CC0 / public domain, from scikit-image", width=200)
     else:
-        if source == "Upload":
-            upload = st.file_uploader(
-                "Upload an image", type=list(images.ACCEPTED_EXTENSIONS), key="vit_upload",
-                help="PNG, JPEG, WebP, GIF (first frame) or BMP. Shared links keep the view settings, not the image.",
-            )
-            limit_mb = int(st.get_option("server.maxUploadSize"))
-            st.caption(f"Files up to {limit_mb} MB. A larger file is refused by the uploader (its red message) and is "
-                       "never analysed; this page then shows no image at all rather than an earlier one.")
-        else:
-            upload = st.camera_input("Take a photo", key="vit_camera")
-        fit = "pad" if is_fashion else st.radio(
-            "Make it square by", images.FIT_MODES, key="vit_fit", bind="query-params", horizontal=True,
-            captions=("letterbox with grey, keep everything", "keep the central square"),
-            help="The model only takes squares. Padding keeps the whole picture (vital for a 4000 x 10 strip); "
-                 "cropping keeps the centre at full size, as ImageNet evaluation does.",
-        )
-        if upload is None:
-            st.info("Upload an image or take a photo to begin (or switch to a sample).")
-            st.stop()
-        try:
-            loaded = cache.decoded_upload(upload.getvalue(), upload.name)
-        except images.ImageInputError as error:
-            st.error(str(error))
-            st.stop()
-        source_image = loaded.image
-        st.image(sources.thumbnail(source_image), caption="Your image, upright (letterboxed here for display)", width=200)
-        facts = f"{loaded.format}, {loaded.original_size[0]} x {loaded.original_size[1]}, mode {loaded.original_mode}"
-        st.caption(f"Read as {facts}." + (" " + "; ".join(loaded.notes).capitalize() + "." if loaded.notes else ""))
+        source_image, fit = widgets.uploaded_image(source, is_fashion)
 
     prepared = sources.prepare(model_name, source_image, fit)
     raw_pixels = prepared.pixels
@@ -136,19 +95,13 @@ with left:
 
 if entry.warning:
     notice_area.warning(entry.warning)
-check = sources.verdict(entry.model, entry.meta, entry.trained, views.model_tensor(entry.meta, raw_pixels, int(config.image_size)))
-if source == "Photo":
-    notice_area.info(f"Neither model knows cats, cups, rockets or astronauts: the {sources.base_name(model_name)} model only "
-                     f"knows {', '.join(classes)}, so the predicted class means nothing here. Look at what the attention does anyway.")
-if check.in_distribution is False:
-    notice_area.warning(
-        f"This image is unlike anything the model was trained on (distance {check.ratio:.1f}x the in-distribution "
-        "threshold), so its prediction is not to be trusted. Mahalanobis distance of the image's features to the "
-        "training classes (Lee et al. 2018).", icon=":material/warning:")
-if not entry.trained:
-    notice_area.info("Untrained weights: the attention you see is what random projections give, a baseline for the trained model.")
+step = widgets.training_replay(snaps, snaps_error, step_choices, entry.meta) if model_name == "shapes" and entry.trained else None
+check = (sources.verdict(entry.model, entry.meta, entry.trained, views.model_tensor(entry.meta, raw_pixels, int(config.image_size)))
+         if step is None else sources.Verdict(None, None, None))
+for kind, text in sources.notices(check, entry.meta, source, model_name, classes, entry.trained):
+    (notice_area.warning(text, icon=":material/warning:") if kind == "warning" else notice_area.info(text))
 
-run = cache.vit_run(model_name, entry.trained, raw_pixels, int(config.image_size))
+run = cache.vit_run(model_name, entry.trained, raw_pixels, int(config.image_size), step)
 n_layers, n_heads = run.attention.shape[:2]
 gh, gw = run.grid
 n_patches = gh * gw
@@ -157,11 +110,9 @@ with right:
     if int(st.session_state.get("vit_topk") or 1) > len(classes):
         st.session_state["vit_topk"] = len(classes)
     top_k = st.slider("Top-k classes", 1, len(classes), min(3, len(classes)), key="vit_topk", bind="query-params")
-    st.plotly_chart(views.prediction(run, classes, top_k).figure, key="vit_topk_chart")
-    st.caption(
-        "What am I looking at: the model's probability for its most likely classes. It only knows these "
-        f"{len(classes)} classes: " + ", ".join(classes) + ". Anything else (a cat, a face) is forced into one of them."
-    )
+    predicted = views.prediction(run, classes, top_k)
+    st.plotly_chart(predicted.figure, key="vit_topk_chart")
+    st.caption(predicted.caption)
 
 # ----------------------------------------------------------------------------- shared view controls
 # Every URL-bound control lives outside the (lazy) tabs: a widget inside a hidden tab is not
@@ -171,19 +122,15 @@ with st.container(border=True):
     layer = c1.slider("Layer", 0, n_layers - 1, n_layers - 1, key="vit_layer", bind="query-params",
                       help="Which encoder layer's attention to show; rollout is accumulated up to this layer.")
     head = c2.slider("Head", 0, n_heads - 1, 0, key="vit_head", bind="query-params")
-    # The centre patch is set through session state, not value=: a click on the attention chart also
-    # sets this key (_pick_patch), and Streamlit warns when a widget has both a value= default and a
-    # session-state value. With value=None every patch, 0 included, stays in the link.
-    centre = n_patches // 2 + gw // 2
-    if (st.session_state.get("vit_patch") or 0) > n_patches - 1:  # from the other model's larger grid
-        st.session_state["vit_patch"] = centre
-    if st.session_state.get("vit_patch") is None and "vit_patch" not in st.query_params:
-        st.session_state["vit_patch"] = centre
-    patch = c3.number_input(
-        "Patch to inspect", 0, n_patches - 1, None, 1, key="vit_patch", bind="query-params",
-        help="A patch index from the numbered grid (Patches tab): the Attention tab shows where it looks.",
-    )
-    patch = centre if patch is None else patch
+    # A slider, not a number box: a box can hold a typed, not yet valid value that a click on the chart
+    # does not replace, leaving box and chart disagreeing. The default goes through session state, not
+    # value=: a click on the chart also sets this key (_pick_patch), and Streamlit warns when a widget
+    # has both a value= default and a session-state value.
+    current = st.session_state.get("vit_patch")
+    if (current is None and "vit_patch" not in st.query_params) or (current or 0) > n_patches - 1:
+        st.session_state["vit_patch"] = n_patches // 2 + gw // 2  # the centre (or the other model's larger grid)
+    patch = c3.slider("Patch to inspect", 0, n_patches - 1, key="vit_patch", bind="query-params",
+                      help="A patch index from the numbered grid (Patches tab), or click a patch on the Attention tab.")
     c1, c2, c3, c4 = st.columns([1.3, 1.2, 1.2, 1.3])
     fusion = c1.radio("Rollout head fusion", FUSIONS, key="vit_fusion", bind="query-params", horizontal=True)
     discard = c2.slider("Rollout discard ratio", 0.0, 0.95, 0.0, 0.05, key="vit_discard", bind="query-params",
@@ -191,7 +138,7 @@ with st.container(border=True):
     residual = c3.checkbox("Residual (A + I)", True, key="vit_residual", bind="query-params",
                            help="Rollout: add the identity for the skip connection, then renormalise each row (vit-explain's step). "
                                 "With mean fusion and no discard this is Abnar & Zuidema's 0.5·A + 0.5·I.")
-    sizes = FASHION_SIZES if is_fashion else LARGER_SIZES
+    sizes = views.FASHION_SIZES if is_fashion else views.LARGER_SIZES
     if st.session_state.get("vit_size") not in (None, *sizes):  # the other model's size
         st.session_state["vit_size"] = sizes[1]
     size = c4.select_slider("Larger input size (px)", sizes, sizes[1], key="vit_size", bind="query-params",
@@ -215,20 +162,11 @@ with tabs[0]:
         view = views.patches_tab(run, entry.meta)
         c1, c2 = st.columns(2)
         c1.plotly_chart(view.grid, key="vit_grid_chart")
-        c1.caption(
-            f"What am I looking at: the image resized to {run.image_size} x {run.image_size}, cut into "
-            f"{gh} x {gw} = {n_patches} patches of {run.patch_size} x {run.patch_size} pixels, numbered in reading order."
-        )
+        c1.caption(view.grid_caption)
         c2.image(view.strip, caption="The sequence the encoder sees", width="stretch")
-        c2.caption(
-            f"What am I looking at: token 0 is [CLS] (a learned vector, no pixels), then patches 0..{n_patches - 1} "
-            f"as tokens 1..{n_patches}; a learned position embedding is added to each so order is not lost."
-        )
+        c2.caption(view.strip_caption)
         st.plotly_chart(view.tokens, key="vit_tokens_chart")
-        st.caption(
-            f"What am I looking at: each row is one patch flattened to {view.vector_length} numbers "
-            "(channel, row, column) after normalisation: the x_p that Eq. 1 multiplies by the embedding matrix E."
-        )
+        st.caption(view.tokens_caption)
         st.markdown("**Normalisation** (per channel, after scaling pixels to [0, 1]): x' = (x - mean) / std")
         st.dataframe(view.normalisation, hide_index=True)
 
@@ -236,64 +174,35 @@ with tabs[1]:
     if tabs[1].open:
         attention = views.attention_tab(run, choice)
         st.plotly_chart(attention.overlays, key="vit_attention_chart", on_select=_pick_patch, selection_mode="points")
-        st.caption(
-            "Click a patch in either panel to inspect it (or type its index above). "
-            f"What am I looking at: left, the row of [CLS] in the attention matrix of layer {layer}, head {head} "
-            f"(how much [CLS] draws from each patch; [CLS] keeps {attention.cls_self:.1%} for itself). "
-            f"Right, the same for patch {patch} (red box); it puts {attention.patch_to_cls:.1%} on [CLS]."
-        )
+        st.caption(attention.caption)
         st.plotly_chart(attention.overview, key="vit_overview_chart")
-        st.caption(
-            "What am I looking at: [CLS]-to-patch attention for every layer (rows, first on top) and head (columns), "
-            "all on one colour scale, so bright means the same weight everywhere."
-        )
+        st.caption(attention.overview_caption)
 
 with tabs[2]:
     if tabs[2].open:
-        st.plotly_chart(views.rollout_tab(run, choice), key="vit_rollout_chart")
-        st.caption(
-            "What am I looking at: raw attention says where [CLS] looked within one layer, whose inputs are already "
-            "mixtures of patches. Rollout (Abnar & Zuidema 2020) multiplies the layers' attention (with the residual "
-            f"path as an identity) to trace [CLS] back to input patches, here through layer {layer} (move the Layer slider)."
-        )
+        rolled = views.rollout_tab(run, choice)
+        st.plotly_chart(rolled.figure, key="vit_rollout_chart")
+        st.caption(rolled.caption)
 
 with tabs[3]:
     if tabs[3].open:
         heads = views.heads_tab(run)
         st.plotly_chart(heads.figure, key="vit_stats_chart")
-        st.caption(
-            "What am I looking at: each marker is one head. Left, the attention-weighted distance between a patch and "
-            "the patches it attends to, averaged over patches (the ViT paper's Fig. 7 right): low = local like a "
-            f"convolution, high = global; attention spread evenly over all patches gives {heads.uniform_distance:.1f} px. Right, how "
-            f"spread each head's attention is: 0 = one token, {heads.max_entropy:.2f} = uniform."
-        )
+        st.caption(heads.caption)
 
 with tabs[4]:
     if tabs[4].open:
         big_pixels = cache.sample_image(class_name, int(seed), int(size)) if source == "Sample" and not is_fashion else raw_pixels
-        resolution = views.resolution_tab(run, cache.vit_summary(model_name, entry.trained, big_pixels, int(size)), choice, classes)
+        big = cache.vit_summary(model_name, entry.trained, big_pixels, int(size), step)
+        resolution = views.resolution_tab(run, big, choice, classes)
         st.plotly_chart(resolution.overlays, key="vit_resolution_chart")
-        st.caption(
-            f"What am I looking at: [CLS] attention of layer {layer}, head {head} at the training size and at {size} px. "
-            "The model was trained only at the small size; at the larger size the learned position embeddings are "
-            "resampled to the bigger grid by 2-D interpolation (the ViT paper, Section 3.2, says only \"2D interpolation\"; "
-            "this app uses bicubic, as timm's resample_abs_pos_embed does; the paper's own code zooms linearly). Correlation of the two maps "
-            f"(larger one averaged down): {resolution.correlation:.2f}. "
-            f"Prediction at {size} px: {resolution.best_class} ({resolution.best_probability:.0%})."
-        )
+        st.caption(resolution.caption)
         st.plotly_chart(resolution.statistics, key="vit_resolution_stats_chart")
-        st.caption(
-            f"What am I looking at: the head statistics at both sizes. Distances are in input pixels; a patch is {resolution.patch_size} px "
-            f"at both sizes, so pixels = {resolution.patch_size} × patches either way. The dashed lines are heads that spread attention "
-            f"evenly over all patches: {resolution.uniform_small:.1f} px on the small grid, {resolution.uniform_big:.1f} px on the large "
-            "one, because the grid's side grew. Heads near their line are close to uniform, and their distance grows with the grid "
-            "(in patches too); a local head's distance would stay put. Entropy is divided by ln T (T = number of tokens), so 1 means "
-            "uniform at either size."
-        )
+        st.caption(resolution.stats_caption)
 
 with tabs[5]:
     if tabs[5].open:
-        files = views.downloads(run, model_name, raw_pixels, choice, classes)
+        files = views.downloads(run, model_name if step is None else f"{model_name}-step{step}", raw_pixels, choice, classes)
         st.caption("What am I looking at: downloads of the numbers behind the charts; files are built when you click.")
         c1, c2, c3, c4 = st.columns(4)
         c1.download_button("Attention (NPZ)", files.npz, f"{files.stem}-attention.npz", "application/octet-stream", on_click="ignore", key="vit_dl_npz")

@@ -89,15 +89,35 @@ def scores_of(model: Any, prepare: Callable[[Image.Image], torch.Tensor], images
     return ood.scores(feats.numpy(), stats.means, stats.precision)
 
 
+QUANTILES = (0.95, 0.99, 0.995)  # the candidate thresholds compared by ``report(..., val_images=...)``
+
+
+def _flagged(values: np.ndarray, threshold: float) -> float:
+    return round(float((values > threshold).mean()), 4)
+
+
 def report(model: Any, prepare: Callable[[Image.Image], torch.Tensor], stats: ood.MahalanobisStats,
-           in_images: list[Image.Image], other: list[Image.Image], other_name: str) -> dict[str, float]:
-    """AUROC per out-of-distribution source, plus the fraction of each flagged at the threshold."""
+           in_images: list[Image.Image], other: list[Image.Image], other_name: str,
+           val_images: list[Image.Image] | None = None) -> dict[str, Any]:
+    """AUROC per out-of-distribution source, plus the fraction of each flagged at the threshold.
+
+    With ``val_images`` (the in-distribution validation images the threshold is a quantile of), also
+    the same fractions at each of :data:`QUANTILES`: the false-alarm rate on held-out images against
+    the detection rates, the trade-off a threshold choice makes.
+    """
     inside = scores_of(model, prepare, in_images, stats)
-    out: dict[str, float] = {"in_distribution_flagged": round(float((inside > stats.threshold).mean()), 4),
-                             "in_distribution_size": len(in_images)}
+    out: dict[str, Any] = {"in_distribution_flagged": _flagged(inside, stats.threshold), "in_distribution_size": len(in_images)}
+    outside: dict[str, np.ndarray] = {}
     for name, images in (("photos", photo_set()), ("noise", noise_set()), (other_name, other)):
-        outside = scores_of(model, prepare, images, stats)
-        out[f"auroc_{name}"] = round(ood.auroc(inside, outside), 4)
-        out[f"{name}_flagged"] = round(float((outside > stats.threshold).mean()), 4)
+        outside[name] = scores_of(model, prepare, images, stats)
+        out[f"auroc_{name}"] = round(ood.auroc(inside, outside[name]), 4)
+        out[f"{name}_flagged"] = _flagged(outside[name], stats.threshold)
         out[f"{name}_size"] = len(images)
+    if val_images is not None:
+        val = scores_of(model, prepare, val_images, stats)
+        out["quantiles"] = []
+        for q in QUANTILES:
+            t = float(np.quantile(val, q))
+            out["quantiles"].append({"quantile": q, "threshold": round(t, 3), "in_distribution_flagged": _flagged(inside, t),
+                                     **{f"{name}_flagged": _flagged(values, t) for name, values in outside.items()}})
     return out

@@ -16,6 +16,7 @@ import base64
 import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import plotly.graph_objects as go
@@ -24,8 +25,14 @@ from plotly.colors import sample_colorscale
 
 from explorer.exports import png_bytes
 from explorer.figures.layout import Spec, row_of_subplots
+from explorer.figures.positions import DIVERGING
 
 COLORSCALE = "Viridis"
+# Overlays: the map's colours at an opacity rising from OVERLAY_ALPHA[0] (weakest) to OVERLAY_ALPHA[1] (strongest), over
+# the image in grey. A colour map blended over a coloured image makes new hues (yellow over magenta reads orange, a
+# colour not on the colour bar); over grey a cell keeps its colour-bar hue and the strongest is nearly that exact colour.
+OVERLAY_ALPHA = (0.35, 0.9)
+HEAD_COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf")  # Plotly's D3 palette
 DISPLAY_PX = 256  # images are upscaled (nearest) to about this many pixels for crisp patches
 DECIMALS = 4
 URI_CACHE_ENTRIES = 16  # PNG data URIs kept process-wide (each key <= URI_CACHE_MAX_BYTES, each URI <= ~0.3 MB)
@@ -97,9 +104,26 @@ def _image_trace(image: Image.Image | np.ndarray, display_px: int = DISPLAY_PX) 
     return {"type": "image", "source": uri, "x0": step / 2, "y0": step / 2, "dx": step, "dy": step, "hoverinfo": "skip"}
 
 
+@functools.lru_cache(maxsize=4)
+def overlay_colorscale(name: str = COLORSCALE, alpha: tuple[float, float] = OVERLAY_ALPHA, n: int = 11) -> tuple[tuple[float, str], ...]:
+    """``name``'s colours as rgba stops whose opacity rises linearly from ``alpha[0]`` to ``alpha[1]``."""
+    stops = np.linspace(0.0, 1.0, n)
+    colours = sample_colorscale(name, list(stops), colortype="tuple")
+    return tuple(
+        (float(t), f"rgba({round(255 * r)},{round(255 * g)},{round(255 * b)},{alpha[0] + (alpha[1] - alpha[0]) * t:.3f})")
+        for t, (r, g, b) in zip(stops, colours)
+    )
+
+
+def _grey(array: np.ndarray) -> np.ndarray:
+    """(H, W, 3) uint8 -> the same in grey (ITU-R 601 luma), so an overlay's colours keep their hue."""
+    luma = np.asarray(Image.fromarray(array).convert("L"))
+    return np.repeat(luma[..., None], 3, axis=-1)
+
+
 def _map_trace(
     grid_map: np.ndarray, patch_size: int, name: str, opacity: float, coloraxis: str | None = None,
-    zmin: float | None = None, zmax: float | None = None, showscale: bool = True,
+    zmin: float | None = None, zmax: float | None = None, showscale: bool = True, colorscale: Any = COLORSCALE,
 ) -> Spec:
     gh, gw = grid_map.shape
     trace: Spec = {
@@ -110,7 +134,7 @@ def _map_trace(
     if coloraxis:
         trace["coloraxis"] = coloraxis
     else:
-        trace.update(colorscale=COLORSCALE, showscale=showscale)
+        trace.update(colorscale=colorscale, showscale=showscale)
         if zmin is not None:
             trace["zmin"] = zmin
         if zmax is not None:
@@ -208,7 +232,7 @@ def token_matrix_figure(patch_vectors: np.ndarray, title: str | None = None) -> 
     vectors = _round(patch_vectors)
     bound = float(np.abs(vectors).max()) or 1.0
     data = [{
-        "type": "heatmap", "z": vectors, "colorscale": "RdBu_r", "zmid": 0, "zmin": -bound, "zmax": bound,
+        "type": "heatmap", "z": vectors, "colorscale": DIVERGING, "zmid": 0, "zmin": -bound, "zmax": bound,
         "colorbar": {"title": {"text": "value"}},
         "hovertemplate": "patch %{y}<br>element %{x}<br>value %{z:.3f}<extra></extra>",
     }]
@@ -222,12 +246,20 @@ def token_matrix_figure(patch_vectors: np.ndarray, title: str | None = None) -> 
 
 
 # ----------------------------------------------------------------------------- prediction
+def probability_label(p: float) -> str:
+    """A probability as a bar label: one decimal of a percent, and "<0.1%" below that (never a bare 0.0%)."""
+    return "<0.1%" if p < 0.001 else f"{p:.1%}"
+
+
 def topk_figure(classes: Sequence[str], probabilities: Sequence[float]) -> go.Figure:
     """Horizontal bars of the top-k class probabilities, most likely on top."""
     probs = _round(np.asarray(probabilities))
-    data = [{"type": "bar", "x": probs, "y": list(classes), "orientation": "h", "text": [f"{p:.1%}" for p in probs],
-             "textposition": "auto", "hovertemplate": "%{y}: %{x:.2%}<extra></extra>"}]
-    layout: Spec = {"height": 60 + 28 * len(probs), "margin": {"l": 10, "r": 10, "t": 10, "b": 30},
+    # Every bar says its value: near-zero classes read "<0.1%" (a "0.0%" would claim exactly zero), and a bar too
+    # short to hold its label gets it outside (Plotly's "auto" drops labels of zero-width bars).
+    data = [{"type": "bar", "x": probs, "y": list(classes), "orientation": "h", "text": [probability_label(p) for p in probs],
+             "textposition": ["inside" if p >= 0.2 else "outside" for p in probs], "cliponaxis": False,
+             "hovertemplate": "%{y}: %{x:.2%}<extra></extra>"}]
+    layout: Spec = {"height": 60 + 28 * len(probs), "margin": {"l": 10, "r": 40, "t": 10, "b": 30},
                     "xaxis": {"range": [0, 1], "tickformat": ".0%", "title": {"text": "probability"}},
                     "yaxis": {"autorange": "reversed"}}
     return _figure(data, layout)
@@ -257,9 +289,9 @@ def _pick_trace(grid: tuple[int, int], patch_size: int) -> Spec:
 
 
 def overlays_figure(
-    panels: Sequence[Panel], opacity: float = 0.6, shared_scale: bool = False, height: int = 360, pickable: bool = False,
+    panels: Sequence[Panel], shared_scale: bool = False, height: int = 360, pickable: bool = False,
 ) -> go.Figure:
-    """Side-by-side panels, each an attention map over its image.
+    """Side-by-side panels, each an attention map over its image (in grey; see :data:`OVERLAY_ALPHA`).
 
     ``pickable`` adds clickable patch-centre markers (for ``st.plotly_chart(on_select=...)``).
 
@@ -275,9 +307,9 @@ def overlays_figure(
         suffix = "" if i == 1 else str(i)
         array = to_uint8_image(panel.image)
         on_axes = {"xaxis": x_ref, "yaxis": y_ref}
-        data.append({**_image_trace(array), **on_axes})
-        trace = _map_trace(panel.grid_map, panel.patch_size, panel.title, opacity,
-                           coloraxis="coloraxis" if shared_scale else None, zmin=0.0 if not shared_scale else None)
+        data.append({**_image_trace(_grey(array)), **on_axes})
+        trace = _map_trace(panel.grid_map, panel.patch_size, panel.title, 1.0, coloraxis="coloraxis" if shared_scale else None,
+                           zmin=0.0 if not shared_scale else None, colorscale=overlay_colorscale())
         if not shared_scale:
             domain = layout[f"xaxis{suffix}"]["domain"]
             trace["colorbar"] = {"x": domain[1] + 0.005, "len": 0.9, "thickness": 10, "tickformat": ".4~f",
@@ -293,7 +325,7 @@ def overlays_figure(
     if shapes:
         layout["shapes"] = shapes
     if shared_scale:
-        layout["coloraxis"] = {"colorscale": COLORSCALE, "cmin": 0.0, "cmax": zmax}
+        layout["coloraxis"] = {"colorscale": overlay_colorscale(), "cmin": 0.0, "cmax": zmax}
     layout.update(height=height, margin={"l": 5, "r": 40, "t": 40, "b": 5}, showlegend=False)
     if pickable:
         layout.update(clickmode="event+select", dragmode=False)
@@ -366,22 +398,28 @@ def head_statistics_figure(
     """
     layout, refs = row_of_subplots(("Mean attention distance (pixels)", entropy_title), horizontal_spacing=0.12)
     symbols = ("circle", "diamond", "square", "x")
+    n_heads = next(iter(series.values()))[0].shape[1] if series else 0
     data: list[Spec] = []
     for s, (label, (distance, entropy)) in enumerate(series.items()):
-        n_layers, n_heads = distance.shape
-        offset = (s - (len(series) - 1) / 2) * 0.15
-        depth = np.repeat(np.arange(n_layers) + layer_offset + offset, n_heads)
-        heads = np.tile(np.arange(n_heads), n_layers)
-        for col, values in ((1, distance), (2, entropy)):
-            x_ref, y_ref = refs[col - 1]
-            data.append({
-                "type": "scatter", "x": np.round(depth, 3), "y": _round(values.ravel()), "mode": "markers", "name": label,
-                "legendgroup": label, "showlegend": col == 1,
-                "marker": {"symbol": symbols[s % len(symbols)], "size": 9, "color": heads, "colorscale": "Turbo",
-                           "cmin": 0, "cmax": max(n_heads - 1, 1), "line": {"width": 1, "color": "black"}},
-                "customdata": heads, "hovertemplate": f"{label}<br>layer %{{x:.0f}} head %{{customdata}}<br>%{{y:.3f}}<extra></extra>",
-                "xaxis": x_ref, "yaxis": y_ref,
-            })
+        n_layers = distance.shape[0]
+        depth = np.round(np.arange(n_layers) + layer_offset + (s - (len(series) - 1) / 2) * 0.15, 3)
+        for head in range(n_heads):
+            for (x_ref, y_ref), values in zip(refs, (distance, entropy)):
+                data.append({
+                    "type": "scatter", "x": depth, "y": _round(values[:, head]), "mode": "markers", "showlegend": False,
+                    "legendgroup": f"head {head}", "name": f"head {head}",
+                    "marker": {"symbol": symbols[s % len(symbols)], "size": 9, "color": HEAD_COLOURS[head % len(HEAD_COLOURS)],
+                               "line": {"width": 1, "color": "black"}},
+                    "hovertemplate": f"{label}<br>layer %{{x:.0f}} head {head}<br>%{{y:.3f}}<extra></extra>",
+                    "xaxis": x_ref, "yaxis": y_ref,
+                })
+    # Legend-only entries: the colour names the head, the symbol the input size (the data traces above stay out of it).
+    legend_only: Spec = {"type": "scatter", "x": [None], "y": [None], "mode": "markers", "xaxis": refs[0][0], "yaxis": refs[0][1]}
+    for head in range(n_heads):
+        data.append({**legend_only, "name": f"head {head}", "legendgroup": f"head {head}",
+                     "marker": {"size": 9, "color": HEAD_COLOURS[head % len(HEAD_COLOURS)], "line": {"width": 1, "color": "black"}}})
+    for s, label in enumerate(series):
+        data.append({**legend_only, "name": label, "marker": {"size": 9, "symbol": symbols[s % len(symbols)], "color": "grey"}})
     dashes = ("dash", "dot", "dashdot", "longdash")
     for s, (label, value) in enumerate((uniform_distance or {}).items()):
         n_layers = next(iter(series.values()))[0].shape[0] if series else 1

@@ -132,3 +132,43 @@ def calibrated(probabilities: np.ndarray, meta: dict) -> np.ndarray:
     logp -= logp.max()
     p = np.exp(logp)
     return p / p.sum()
+
+
+def _detection_rates(meta: dict) -> str:
+    """The check's measured rates at the shipped threshold (the sidecar's held-out evaluation), as a sentence."""
+    found = meta.get("ood", {}).get("evaluation", {})
+    rates = [(found.get(f"{name}_flagged"), label) for name, label in
+             (("photos", "photos"), ("fashion", "Fashion-MNIST images"), ("shapes", "generated shapes"), ("noise", "noise images"))]
+    caught = ", ".join(f"{rate:.0%} of {label}" for rate, label in rates if isinstance(rate, (int, float)))
+    false_alarms = found.get("in_distribution_flagged")
+    quantile = meta.get("ood", {}).get("quantile")
+    if not caught or not isinstance(false_alarms, (int, float)):
+        return ""
+    where = f" (threshold: the {quantile:.1%} quantile of validation scores)" if isinstance(quantile, (int, float)) else ""
+    return (f" Measured on held-out sets{where}: it flags {false_alarms:.1%} of in-distribution images by mistake and "
+            f"catches {caught}.")
+
+
+def notices(check: Verdict, meta: dict, source: str, model_name: str, classes: list[str], trained: bool) -> list[tuple[str, str]]:
+    """The page's notices about trust in the answer, as (kind, one paragraph); kind is "info" or "warning".
+
+    A generated or held-out sample comes from the training distribution by construction, so when the
+    Mahalanobis check (Lee et al. 2018) flags one, the notice says it is one of the check's measured
+    false alarms rather than telling the student not to trust the prediction.
+    """
+    out: list[tuple[str, str]] = []
+    if source == "Photo":
+        out.append(("info", f"Neither model knows cats, cups, rockets or astronauts: the {base_name(model_name)} model only "
+                            f"knows {', '.join(classes)}, so the predicted class means nothing here. Look at what the attention does anyway."))
+    if check.in_distribution is False:
+        distance = (f"Mahalanobis distance of the image's features to the training classes (Lee et al. 2018): "
+                    f"{check.ratio:.1f}x the in-distribution threshold.")
+        if source == "Sample":
+            out.append(("info", "The out-of-distribution check flags this sample although it comes from the training "
+                                f"distribution: a false alarm. {distance}{_detection_rates(meta)}"))
+        else:
+            out.append(("warning", "This image is unlike anything the model was trained on, so its prediction is not to be "
+                                   f"trusted. {distance}{_detection_rates(meta)}"))
+    if not trained:
+        out.append(("info", "Untrained weights: the attention you see is what random projections give, a baseline for the trained model."))
+    return out

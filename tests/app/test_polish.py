@@ -22,13 +22,13 @@ def test_picking_a_patch_through_session_state_logs_no_widget_warning(caplog: py
     policies._shown_default_value_warning = False  # noqa: SLF001 - once-per-process flag of the warning under test
     at = AppTest.from_file(VIT, default_timeout=120).run()
     assert not at.exception
-    assert at.number_input(key="vit_patch").value == 36  # the centre patch of the 8 x 8 grid
+    assert at.slider(key="vit_patch").value == 36  # the centre patch of the 8 x 8 grid
     with caplog.at_level(logging.WARNING):
         at.session_state["vit_patch"] = 5  # what the chart click does
         at.session_state["vit_tab"] = "Attention"
         at.run()
     assert not at.exception
-    assert at.number_input(key="vit_patch").value == 5
+    assert at.slider(key="vit_patch").value == 5
     assert any("patch 5 (red box)" in c.value for c in at.caption)
     assert not [r for r in caplog.records if "Session State API" in r.getMessage()]
 
@@ -40,7 +40,7 @@ def test_a_link_to_patch_0_opens_patch_0() -> None:
     at.query_params["vit_tab"] = "Attention"
     at.run()
     assert not at.exception
-    assert at.number_input(key="vit_patch").value == 0
+    assert at.slider(key="vit_patch").value == 0
     assert any("patch 0 (red box)" in c.value for c in at.caption)
 
 

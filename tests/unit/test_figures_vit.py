@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import io
 
 import numpy as np
@@ -78,12 +79,40 @@ def test_topk_figure_orders_as_given() -> None:
     assert fig.layout.yaxis.autorange == "reversed"
 
 
-def test_head_statistics_one_marker_per_head_per_series() -> None:
+def test_head_statistics_one_marker_per_head_per_series_and_a_legend_for_the_colours() -> None:
     dist, ent = RNG.random((4, 3)), RNG.random((4, 3))
     fig = figs.head_statistics_figure({"32 px": (dist, ent), "64 px": (dist * 2, ent)})
-    assert len(fig.data) == 4  # 2 series x (distance, entropy)
-    assert all(len(t.y) == 12 for t in fig.data)
-    np.testing.assert_allclose(fig.data[0].y, np.round(dist.ravel(), 4))
+    markers = [t for t in fig.data if t.x[0] is not None]
+    assert len(markers) == 2 * 3 * 2  # series x heads x (distance, entropy)
+    assert sum(len(t.y) for t in markers) == 2 * 2 * 12
+    np.testing.assert_allclose(markers[0].y, np.round(dist[:, 0], 4))
+    legend = [t for t in fig.data if t.showlegend is not False]
+    assert [t.name for t in legend] == ["head 0", "head 1", "head 2", "32 px", "64 px"]
+    # a head's legend colour is its markers' colour; the series differ by symbol
+    for head in range(3):
+        assert {t.marker.color for t in markers if t.name == f"head {head}"} == {legend[head].marker.color}
+    assert legend[3].marker.symbol != legend[4].marker.symbol
+
+
+def test_overlay_cells_take_the_colour_bars_colours() -> None:
+    """Over a grey image the strongest cell is the colour bar's top colour at 90% opacity: its hue is on the bar."""
+    grid_map = np.zeros((8, 8))
+    grid_map[2, 3] = 1.0
+    magenta = np.zeros((32, 32, 3), np.uint8)
+    magenta[..., 0] = magenta[..., 2] = 200
+    fig = figs.overlays_figure([figs.Panel(magenta, grid_map, 4, "t")])
+    image, heat = fig.data[0], fig.data[1]
+    assert heat.opacity == 1 and heat.colorscale[-1][1].startswith("rgba(253,231,37,")  # Viridis' top, nearly opaque
+    assert float(heat.colorscale[0][1].rsplit(",", 1)[1].rstrip(")")) < float(heat.colorscale[-1][1].rsplit(",", 1)[1].rstrip(")"))
+    pixels = np.asarray(Image.open(io.BytesIO(base64.b64decode(image.source.split(",", 1)[1]))).convert("RGB"))
+    assert np.ptp(pixels.astype(int), axis=-1).max() == 0  # the image under the map is grey
+
+
+def test_topk_labels_every_bar_even_near_zero() -> None:
+    fig = figs.topk_figure(["a", "b", "c"], [0.9995, 0.0004, 0.0001])
+    assert list(fig.data[0].text) == ["100.0%", "<0.1%", "<0.1%"]
+    assert list(fig.data[0].textposition) == ["inside", "outside", "outside"]
+    assert figs.probability_label(0.0012) == "0.1%"
 
 
 def test_token_matrix_and_sequence_strip() -> None:
@@ -191,13 +220,6 @@ def test_overview_is_one_trace_on_one_scale_with_gaps_as_gaps() -> None:
     z = np.asarray(fig.data[0].z, dtype=float)
     assert z.shape == (2 * 5 - 1, 3 * 5 - 1) and np.isnan(z[4]).all() and np.isnan(z[:, 4]).all()
     assert spec["data"][0]["zmax"] == pytest.approx(maps.max()) and spec["layout"]["yaxis"]["ticktext"] == ["layer 0", "layer 1"]
-
-
-def test_head_statistics_show_one_legend_entry_per_series() -> None:
-    series = {f"{32 * (s + 1)} px": (RNG.random((4, 4)) * 20, RNG.random((4, 4)) * 4) for s in range(2)}
-    spec = _spec(figs.head_statistics_figure(series))
-    assert [t["name"] for t in spec["data"] if t["showlegend"]] == list(series)
-    assert len(spec["data"]) == 2 * len(series)
 
 
 @pytest.mark.parametrize(("shape", "patch", "per_row"), [((32, 32, 3), 4, 17), ((34, 30, 3), 4, 5), ((2, 2, 3), 4, 17)])

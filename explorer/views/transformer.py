@@ -262,7 +262,7 @@ def sink_shares(weights: np.ndarray, weighted: np.ndarray, key_tokens: Sequence[
     # first_token_share measures key 0; rolling the key axis puts the sink there.
     at_sink = first_token_share(np.roll(weights, -sink, axis=-1), np.roll(weighted, -sink, axis=-1), rows)
     names = [f"0:{key_tokens[0]}", f"{sink}:{key_tokens[sink]}"]
-    table = {"head": [f"head {h}" for h in range(weights.shape[0])]}
+    table: dict[str, object] = {"head": [f"head {h}" for h in range(weights.shape[0])]}
     for name, share in zip(names[: 1 if sink == 0 else 2], (first, at_sink)):
         table[f"weight → {name} (%)"] = np.round(100 * share.weight_share, 1)
         table[f"‖αf‖ → {name} (%)"] = np.round(100 * share.norm_share, 1)

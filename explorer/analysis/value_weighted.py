@@ -14,24 +14,26 @@ weight) under ``no_grad``; shared models are never modified.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
+from explorer.models.attention import MultiHeadAttention
 from explorer.models.records import LayerRecord
+from explorer.models.vit import ViT
 
 
 @torch.no_grad()
 def value_norms(module: nn.Module, x_q: torch.Tensor | np.ndarray, x_kv: torch.Tensor | np.ndarray) -> np.ndarray:
     """||f_h(x_j)|| for every head h and key j, (H, Tk), from the inputs the module saw (T, D) each."""
+    if not isinstance(module, MultiHeadAttention):
+        raise TypeError(f"value norms need one of our attention modules, not {type(module).__name__}")
     xq = torch.as_tensor(np.asarray(x_q), dtype=torch.float32)[None]
     xkv = torch.as_tensor(np.asarray(x_kv), dtype=torch.float32)[None]
-    project: Any = module.project
-    _, _, v = project(xq, xkv)  # (1, H, Tk, dh); MQA/GQA values already shared out to every head
+    _, _, v = module.project(xq, xkv)  # (1, H, Tk, dh); MQA/GQA values already shared out to every head
     n_heads, d_head = int(v.shape[1]), int(v.shape[-1])
-    w_o: torch.Tensor = module.out_proj.weight  # type: ignore[union-attr,assignment]  # (D, H * dh): block h = head h
+    w_o = module.out_proj.weight  # (D, H * dh): block h = head h
     blocks = w_o.view(w_o.shape[0], n_heads, d_head).permute(1, 2, 0)  # (H, dh, D)
     f = v[0] @ blocks  # (H, Tk, D)
     return f.norm(dim=-1).numpy()
@@ -69,7 +71,7 @@ def first_token_share(weights: np.ndarray, weighted: np.ndarray, rows: np.ndarra
 
 
 @torch.no_grad()
-def vit_first_token_shares(model: nn.Module, images: torch.Tensor) -> list[FirstTokenShare]:
+def vit_first_token_shares(model: ViT, images: torch.Tensor) -> list[FirstTokenShare]:
     """Per layer of a ViT: how much attention weight and how much weighted norm goes to [CLS], for one image.
 
     Runs the blocks one by one with their ``record`` argument to get each attention's input
@@ -77,13 +79,13 @@ def vit_first_token_shares(model: nn.Module, images: torch.Tensor) -> list[First
     """
     if images.ndim != 4 or images.shape[0] != 1:
         raise ValueError(f"expected one image batch (1, C, H, W); got {tuple(images.shape)}")
-    x = model.embed(images)  # type: ignore[operator]
+    x = model.embed(images)
     shares = []
-    for layer in model.layers:  # type: ignore[union-attr]
+    for layer in model.layers:
         record = LayerRecord()
         x = layer(x, need_weights=True, record=record)
         weights = record.self_attn.maps()[0].numpy()
         h = record.self_attn.inputs()[0][0]
-        norms = value_norms(layer.self_attn, h, h)
+        norms = value_norms(layer.get_submodule("self_attn"), h, h)
         shares.append(first_token_share(weights, value_weighted(weights, norms)))
     return shares

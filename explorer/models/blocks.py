@@ -92,7 +92,7 @@ class _Residual(nn.Module):
     norm_first: bool
 
     def _sublayer(
-        self, x: torch.Tensor, norm: nn.LayerNorm, fn: Callable[[torch.Tensor], torch.Tensor], dropout: nn.Dropout
+        self, x: torch.Tensor, norm: nn.Module, fn: Callable[[torch.Tensor], torch.Tensor], dropout: nn.Dropout
     ) -> torch.Tensor:
         if self.norm_first:
             return x + dropout(fn(norm(x)))
@@ -101,7 +101,7 @@ class _Residual(nn.Module):
     def _parallel(
         self,
         x: torch.Tensor,
-        norm: nn.LayerNorm,
+        norm: nn.Module,
         attend: Callable[[torch.Tensor], torch.Tensor],
         mlp: Callable[[torch.Tensor], torch.Tensor],
         dropouts: tuple[nn.Dropout, nn.Dropout],

@@ -148,8 +148,8 @@ class LMBlock(_Residual):
                 record.self_attn.capture(weights, h, h)
             return out
 
-        x = self._sublayer(x, self.norm1, attend, self.dropout1)  # type: ignore[arg-type]
-        return self._sublayer(x, self.norm2, self.feed_forward, self.dropout2)  # type: ignore[arg-type]
+        x = self._sublayer(x, self.norm1, attend, self.dropout1)
+        return self._sublayer(x, self.norm2, self.feed_forward, self.dropout2)
 
 
 @dataclass

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, replace
-from typing import cast
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import torch
@@ -42,6 +42,9 @@ from torch import nn
 from explorer.models.attention import MultiHeadAttention, build_keep_mask, softmax_with_mask
 from explorer.models.blocks import EncoderLayer, FeedForward, LayerSpec
 from explorer.models.records import LayerRecord
+
+if TYPE_CHECKING:
+    from explorer.readers.marian import Shortlist
 
 AttentionMaps = dict[str, list[torch.Tensor]]
 
@@ -61,7 +64,7 @@ class MarianConfig:
     tied_embeddings: bool = True  # tied-embeddings-all: source, target and output share Wemb
 
 
-def config_from_yaml(yaml_config: dict[str, object], vocab_size: int) -> MarianConfig:
+def config_from_yaml(yaml_config: dict[str, Any], vocab_size: int) -> MarianConfig:
     """Check the options our rebuild implements and read the sizes."""
     expected = {
         "type": "transformer",
@@ -75,15 +78,15 @@ def config_from_yaml(yaml_config: dict[str, object], vocab_size: int) -> MarianC
     for key, value in expected.items():
         if yaml_config.get(key, value) != value:
             raise ValueError(f"unsupported Marian option {key}={yaml_config.get(key)!r} (this rebuild expects {value!r})")
-    if int(yaml_config.get("transformer-ffn-depth", 2)) != 2:  # type: ignore[call-overload]
+    if int(yaml_config.get("transformer-ffn-depth", 2)) != 2:
         raise ValueError("unsupported Marian option transformer-ffn-depth (expects 2)")
     return MarianConfig(
         vocab_size=vocab_size,
-        d_model=int(yaml_config.get("dim-emb", 256)),  # type: ignore[call-overload]
-        n_heads=int(yaml_config.get("transformer-heads", 8)),  # type: ignore[call-overload]
-        d_ff=int(yaml_config.get("transformer-dim-ffn", 1536)),  # type: ignore[call-overload]
-        n_encoder_layers=int(yaml_config.get("enc-depth", 6)),  # type: ignore[call-overload]
-        n_decoder_layers=int(yaml_config.get("dec-depth", 2)),  # type: ignore[call-overload]
+        d_model=int(yaml_config.get("dim-emb", 256)),
+        n_heads=int(yaml_config.get("transformer-heads", 8)),
+        d_ff=int(yaml_config.get("transformer-dim-ffn", 1536)),
+        n_encoder_layers=int(yaml_config.get("enc-depth", 6)),
+        n_decoder_layers=int(yaml_config.get("dec-depth", 2)),
         tied_embeddings=bool(yaml_config.get("tied-embeddings-all", True)),
     )
 
@@ -248,7 +251,7 @@ class MarianModel(nn.Module):
             [SSRUDecoderLayer(config.d_model, config.n_heads, config.d_ff, config.layer_norm_eps) for _ in range(config.n_decoder_layers)]
         )
         self.output = nn.Linear(config.d_model, config.vocab_size, bias=True)
-        self.shortlist: object | None = None  # the engine's output shortlist (readers.marian.Shortlist), if shipped
+        self.shortlist: Shortlist | None = None  # the engine's output shortlist, if shipped
         if config.tied_embeddings:
             self.output.weight = self.embed.weight  # one matrix for source, target and output (tied-embeddings-all)
 
@@ -399,7 +402,7 @@ class MarianModel(nn.Module):
         rows: torch.Tensor | None = None
         output: tuple[torch.Tensor, torch.Tensor] | None = None
         if use_shortlist and self.shortlist is not None:
-            candidates = self.shortlist.candidates(src_ids, self.config.vocab_size)  # type: ignore[attr-defined]
+            candidates = self.shortlist.candidates(src_ids, self.config.vocab_size)
             rows = torch.from_numpy(candidates).to(device)
             output = (self.output.weight.index_select(0, rows), self.output.bias.index_select(0, rows))
         ids: list[int] = []

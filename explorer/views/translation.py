@@ -160,7 +160,8 @@ def run(model_key: str, entry: object, checked: SentenceCheck, top_k: int) -> Tr
 
 def _pieces_table(pieces: tuple[str, ...], ids: tuple[int, ...]) -> pd.DataFrame:
     columns = [f"{i}" for i in range(len(pieces))]
-    return pd.DataFrame([[display_token(p) for p in pieces], list(ids)], index=["piece", "id"], columns=columns)
+    # Ids as text: a column mixing a string row and an int row cannot be sent as Arrow without a slow fallback.
+    return pd.DataFrame([[display_token(p) for p in pieces], [str(i) for i in ids]], index=["piece", "id"], columns=columns)
 
 
 def _steps_table(record: TranslationRecord, k: int) -> pd.DataFrame:

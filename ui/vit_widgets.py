@@ -60,6 +60,7 @@ def training_replay(snaps: Any, error: str | None, choices: tuple[str, ...], shi
     Returns the chosen snapshot's step, or None for the shipped model (also when the snapshots are
     unusable: then a one-line notice says why).
     """
+    # No format_func: with one, Streamlit writes the formatted label, not the option, into the link.
     with st.container(border=True):
         left, right = st.columns([1, 2])
         if snaps is None:
@@ -67,7 +68,6 @@ def training_replay(snaps: Any, error: str | None, choices: tuple[str, ...], shi
             return None
         option = left.select_slider(
             "Training step (replay the training run)", choices, views.SHIPPED_STEP, key="vit_step", bind="query-params",
-            format_func=lambda o: "shipped model" if o == views.SHIPPED_STEP else f"step {o}",
             help="Every view below shows the model after this many optimiser steps; the last stop is the shipped model.")
         step = views.parse_step(option)
         shown = views.training_view(snaps, step, shipped_meta)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -20,6 +21,11 @@ from explorer.figures.attention import attention_heatmap
 from explorer.lab.costs import count_params, forward_flops, kv_cache_bytes
 from explorer.lab.latency import DEFAULT_TEXT, Latency
 from explorer.lab.switches import SWITCHES, apply_switches, get_switch, lab_base_config, variant_name
+
+if TYPE_CHECKING:
+    from explorer.analysis.stepwise import AttentionRun
+    from explorer.lab.snapshots import Snapshots
+    from explorer.models import Transformer
 
 SRC_LEN = len(DEFAULT_TEXT)  # "Thursday, 26 November 2026": a typical dates input
 TGT_LEN = 11  # <s> + YYYY-MM-DD
@@ -180,25 +186,25 @@ def provenance_note(meta: Mapping) -> str:
             ", so its final numbers can differ slightly from the Transformer page's.")
 
 
-def training_view(snaps: object, step: int, text: str, layer: int) -> TrainingView:
-    """``snaps``: :class:`explorer.lab.snapshots.Snapshots`; ``text`` already validated."""
+def training_view(snaps: Snapshots, step: int, text: str, layer: int) -> TrainingView:
+    """The dates model at ``step`` on ``text`` (already validated), with the training curves marked there."""
     from explorer.lab.snapshots import run_snapshot  # noqa: PLC0415
 
-    index = snaps.index_of(step)  # type: ignore[attr-defined]
-    n_layers = snaps.config.n_decoder_layers  # type: ignore[attr-defined]
+    index = snaps.index_of(step)
+    n_layers = snaps.config.n_decoder_layers
     if not 0 <= layer < n_layers:
         raise ValueError(f"layer must be between 0 and {n_layers - 1}")
-    result = run_snapshot(snaps, step, text)  # type: ignore[arg-type]
+    result = run_snapshot(snaps, step, text)
     cross = result.attention["decoder_cross"][layer][0].mean(0).numpy()  # heads averaged (Tq, Tk)
     figure = attention_heatmap(cross, result.decoder_input_tokens, result.source_tokens,
                                f"Cross-attention, layer {layer}, heads averaged, after {step} steps", zmax=1.0,
                                query_title="decoder input", key_title="source character")
-    metrics = snaps.metrics  # type: ignore[attr-defined]
-    loss = lab_figs.loss_curves({"dates model": snaps.loss_curve}, "Training loss of the shipped dates model", marker_step=step)  # type: ignore[attr-defined]
-    per_step = lab_figs.snapshot_metrics(snaps.steps, [m["heldout_accuracy"] for m in metrics],  # type: ignore[attr-defined]
+    metrics = snaps.metrics
+    loss = lab_figs.loss_curves({"dates model": snaps.loss_curve}, "Training loss of the shipped dates model", marker_step=step)
+    per_step = lab_figs.snapshot_metrics(snaps.steps, [m["heldout_accuracy"] for m in metrics],
                                          [m["alignment"] for m in metrics], step)
     return TrainingView(step, result.text, figure, loss, per_step, metrics[index]["heldout_accuracy"], metrics[index]["alignment"],
-                        provenance_note(snaps.meta))  # type: ignore[attr-defined]
+                        provenance_note(snaps.meta))
 
 
 @dataclass(frozen=True)
@@ -212,17 +218,17 @@ class ValueView:
     first_token: str
 
 
-def value_view(run: object, model: object, kind: str, layer: int, head: int) -> ValueView:
-    """``run``: an :class:`explorer.analysis.stepwise.AttentionRun` of the dates model with its inputs recorded."""
+def value_view(run: AttentionRun, model: Transformer, kind: str, layer: int, head: int) -> ValueView:
+    """Weights against value-weighted norms for one layer of a dates-model run that recorded its inputs."""
     from explorer.analysis.stepwise import attention_module  # noqa: PLC0415
     from explorer.analysis.value_weighted import first_token_share, value_norms, value_weighted  # noqa: PLC0415
 
-    maps = run.maps[kind]  # type: ignore[attr-defined]
+    maps = run.maps[kind]
     n_layers, n_heads = maps.shape[:2]
     if not 0 <= layer < n_layers or not 0 <= head < n_heads:
         raise ValueError(f"layer must be 0..{n_layers - 1} and head 0..{n_heads - 1}")
-    x_q, x_kv = run.inputs[kind][layer]  # type: ignore[attr-defined]
-    norms = value_norms(attention_module(model, kind, layer), x_q, x_kv)  # type: ignore[arg-type]
+    x_q, x_kv = run.inputs[kind][layer]
+    norms = value_norms(attention_module(model, kind, layer), x_q, x_kv)
     weights = maps[layer]
     weighted = value_weighted(weights, norms)
     # Causal decoder rows 0 can only see key 0: drop that trivially-100% row from the averages.
@@ -233,7 +239,7 @@ def value_view(run: object, model: object, kind: str, layer: int, head: int) -> 
                           "weighted norm to first token": np.round(share.norm_share, 4),
                           "mean ||f(x)|| of first token": np.round(norms[:, 0], 3),
                           "mean ||f(x)|| of the others": np.round(norms[:, 1:].mean(-1) if norms.shape[1] > 1 else norms[:, 0], 3)})
-    src, tgt = run.src_ids, run.tgt_ids  # type: ignore[attr-defined]
+    src, tgt = run.src_ids, run.tgt_ids
     return ValueView(frame, lab_figs.share_bars(heads, share.weight_share, share.norm_share,
                                                 f"Layer {layer}: what goes to the first token"),
                      _map(weights[head], kind, src, tgt, f"Attention weights α, layer {layer}, head {head}"),

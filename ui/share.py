@@ -20,6 +20,8 @@ error box). ``clean_link`` removes every value that does not fit its ``ParamSpec
 
 from __future__ import annotations
 
+import html
+import re
 from collections.abc import Mapping
 from urllib.parse import urlencode
 
@@ -142,16 +144,72 @@ def current_link(base_url: str | None, params: Mapping[str, str | list[str]]) ->
     return f"{base}?{query}" if query else (base or "?")
 
 
+LINK_BOX_CLASS = "explorer-share-link"  # the e2e tests find the box by this class
+
+# One-click copy without ``st.code``: a code box loads Streamlit's syntax-highlighter chunk (1.6 MB of
+# JavaScript, ~3.8 s of a new visitor's browser CPU on this machine, bench/bench_first_visit.py) on
+# every page, for one line of plain text. The script finds its own box (``document.currentScript``:
+# st.html strips inline ``onclick`` handlers but runs scripts) and copies the link; the Clipboard API
+# exists only in secure contexts (HTTPS, localhost), so on a classroom's plain-HTTP Network URL it
+# falls back to selecting a hidden text area and ``execCommand("copy")``, which a click still allows.
+_COPY_SCRIPT = """<script>(() => {
+  const box = document.currentScript.closest('.{cls}');
+  const button = box.querySelector('button');
+  const link = box.querySelector('a').getAttribute('data-link');
+  const done = (text) => { button.textContent = text; setTimeout(() => { button.textContent = 'Copy link'; }, 2000); };
+  const fallback = () => {
+    const area = document.createElement('textarea');
+    area.value = link; area.setAttribute('readonly', ''); area.style.position = 'fixed'; area.style.opacity = '0';
+    document.body.appendChild(area); area.select();
+    let ok = false; try { ok = document.execCommand('copy'); } catch (e) { ok = false; }
+    area.remove(); done(ok ? 'Copied' : 'Select the link to copy');
+  };
+  button.addEventListener('click', () => {
+    if (navigator.clipboard && window.isSecureContext) navigator.clipboard.writeText(link).then(() => done('Copied'), fallback);
+    else fallback();
+  });
+})();</script>""".replace("{cls}", LINK_BOX_CLASS)
+
+_LINK_BOX_STYLE = (
+    "<style>.{cls}{font-size:0.8rem;line-height:1.35}"
+    ".{cls} a{display:block;font-family:monospace;word-break:break-all;padding:0.4rem 0.5rem;border-radius:0.4rem;"
+    "border:1px solid rgba(128,128,128,0.35);color:inherit;text-decoration:none}"
+    ".{cls} button{margin-top:0.3rem;font:inherit;color:inherit;background:transparent;cursor:pointer;"
+    "border:1px solid rgba(128,128,128,0.6);border-radius:0.4rem;padding:0.2rem 0.7rem}</style>"
+).replace("{cls}", LINK_BOX_CLASS)
+
+
+def link_box_html(link: str) -> str:
+    """The link as a selectable box with a copy button (pure, testable).
+
+    The link holds user-typed text (query parameters), so it is HTML-escaped everywhere it appears and
+    reaches the script only through a ``data-`` attribute, never inside JavaScript source.
+    """
+    safe = html.escape(link, quote=True)
+    return (
+        f'{_LINK_BOX_STYLE}<div class="{LINK_BOX_CLASS}"><a href="{safe}" data-link="{safe}" target="_blank">{safe}</a>'
+        f'<button type="button">Copy link</button>{_COPY_SCRIPT}</div>'
+    )
+
+
+def link_in_box(body: str) -> str | None:
+    """The link a :func:`link_box_html` body holds (unescaped), or None for any other HTML.
+
+    For tests and tools that read the sidebar without a browser (AppTest sees the st.html body)."""
+    match = re.search(r'<a href="[^"]*" data-link="([^"]*)"', body) if LINK_BOX_CLASS in body else None
+    return html.unescape(match.group(1)) if match else None
+
+
 def link_to_this_view(where: object | None = None, label: str = "Link to this view") -> str:
     """Show a copyable link to exactly this view (page + every URL-bound setting + seed).
 
-    Renders in the sidebar by default, in the same place on every page; ``st.code`` gives the
-    copy-to-clipboard button. Call it after the page's widgets. Returns the link.
+    Renders in the sidebar by default, in the same place on every page, with a "Copy link" button
+    (:func:`link_box_html`). Call it after the page's widgets. Returns the link.
     """
     params = {name: st.query_params.get_all(name) for name in st.query_params}
     link = current_link(st.context.url, params)
     container = where if where is not None else st.sidebar
     with container:  # type: ignore[attr-defined]
-        st.caption(f":material/link: {label}: opens this page with these settings and seed (copy with the icon).")
-        st.code(link, language=None, wrap_lines=True)
+        st.caption(f":material/link: {label}: opens this page with these settings and seed.")
+        st.html(link_box_html(link), unsafe_allow_javascript=True)
     return link

@@ -8,6 +8,8 @@ from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
+from ui.share import link_in_box
+
 APP = Path(__file__).resolve().parents[2] / "app.py"
 
 
@@ -42,7 +44,7 @@ def test_every_view_offers_a_link_that_carries_the_seed() -> None:
     at = AppTest.from_file(str(APP), default_timeout=180)
     at.query_params["seed"] = "7"
     at.run()
-    assert any("seed=7" in c.value for c in at.sidebar.code)
+    assert any("seed=7" in (link_in_box(h.value) or "") for h in at.sidebar.get("html"))
 
 
 def test_home_page_does_not_import_torch() -> None:

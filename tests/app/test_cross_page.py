@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from ui.share import link_in_box
+
 ROOT = Path(__file__).resolve().parents[2]
 APP = str(ROOT / "app.py")
 
@@ -21,8 +23,8 @@ pytestmark = pytest.mark.slow
 
 def _clean(at: AppTest, where: str) -> None:
     assert not at.exception, (where, [e.value for e in at.exception])
-    links = [c for c in at.sidebar.code if "://" in c.value or c.value.startswith("?")]
-    assert len(links) == 1, (where, "expected one 'link to this view' box (app.py draws it)", [c.value for c in at.sidebar.code])
+    links = [link for h in at.sidebar.get("html") if (link := link_in_box(h.value)) and ("://" in link or link.startswith("?"))]
+    assert len(links) == 1, (where, "expected one 'link to this view' box (app.py draws it)", links)
 
 
 def test_values_set_on_one_page_do_not_break_the_next_pages() -> None:

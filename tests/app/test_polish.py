@@ -9,6 +9,8 @@ import pytest
 from streamlit.elements.lib import policies
 from streamlit.testing.v1 import AppTest
 
+from ui.share import link_in_box
+
 VIT = str(Path(__file__).resolve().parents[2] / "app_pages" / "vit.py")
 
 
@@ -58,7 +60,7 @@ def test_the_link_box_stays_on_a_waiting_screen() -> None:
     at.text_input(key="tf_text").set_value("").run()
     assert not at.exception
     assert at.error, "the empty box should stop the page with its one-line message"
-    links = [c.value for c in at.sidebar.code]
+    links = [link for h in at.sidebar.get("html") if (link := link_in_box(h.value))]
     assert len(links) == 1 and "seed=7" in links[0], links
 
 

@@ -192,7 +192,7 @@ def test_seed_stays_in_the_link_across_pages(app: AppPage) -> None:
     app.assert_clean()
     expect(app.page.locator(".st-key-seed input")).to_have_value("1004", timeout=UI_SETTLE_MS)
     assert "seed=1004" in app.page.url and "/transformer" in app.page.url, app.page.url
-    link = app.page.locator('[data-testid="stSidebar"] [data-testid="stCode"]').first
+    link = app.page.locator('[data-testid="stSidebar"] .explorer-share-link a').first
     expect(link).to_contain_text("seed=1004", timeout=UI_SETTLE_MS)
     expect(link).to_contain_text("tf_text=March", timeout=UI_SETTLE_MS)
 

@@ -17,7 +17,7 @@ from tests.e2e.conftest import AppPage
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 UI_SETTLE_MS = 15_000  # how long a drawn value may lag behind the finished run on a loaded machine
-LINK_BOX = '[data-testid="stSidebar"] [data-testid="stCode"]'
+LINK_BOX = '[data-testid="stSidebar"] .explorer-share-link a'
 
 
 def _near_white_share(png: bytes) -> float:

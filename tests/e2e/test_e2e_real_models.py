@@ -195,7 +195,7 @@ def test_language_model_prompt_head_click_generate_and_link(app: AppPage) -> Non
     assert text and text != "(nothing: the model ended the text)", text
 
     # The sidebar's link carries the prompt and the settings; opened by a new visitor, it shows the same text.
-    link_box = app.page.locator('[data-testid="stSidebar"] [data-testid="stCode"]').first
+    link_box = app.page.locator('[data-testid="stSidebar"] .explorer-share-link a').first
     for part in ("lm_text=The+capital+of+France+is", "lm_new=4", "lm_generate=true", f"lm_head={target[0]}.{target[1]}", "lm_tab=Generate"):
         expect(link_box).to_contain_text(part, timeout=UI_SETTLE_MS)
     link = link_box.inner_text().strip()

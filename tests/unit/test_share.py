@@ -6,7 +6,7 @@ from __future__ import annotations
 from streamlit.testing.v1 import AppTest
 
 from explorer.inputs.params import ParamSpec
-from ui.share import current_link, find_bad_params, notice_text
+from ui.share import current_link, find_bad_params, link_box_html, link_in_box, notice_text
 
 SCHEMA = {
     "seed": ParamSpec("int", minimum=0, maximum=2**31 - 1),
@@ -25,6 +25,17 @@ def test_find_bad_params_flags_exactly_the_bad_ones() -> None:
 def test_notice_never_echoes_the_hostile_value() -> None:
     text = notice_text(find_bad_params({"view": ["![x](http://example.invalid/p.png)"]}, SCHEMA))
     assert "view" in text and "example.invalid" not in text and "![" not in text
+
+
+def test_link_box_escapes_the_link_and_keeps_it_out_of_the_script() -> None:
+    """The link holds typed text: it must not be able to close the attribute, add a tag or reach the JavaScript."""
+    hostile = 'http://h/transformer?tf_text="><img src=x onerror=alert(1)></script>'
+    box = link_box_html(hostile)
+    assert "<img" not in box and "</script>\"" not in box and box.count("</script>") == 1
+    assert "&quot;&gt;&lt;img src=x onerror=alert(1)&gt;&lt;/script&gt;" in box
+    script = box[box.index("<script>"):]
+    assert "onerror" not in script, "the link reaches the copy script only through the data-link attribute"
+    assert link_in_box(box) == hostile and link_in_box("<p>other</p>") is None
 
 
 def test_current_link_keeps_every_param_and_drops_old_query() -> None:
@@ -58,4 +69,5 @@ def test_clean_link_keeps_a_good_seed_and_the_link_shows_it() -> None:
     at.run()
     assert not at.exception and not at.warning
     assert at.number_input(key="seed").value == 42
-    assert any("seed=42" in c.value for c in at.sidebar.code)
+    links = [link for box in at.sidebar.get("html") if (link := link_in_box(box.value))]
+    assert len(links) == 1 and "seed=42" in links[0], links

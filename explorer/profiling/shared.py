@@ -97,24 +97,34 @@ class RecentRuns:
         ourselves, so one session's failure is never handed to another. Errors of our own run propagate.
         """
         key = sharing_key(request)
-        while not fresh:
-            with self._lock:
-                reused = self._recent(key)
+        while True:
+            with self._lock:  # look and claim in one step, so a burst of identical requests starts one run
+                reused = None if fresh else self._recent(key)
                 if reused is not None:
                     return self._relabel(request, *reused)
                 flight = self._flights.get(key)
-                if flight is None:
+                if flight is None or fresh:
+                    mine = _Flight()
+                    self._flights[key] = mine
                     break
             if on_wait is not None:
                 on_wait("an identical configuration is being profiled for another session; reusing its result")
             if not flight.done.wait(wait_timeout) or flight.result is None:
-                break  # it failed or took too long: measure ourselves
-        return self._run_and_store(key, request, run)
+                fresh = True  # it failed or took too long: measure ourselves
+        return self._run_and_store(key, mine, run)
 
-    def _run_and_store(self, key: str, request: ProfileRequest, run: Callable[[], ProfileResult]) -> Outcome:
-        flight = _Flight()
+    def available(self, request: ProfileRequest) -> bool:
+        """True when a result for ``request`` can be had without a new run: a recent one, or one being measured."""
+        key = sharing_key(request)
         with self._lock:
-            self._flights.setdefault(key, flight)
+            return key in self._flights or self._recent(key) is not None
+
+    def in_flight(self) -> int:
+        """How many runs are being measured now (any configuration), including their set-up before the lock."""
+        with self._lock:
+            return len(self._flights)
+
+    def _run_and_store(self, key: str, flight: _Flight, run: Callable[[], ProfileResult]) -> Outcome:
         try:
             result = run()
             flight.result = result

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import pandas as pd
 import plotly.graph_objects as go
 
+from explorer.exports import table_csv
 from explorer.figures import profiler as figs
 from explorer.inputs.params import ParamSpec
 from explorer.profiling import (
@@ -34,23 +34,24 @@ from explorer.profiling import (
     operator_table,
     profile_model,
     result_summary,
-    to_csv,
     to_json,
 )
 from explorer.profiling.captions import exponent_rows, memory_statement, overhead_statement, scaling_statement
 from explorer.profiling.estimate import format_flops
+from explorer.profiling.lock import lock_status, waiting_count
 from explorer.profiling.request import DEFAULT_ACTIVE as DEFAULT_ACTIVE  # the page's step widgets start here
 from explorer.profiling.request import DEFAULT_WARMUP as DEFAULT_WARMUP
 from explorer.profiling.shared import RECENT_RUNS, Outcome
 from explorer.profiling.tables import NET_MEM, module_display_frame, operator_display_frame, peak_column, timeline_spans
+from explorer.views.profiler_extras import (
+    GENERATION_MODELS,
+    LOCK_WAIT_SECONDS,
+    PAGE_MAX_SECONDS,
+    PHASE_NAMES,
+    PYTHON_REQUESTS,
+)
 
-if TYPE_CHECKING:
-    from explorer.profiling.paths import PathComparison
-    from explorer.profiling.phases import PhaseProfile
-
-PAGE_MAX_SECONDS = 60.0  # refuse anything estimated longer: other sessions share the cores
 AUTO_RUN_SECONDS = 5.0  # run without a click when the estimate is this quick
-LOCK_WAIT_SECONDS = 180.0
 MODELS = ("transformer", "vit")
 WEIGHTS = {"random": "any config", "trained": "zoo: dates / shapes"}
 MODES = tuple(MODE_LABELS)
@@ -111,14 +112,34 @@ def plan(settings: Settings) -> Plan:
         return Plan(None, None, str(error))
 
 
-def should_run(planned: Plan, stored_fingerprint: str | None, clicked: bool, auto: bool) -> bool:
-    """Run on a click, or automatically when the estimate is quick and the stored result is for another configuration."""
+def should_run(planned: Plan, stored_fingerprint: str | None, clicked: bool, auto: bool, busy: str | None = None) -> bool:
+    """Run on a click, or automatically when the estimate is quick, the stored result is for another
+    configuration and the profiler is not ``busy`` with someone else's (see :func:`profiler_busy`)."""
     if planned.request is None:
         return False
     if clicked:
         return True
     fresh = stored_fingerprint == planned.request.fingerprint()
-    return auto and not fresh and planned.estimate is not None and planned.estimate.seconds <= AUTO_RUN_SECONDS
+    quick = planned.estimate is not None and planned.estimate.seconds <= AUTO_RUN_SECONDS
+    return auto and not fresh and quick and busy is None
+
+
+def profiler_busy(request: ProfileRequest | None) -> str | None:
+    """Why an auto-run would not be quick: the one profiler of the process is measuring another configuration.
+
+    A result that can be shared (measured moments ago, or being measured now for the same configuration)
+    costs nothing, so it never counts as busy. Anything else would queue behind the lock: in a class
+    burst thirty reruns would wait for each other's runs, so the page waits for a click instead.
+    """
+    if request is None or RECENT_RUNS.available(request):
+        return None
+    holder = lock_status()
+    if holder is None and waiting_count() == 0 and RECENT_RUNS.in_flight() == 0:
+        return None
+    return (
+        f"Auto-run is paused: the profiler is measuring another configuration ({holder or 'finishing'}). "
+        "Press **Run profiler** to queue for it."
+    )
 
 
 def run(request: ProfileRequest, clicked: bool, on_wait: Callable[[str], None]) -> Outcome:
@@ -129,6 +150,27 @@ def run(request: ProfileRequest, clicked: bool, on_wait: Callable[[str], None]) 
         lambda: profile_model(request, on_wait=on_wait, max_seconds=PAGE_MAX_SECONDS, lock_timeout=LOCK_WAIT_SECONDS),
         fresh=clicked, on_wait=on_wait, wait_timeout=LOCK_WAIT_SECONDS,
     )
+
+
+def outcome_label(outcome: Outcome, seconds: float) -> str:
+    """The status line after a run: measured now, or shared from another session's identical run."""
+    if outcome.shared:
+        return f"Reused a run of this configuration from {outcome.age_seconds:.0f} s ago ({outcome.result.started_at})"
+    return f"Profiled in {seconds:.1f} s ({outcome.result.started_at})"
+
+
+MODULES_CAPTION = (
+    "**total** = the module's scope, children included; **self** = total minus its child modules (operators it runs "
+    "itself stay in). Containers that are never called (e.g. `encoder`, `layers`) show the sum of their children. "
+    "Times are per step (mean and standard deviation over the active steps). FLOPs come from a separate, untimed "
+    "pass with `FlopCounterMode`: one multiply-add = 2 FLOPs, matrix products only."
+)
+NEGATIVE_NET_NOTE = (
+    "**Why some net memory is negative.** Net memory is what a module allocated minus what was freed while it "
+    "ran. A module that releases tensors made before it started (its input's intermediates, or in backward the "
+    "activations saved during forward) frees more than it allocates, so its net is negative. Peak memory (the "
+    "highest point above the level at entry) is never negative."
+)
 
 
 @dataclass(frozen=True)
@@ -153,6 +195,41 @@ def headline(result: ProfileResult) -> Headline:
         summary["flop_convention"], f"{summary['request']} · {result.rows[0].params:,} parameters · {summary['device']}",
         f"x{ratio:.2f}" + (" (noise)" if noisy else ""), overhead_statement(result),
     )
+
+
+# Text columns wide enough for their longest usual value ("encoder.layers.0.self_attn.out_proj",
+# "MultiHeadAttention", "aten::_scaled_dot_product_flash_attention_for_cpu"): nothing is cut at 1400 px.
+TEXT_WIDTHS = {
+    "module": 200, "path": 300, "operator": 340, "kind": 170, "category": 120, "input shapes": 300,
+    "output shapes": 300, "where": 200, "phase": 90, "name": 300,
+}
+
+
+def number_format(label: str) -> str:
+    """One unit per column and one number of decimals per unit: ms to the microsecond, KiB and % to one
+    decimal, counts whole, MFLOP, GFLOP/s, ratios and exponents to two."""
+    if label.endswith(("ms", "ms/step")):
+        return "%.3f"
+    if "KiB" in label or label.endswith("%") or "tokens/s" in label:
+        return "%.1f"
+    if "calls" in label or label == "params":
+        return "%d"
+    return "%.2f"
+
+
+def column_settings(frame: pd.DataFrame) -> dict[str, dict[str, object]]:
+    """``st.dataframe``'s ``column_config`` for a display frame, as the plain dicts Streamlit accepts
+    (so the view needs no Streamlit): fixed widths for names, one format per numeric column."""
+    settings: dict[str, dict[str, object]] = {}
+    for name in frame.columns:
+        label = str(name)
+        if label == "share %":
+            settings[label] = {"width": 130, "type_config": {"type": "progress", "format": "%.1f", "min_value": 0, "max_value": 100}}
+        elif label in TEXT_WIDTHS:
+            settings[label] = {"width": TEXT_WIDTHS[label]}
+        elif pd.api.types.is_numeric_dtype(frame[name]):
+            settings[label] = {"type_config": {"type": "number", "format": number_format(label)}}
+    return settings
 
 
 @dataclass(frozen=True)
@@ -225,9 +302,20 @@ def diff_view(baseline: ProfileResult, result: ProfileResult) -> DiffView:
     modules, ops = diff_modules(baseline, result), diff_operators(baseline, result)
     return DiffView(
         figs.diff_bar(modules["path"], modules["delta_self_us"], title="Per-module change in self time (current - baseline)"),
-        modules.round(1),
+        pd.DataFrame({
+            "path": modules["path"],
+            "baseline total ms": modules["base_total_us"] / 1e3, "current total ms": modules["cur_total_us"] / 1e3,
+            "Δ total ms": modules["delta_total_us"] / 1e3, "Δ self ms": modules["delta_self_us"] / 1e3,
+            "Δ CPU net mem KiB": modules["delta_cpu_mem_net"] / 1024, "Δ CPU peak mem KiB": modules["delta_cpu_mem_peak"] / 1024,
+            "Δ MFLOP": modules["delta_flops"] / 1e6, "total current / baseline": modules["ratio_total"],
+        }),
         figs.diff_bar(ops["name"], ops["delta_self_us"], title="Per-operator change in self time per step"),
-        ops.round(2),
+        pd.DataFrame({
+            "operator": ops["name"],
+            "baseline self ms": ops["base_self_us"] / 1e3, "current self ms": ops["cur_self_us"] / 1e3,
+            "Δ self ms": ops["delta_self_us"] / 1e3, "baseline calls": ops["base_calls"], "current calls": ops["cur_calls"],
+            "self current / baseline": ops["ratio"],
+        }),
     )
 
 
@@ -244,208 +332,33 @@ def honest_statements(result: ProfileResult) -> tuple[str, str]:
     return overhead_statement(result), memory_statement(result)
 
 
+def honest_markdown(result: ProfileResult) -> str:
+    """The Honest numbers tab: what each number on the page is, and how far to trust it (computed sentences)."""
+    overhead, memory = honest_statements(result)
+    return f"""
+- **Profiler overhead**: {overhead}
+- **Mean and spread**: every time is the mean over {result.active_steps} active steps; the module table's ± column is their
+  standard deviation. {result.request.warmup} warm-up step(s) were recorded and discarded (first calls pay for allocation and caches).
+- **Memory**: *net* = allocations minus frees inside a module; it can be negative (see the Modules tab). *Peak* = the
+  highest point above the level at entry.
+- **FLOPs**: counted once in an untimed pass; one multiply-add = 2 FLOPs; only matrix products count (norms, softmax
+  and activations are left out, as usual).
+- **Estimate before the run**: {result.estimate.summary()}.
+- **Estimated vs measured memory**: {memory}
+- **Shared machine**: sessions share CPU cores; another session's work slows yours. Only one profiler runs at a time,
+  so you may wait for another session's run, and auto-run pauses while the profiler measures someone else's configuration.
+"""
+
+
 @dataclass(frozen=True)
 class Exports:
-    modules_csv: str
-    operators_csv: str
+    modules_csv: bytes
+    operators_csv: bytes
     json: str
 
 
 def exports(result: ProfileResult) -> Exports:
-    return Exports(to_csv(module_table(result)), to_csv(operator_table(result, limit=None)), to_json(result))
-
-
-# --------------------------------------------------------------------------- generation in two phases (LLM phases tab)
-
-GENERATION_MODELS = ("smollm2-135m", "marian-en-pt", "tiny-lm")
-GENERATION_LABELS = {"smollm2-135m": "SmolLM2-135M (decoder-only)", "marian-en-pt": "Marian en-pt (translator)", "tiny-lm": "tiny LM (2 layers)"}
-SWEEP_PROMPTS = (16, 64, 256)
-PHASE_NAMES = ("prefill", "decode")
-
-
-def generation_status(name: str) -> str | None:
-    """None when the model can be profiled, else the one-line reason (cheap: no load)."""
-    if name == "tiny-lm":
-        return None
-    from explorer.pretrained import pretrained_status
-
-    return pretrained_status(name)
-
-
-def run_generation(name: str, prompt_tokens: int, new_tokens: int, attention_path: str,
-                   on_wait: Callable[[str], None] | None = None) -> PhaseProfile:
-    """Prefill of a ``prompt_tokens``-token English prompt, then ``new_tokens`` greedy decode steps. Raises ``ProfilingError``."""
-    from explorer.profiling.phases import generator_for, profile_phases, prompt_ids
-
-    gen, tokenizer = generator_for(name)
-    ids = prompt_ids(gen, tokenizer, prompt_tokens)
-    return profile_phases(gen, ids, new_tokens, warmup=1, active=3, attention_path=attention_path, on_wait=on_wait,
-                          lock_timeout=LOCK_WAIT_SECONDS)
-
-
-def run_prompt_sweep(name: str, lengths: tuple[int, ...] = SWEEP_PROMPTS) -> list[tuple[int, dict[str, float], float]]:
-    from explorer.profiling.phases import generator_for, profile_phases, prompt_ids
-
-    gen, tokenizer = generator_for(name)
-    out = []
-    for length in lengths:
-        result = profile_phases(gen, prompt_ids(gen, tokenizer, length), 1, warmup=1, active=2, lock_timeout=LOCK_WAIT_SECONDS)
-        out.append((length, result.prefill.category_shares(), result.prefill.tokens_per_s))
-    return out
-
-
-@dataclass(frozen=True)
-class GenerationView:
-    metrics: tuple[tuple[str, str, str], ...]  # (label, value, help)
-    shares: go.Figure
-    parts: go.Figure
-    table: pd.DataFrame
-    caption: str
-
-
-def generation_view(profile: PhaseProfile, phase: str, depth: int) -> GenerationView:
-    """Both phases' tokens/s and shares, and one phase's module table (times in ms per profiled step)."""
-    pre, dec = profile.prefill, profile.decode
-    metrics = (
-        ("prefill", f"{pre.tokens_per_s:,.0f} tok/s", f"{profile.prompt_len} prompt tokens in {pre.plain_median_s * 1e3:.1f} ms (median, profiler off)"),
-        ("decode", f"{dec.tokens_per_s:,.1f} tok/s", f"{profile.new_tokens} tokens in {dec.plain_median_s * 1e3:.1f} ms, one at a time with the KV cache"),
-        ("KV cache", format_bytes(dec.cache_bytes), f"after prefill {format_bytes(pre.cache_bytes)}; weights {format_bytes(profile.weight_bytes)}"),
-        ("FLOPs per token", f"{format_flops(pre.flops / max(1, pre.tokens))} / {format_flops(dec.flops / max(1, dec.tokens))}",
-         "prefill / decode, matrix products, one multiply-add = 2 FLOPs"),
-    )
-    table = profile.table(phase)
-    rows = [r for r in table.rows if r.depth <= depth]
-    frame = pd.DataFrame({
-        "module": ["\u2003" * r.depth + r.path.rsplit(".", 1)[-1] for r in rows],
-        "path": [r.path for r in rows],
-        "kind": [r.kind for r in rows],
-        "category": [r.category.replace("_", " ") for r in rows],
-        "calls": [r.calls for r in rows],
-        "total ms": [r.total_us / 1e3 for r in rows],
-        "self ms": [r.self_us / 1e3 for r in rows],
-        "share %": [100 * r.share for r in rows],
-        "MFLOP": [r.flops / 1e6 for r in rows],
-    })
-    attention = pre.category_shares().get("attention", 0.0) + pre.category_shares().get("cross_attention", 0.0)
-    d_attention = dec.category_shares().get("attention", 0.0) + dec.category_shares().get("cross_attention", 0.0)
-    caption = (
-        f"Prefill reads all {profile.prompt_len} prompt tokens at once: {pre.tokens_per_s:,.0f} tokens/s, attention "
-        f"{100 * attention:.0f}% of its time. Decode adds one token per step and must read every weight "
-        f"({format_bytes(profile.weight_bytes)}) and the cache for it: {dec.tokens_per_s:,.1f} tokens/s, "
-        f"{pre.tokens_per_s / dec.tokens_per_s if dec.tokens_per_s > 0 else float('nan'):,.0f}x fewer; attention "
-        f"{100 * d_attention:.0f}% of it. Shares come from the outermost module of each kind (never counted twice); "
-        "module times are means over the profiled steps, tokens/s is measured with the profiler off."
-    )
-    return GenerationView(
-        metrics,
-        figs.share_bars({p: profile.table(p).category_shares() for p in PHASE_NAMES}, title="Share of each phase's time by kind"),
-        figs.share_bars({p: profile.table(p).part_shares() for p in PHASE_NAMES}, title="Share of each phase's time by part of the model"),
-        frame,
-        caption,
-    )
-
-
-def prompt_sweep_view(points: list[tuple[int, dict[str, float], float]]) -> tuple[go.Figure, str]:
-    lengths = [p[0] for p in points]
-    figure = figs.prompt_sweep_figure(lengths, [p[1] for p in points])
-    shares = [100 * (p[1].get("attention", 0.0) + p[1].get("cross_attention", 0.0)) for p in points]
-    grows = shares[-1] > shares[0]
-    text = (
-        f"Attention's share of the prefill: {', '.join(f'{s:.0f}% at {n}' for s, n in zip(shares, lengths))} tokens. "
-        + ("It grows with the prompt, as the T² products take over from the per-token matrices."
-           if grows else "It did not grow in this run: at these lengths the per-token matrices still dominate, or noise hides the change.")
-    )
-    return figure, text
-
-
-# --------------------------------------------------------------------------- eager vs fused attention
-
-@dataclass(frozen=True)
-class PathsView:
-    figure: go.Figure
-    table: pd.DataFrame
-    statement: str
-
-
-def compare_paths(request: ProfileRequest, on_wait: Callable[[str], None] | None = None) -> PathComparison:
-    from explorer.profiling.paths import compare_attention_paths
-
-    return compare_attention_paths(request, on_wait=on_wait, max_seconds=PAGE_MAX_SECONDS, lock_timeout=LOCK_WAIT_SECONDS)
-
-
-def paths_view(comparison: PathComparison) -> PathsView:
-    frame = comparison.frame()
-    attn = frame[frame["module"] != "(model)"]
-    return PathsView(
-        figs.path_comparison_figure(list(attn["module"]), list(attn["fused ms"]), list(attn["eager ms"])),
-        frame.round(3),
-        comparison.statement(),
-    )
-
-
-# --------------------------------------------------------------------------- the Python around the model
-
-PYTHON_REQUESTS = ("current configuration", "generation")
-
-
-@dataclass(frozen=True)
-class PythonView:
-    icicle: go.Figure
-    shares: pd.DataFrame
-    caption: str
-
-
-def python_request(kind: str, request: ProfileRequest | None, generation_model: str, result: ProfileResult | None) -> Callable[[], object]:
-    """The request to sample: the configuration's steps as the page runs them (private model, inputs, forward
-    steps, the pictures of the last result), or a whole generation (tokenize, prefill, decode, detokenize, figure)."""
-    if kind == "generation":
-        from explorer.profiling.phases import generator_for
-        from explorer.profiling.python_view import generation_request
-
-        gen, tokenizer = generator_for(generation_model)
-        if tokenizer is None:
-            raise ProfilingError("the tiny LM has no tokenizer; choose SmolLM2 or Marian for a generation request")
-        from explorer.profiling.phases import PARAGRAPH
-
-        return generation_request(gen.model, tokenizer, PARAGRAPH, 16, gen)
-    if request is None:
-        raise ProfilingError("choose a valid configuration first")
-    from explorer.profiling.request import build_model, make_inputs
-    from explorer.profiling.runner import _make_step
-
-    def run() -> object:
-        model = build_model(request)
-        step = _make_step(model, make_inputs(request), request.mode == "train", scoped=False)
-        for _ in range(request.warmup + request.active):
-            step()
-        return pictures_view(result, "icicle") if result is not None else None
-
-    return run
-
-
-def python_view(run: Callable[[], object]) -> PythonView:
-    from explorer.profiling.python_view import python_profile
-
-    profile = python_profile(run)
-    data = profile.icicle_data()
-    shares = profile.group_shares()
-    table = pd.DataFrame({"where": list(shares), "share %": [100 * v for v in shares.values()],
-                          "ms": [1e3 * profile.group_seconds[g] for g in shares]})
-    caption = (
-        f"pyinstrument sampled the request every {profile.interval_s * 1e3:.1f} ms: its root covers {profile.root_s * 1e3:.0f} ms "
-        f"of {profile.wall_s * 1e3:.0f} ms wall time. Native calls made from torch or model code count as torch ops; the "
-        "rest is Python: torch's module machinery, the explorer's own code, the tokenizer, figure building."
-    )
-    return PythonView(
-        figs.python_icicle(data["ids"], data["labels"], data["parents"], data["values"], data["groups"], data["locations"]),
-        table.round(1), caption,
-    )
-
-
-def profiler_guide() -> str:
-    from explorer.profiling.python_view import PROFILER_GUIDE
-
-    return PROFILER_GUIDE
+    return Exports(table_csv(module_table(result)), table_csv(operator_table(result, limit=None)), to_json(result))
 
 
 # The tabs and every URL-bound widget of the page, with what its value may hold (``ui.share.clean_link``).

@@ -90,7 +90,7 @@ def test_defaults_profile_and_render_tables_and_charts(open_page: Callable[..., 
     _open(at, "Export")
     _clean(at)
     downloads = [d.proto.label for d in at.get("download_button")]
-    assert "Chrome trace (.json.gz)" in downloads and "TensorBoard trace dir (.zip)" in downloads
+    assert "Chrome trace (.json.gz)" in downloads and "TensorBoard trace (.zip)" in downloads
     assert "Modules (CSV)" in downloads and "Operators (CSV)" in downloads
     assert at.session_state["profiler_result"][1].started_at  # one run served every tab
 
@@ -165,10 +165,12 @@ def test_diff_against_a_kept_baseline(open_page: Callable[..., AppTest]) -> None
     at.number_input(key="prof_batch").set_value(4)
     at.run()
     _clean(at)
-    diff = _frame(at, "delta_total_us")
+    diff = _frame(at, "Δ total ms")
     row = diff.set_index("path").loc["generator"]
-    assert row["cur_flops"] == pytest.approx(2 * row["base_flops"])
-    assert "delta_self_us" in _frame(at, "delta_self_us").columns
+    assert row["Δ MFLOP"] > 0  # batch 2 -> 4 doubles the generator's FLOPs
+    assert row["total current / baseline"] == pytest.approx(row["current total ms"] / row["baseline total ms"])
+    operators = _frame(at, "baseline self ms")
+    assert "operator" in operators.columns and not any(c.endswith("_us") for c in operators.columns)  # one unit: ms
     titles = _titles(at)
     assert any("Per-module change" in t for t in titles) and any("Per-operator change" in t for t in titles)
 
@@ -201,7 +203,9 @@ def test_bad_sweep_sizes_are_an_error(open_page: Callable[..., AppTest]) -> None
     assert any("whole numbers" in e.value for e in at.error)
 
 
-def test_a_second_session_waits_with_a_visible_status(open_page: Callable[..., AppTest]) -> None:
+def test_a_busy_profiler_pauses_auto_run_and_a_click_waits_with_a_visible_status(open_page: Callable[..., AppTest]) -> None:
+    """While another session's run holds the profiler, opening the page queues nothing (a class burst
+    would otherwise wait run after run); a click queues, says so, and measures once the lock is free."""
     held = threading.Event()
     release = threading.Event()
 
@@ -213,6 +217,21 @@ def test_a_second_session_waits_with_a_visible_status(open_page: Callable[..., A
     holder = threading.Thread(target=hold)
     holder.start()
     held.wait(timeout=10)
+    try:
+        at = open_page("profiler", **SMALL)
+        _clean(at)
+        assert any("Auto-run is paused" in m.value for m in at.info)
+        assert "profiler_result" not in at.session_state and not at.metric
+    finally:
+        release.set()
+        holder.join(timeout=10)
+
+    held.clear()
+    release.clear()
+    holder = threading.Thread(target=hold)
+    holder.start()
+    held.wait(timeout=10)
+
     def release_once_waited_for() -> None:
         # Release as soon as the page blocks on the lock (not after a fixed delay, which a loaded machine outruns).
         deadline = time.monotonic() + 120
@@ -224,7 +243,7 @@ def test_a_second_session_waits_with_a_visible_status(open_page: Callable[..., A
     timer = threading.Thread(target=release_once_waited_for, daemon=True)
     timer.start()
     try:
-        at = open_page("profiler", **SMALL)
+        _button(at, "Run profiler").click().run()
     finally:
         release.set()
         holder.join(timeout=10)

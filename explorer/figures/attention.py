@@ -35,7 +35,9 @@ TICK_FONT_PX = 11  # readable on a projector from the back of a room
 # for this column width (a 1,400-1,920 px window with the sidebar open) and the maps stretch to the
 # real width. Callers placing a map in a narrower column (two side by side) pass their own.
 COLUMN_PX = 900
-MIN_HEIGHT, MAX_HEIGHT = 380, 860  # below: a one-row map is a sliver; above: it no longer fits one screen
+MIN_HEIGHT, MAX_HEIGHT = 380, 860
+OVERVIEW_COLUMN_PX = 640  # the width the layer x head grid's row heights are chosen for (see attention_overview)
+COLORBAR_BAND_PX = 46  # the horizontal colour bar's band under a map  # below: a one-row map is a sliver; above: it no longer fits one screen
 
 
 def _figure(data: list[Spec], layout: Spec) -> go.Figure:
@@ -89,6 +91,15 @@ def _tick_axis(labels: Sequence[str], title: str) -> Spec:
     )
 
 
+def _bottom_colorbar() -> Spec:
+    """A horizontal colour bar in a band at the bottom of the figure, pinned to the container.
+
+    A vertical bar with its title and numbers takes about 90 px of width beside the map: a quarter of
+    a phone's column, and what kept the projector's map under 80 % of its column."""
+    return dict(title=dict(text="weight", side="right"), thickness=10, orientation="h", len=0.6, lenmode="fraction",
+                x=0.5, xanchor="center", y=0.0, yref="container", yanchor="bottom", ypad=6, tickfont=dict(size=TICK_FONT_PX))
+
+
 def _heatmap_height(n_rows: int, n_cols: int, col_labels: Sequence[str], top: int, column_px: int) -> int:
     """Height that gives about square cells when the map spans ``column_px``, within one screen.
 
@@ -129,11 +140,11 @@ def attention_heatmap(
     title_spec, margin_top = title_below_modebar(title)
     return _figure(
         [dict(type="heatmap", z=arr, x=kl, y=ql, colorscale=COLORSCALE, zmin=0.0, zmax=max(top, 1e-6),
-              hovertemplate=HOVER, colorbar=dict(title=dict(text="weight", side="right"), thickness=12),
+              hovertemplate=HOVER, colorbar=_bottom_colorbar(),
               **({} if keep is None else {"hoverongaps": False}))],
         dict(
-            title=title_spec, height=_heatmap_height(len(ql), len(kl), kl, margin_top, column_px),
-            margin=dict(l=10, r=10, t=margin_top, b=10),
+            title=title_spec, height=_heatmap_height(len(ql), len(kl), kl, margin_top, column_px) + COLORBAR_BAND_PX,
+            margin=dict(l=10, r=10, t=margin_top, b=COLORBAR_BAND_PX),
             xaxis=dict(_tick_axis(kl, key_title), tickangle=-90),
             yaxis=dict(_tick_axis(ql, query_title), autorange="reversed"),
         ),
@@ -181,7 +192,8 @@ def attention_overview(
         share_x=False, share_y=False,
     )
     for name, axis in grid.items():  # every panel: categories, no tick labels (hover names the tokens)
-        axis.update(showticklabels=False, type="category", constrain="domain", showgrid=False, zeroline=False)
+        axis.update(showticklabels=False, ticks="", showline=False, type="category", constrain="domain", showgrid=False,
+                    zeroline=False)
         if name.startswith("yaxis"):
             # square cells, shrinking toward the panel's top so its column header stays next to it
             axis.update(autorange="reversed", scaleanchor=axis["anchor"], constraintoward="top")
@@ -195,17 +207,18 @@ def attention_overview(
     ]
     top = _top(arr) if zmax is None else float(zmax)
     title_spec, margin_top = title_below_modebar(title, extra_top=22)
-    panel_w = (column_px - 40) * (1 - 0.02 * (n_heads - 1)) / n_heads
+    # Rows sized for a column narrower than a projector's: square panels that shrink inside their cells
+    # leave gaps, and gaps between the columns of a wide screen read better than gaps between the rows
+    # of a phone.
+    panel_w = (min(column_px, OVERVIEW_COLUMN_PX) - 40) * (1 - 0.02 * (n_heads - 1)) / n_heads
     row_px = min(260.0, max(60.0, panel_w * len(ql) / max(1, len(kl))))
     return _figure(
         traces,
         dict(
-            grid, annotations=labels, title=title_spec, height=int(min(1400, margin_top + 70 + row_px * n_layers * 1.04)),
-            margin=dict(l=28, r=10, t=margin_top, b=60),
-            coloraxis=dict(colorscale=COLORSCALE, cmin=0.0, cmax=max(top, 1e-6),
-                           colorbar=dict(title=dict(text="weight", side="right"), thickness=10, orientation="h",
-                                         len=0.5, x=0.5, xanchor="center", y=0.0, yref="container", yanchor="bottom",
-                                         ypad=8)),
+            grid, annotations=labels, title=title_spec,
+            height=int(min(1400, margin_top + COLORBAR_BAND_PX + 10 + row_px * n_layers * 1.04)),
+            margin=dict(l=28, r=10, t=margin_top, b=COLORBAR_BAND_PX),
+            coloraxis=dict(colorscale=COLORSCALE, cmin=0.0, cmax=max(top, 1e-6), colorbar=_bottom_colorbar()),
         ),
     )
 

@@ -20,12 +20,15 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar, cast
 
 import torch
 
 from explorer import CHECKPOINT_DIR
 from explorer.models import Transformer, TransformerConfig
+
+ConfigT = TypeVar("ConfigT")
+ModelT = TypeVar("ModelT", bound=torch.nn.Module)
 
 WEIGHTS_NAME = "dates_snapshots.pt"
 SIDECAR_NAME = "dates_snapshots.json"
@@ -50,14 +53,31 @@ def _unflatten(flat: dict[str, torch.Tensor]) -> dict[int, dict[str, torch.Tenso
     return out
 
 
-def build_model(config: TransformerConfig, state: dict[str, torch.Tensor]) -> Transformer:
-    """A frozen float32 model from a (float16) state dict."""
-    model = Transformer(config)
+def frozen(model: ModelT, state: dict[str, torch.Tensor]) -> ModelT:
+    """``model`` holding ``state`` (float16 or not) in float32, in eval mode, without gradients: a shared read-only model."""
     model.load_state_dict({k: v.float() for k, v in state.items()}, strict=True)
     model.eval()
     for param in model.parameters():
         param.requires_grad_(False)
     return model
+
+
+def loss_curve(losses: list[float], every: int) -> list[list[float]]:
+    """[step, mean loss] over each window of ``every`` steps: a small curve of the whole run for the sidecar."""
+    windows = [losses[i : i + every] for i in range(0, len(losses), every)]
+    return [[i * every + len(w), round(sum(w) / len(w), 5)] for i, w in enumerate(windows)]
+
+
+def build_model(config: TransformerConfig, state: dict[str, torch.Tensor]) -> Transformer:
+    """A frozen float32 model from a (float16) state dict."""
+    return frozen(Transformer(config), state)
+
+
+def max_abs_difference(model: torch.nn.Module, checkpoint: Path) -> float:
+    """Largest absolute difference between ``model``'s weights and a saved state dict."""
+    saved = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    ours = model.state_dict()
+    return max(float((ours[k].float() - v.float()).abs().max()) for k, v in saved.items())
 
 
 def evaluate_snapshots(
@@ -105,9 +125,7 @@ def save_snapshots(result: dict[str, Any], out_dir: Path) -> Path:
     })
     if final_in_checkpoint:
         del snapshots[final]
-    losses: list[float] = result["loss_history"]
-    windows = [losses[i : i + CURVE_EVERY] for i in range(0, len(losses), CURVE_EVERY)]
-    curve = [[i * CURVE_EVERY + len(w), round(sum(w) / len(w), 5)] for i, w in enumerate(windows)]
+    curve = loss_curve(result["loss_history"], CURVE_EVERY)
     out_dir.mkdir(parents=True, exist_ok=True)
     weights = out_dir / WEIGHTS_NAME
     torch.save(_flatten(snapshots), weights)
@@ -131,10 +149,14 @@ def save_snapshots(result: dict[str, Any], out_dir: Path) -> Path:
 
 
 @dataclass(frozen=True, eq=False)  # hashed by identity: the model cache is keyed on the object
-class Snapshots:
-    """The shipped snapshots: steps, per-step metrics and the loss curve; models built on demand."""
+class Snapshots(Generic[ConfigT, ModelT]):
+    """The shipped snapshots: steps, per-step metrics and the loss curve; models built on demand.
 
-    config: TransformerConfig
+    Generic in the model family: the dates Transformer here, the shapes ViT in
+    :mod:`explorer.lab.vit_snapshots` (which overrides :meth:`build`).
+    """
+
+    config: ConfigT
     steps: tuple[int, ...]
     metrics: tuple[dict[str, Any], ...]
     loss_curve: tuple[tuple[int, float], ...]
@@ -147,19 +169,23 @@ class Snapshots:
             raise ValueError(f"no snapshot at step {step}; choose one of {', '.join(map(str, self.steps))}")
         return self.steps.index(step)
 
-    def model(self, step: int) -> Transformer:
+    def model(self, step: int) -> ModelT:
         """The frozen model after ``step`` optimizer steps (built once, shared, never mutate it)."""
         self.index_of(step)
         with _lock:
-            return _model_cache(self, step)
+            return cast(ModelT, _model_cache(self, step))
+
+    def build(self, state: dict[str, torch.Tensor]) -> torch.nn.Module:
+        """A frozen float32 model of this family from one (float16) state dict."""
+        return build_model(cast(TransformerConfig, self.config), state)
 
 
-@functools.lru_cache(maxsize=16)
-def _model_cache(snaps: Snapshots, step: int) -> Transformer:
-    return build_model(snaps.config, snaps.states[step])
+@functools.lru_cache(maxsize=32)  # the dates and the shapes snapshots, ~10 each
+def _model_cache(snaps: Snapshots[Any, Any], step: int) -> torch.nn.Module:
+    return snaps.build(snaps.states[step])
 
 
-def read_snapshots(directory: Path = CHECKPOINT_DIR) -> Snapshots:
+def read_snapshots(directory: Path = CHECKPOINT_DIR) -> Snapshots[TransformerConfig, Transformer]:
     """Read the snapshot files; ``ValueError`` with a one-line reason when missing or damaged."""
     try:
         meta = json.loads((directory / SIDECAR_NAME).read_text(encoding="utf-8"))
@@ -182,11 +208,11 @@ def read_snapshots(directory: Path = CHECKPOINT_DIR) -> Snapshots:
 
 
 @functools.lru_cache(maxsize=1)
-def _shipped() -> Snapshots:
+def _shipped() -> Snapshots[TransformerConfig, Transformer]:
     return read_snapshots(CHECKPOINT_DIR)
 
 
-def load_snapshots() -> Snapshots:
+def load_snapshots() -> Snapshots[TransformerConfig, Transformer]:
     """The shipped snapshots, read once per process (``ValueError`` when unusable)."""
     with _lock:
         return _shipped()
@@ -222,9 +248,7 @@ def record_snapshot(
 
 def compare_with_shipped(model: Transformer, directory: Path = CHECKPOINT_DIR) -> float:
     """Largest absolute difference between ``model``'s weights and the shipped ``dates.pt``."""
-    shipped = torch.load(directory / "dates.pt", map_location="cpu", weights_only=True)
-    ours = model.state_dict()
-    return max(float((ours[k].float() - v.float()).abs().max()) for k, v in shipped.items())
+    return max_abs_difference(model, directory / "dates.pt")
 
 
 def main(args: Any) -> int:

@@ -20,14 +20,14 @@ import json
 import sys
 import threading
 import time
-from dataclasses import dataclass, fields
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from explorer import CHECKPOINT_DIR
-from explorer.lab.snapshots import _flatten, _unflatten
+from explorer.lab.snapshots import Snapshots, _flatten, _unflatten, frozen, loss_curve, max_abs_difference
 from explorer.models import ViT, ViTConfig
 
 WEIGHTS_NAME = "shapes_snapshots.pt"
@@ -79,28 +79,14 @@ def evaluate_snapshots(config: ViTConfig, snapshots: dict[int, dict[str, torch.T
 
 def build_model(config: ViTConfig, state: dict[str, torch.Tensor]) -> ViT:
     """A frozen float32 ViT from a (float16) state dict."""
-    model = ViT(config)
-    model.load_state_dict({k: v.float() for k, v in state.items()}, strict=True)
-    model.eval()
-    for param in model.parameters():
-        param.requires_grad_(False)
-    return model
-
-
-def compare_with_shipped(model: ViT, directory: Path = CHECKPOINT_DIR) -> float:
-    """Largest absolute difference between ``model``'s weights and the shipped ``shapes.pt``."""
-    shipped = torch.load(directory / "shapes.pt", map_location="cpu", weights_only=True)
-    ours = model.state_dict()
-    return max(float((ours[k].float() - v.float()).abs().max()) for k, v in shipped.items())
+    return frozen(ViT(config), state)
 
 
 def save_snapshots(model: ViT, record: dict[str, Any], settings: Any, out_dir: Path) -> Path:
     """Evaluate and write the snapshots of a finished :func:`train_run`; returns the weights path."""
     snapshots: dict[int, dict[str, torch.Tensor]] = record["snapshots"]
     rows = evaluate_snapshots(model.config, snapshots, settings.heldout_size)
-    losses: list[float] = record["loss_history"]
-    windows = [losses[i : i + CURVE_EVERY] for i in range(0, len(losses), CURVE_EVERY)]
-    curve = [[i * CURVE_EVERY + len(w), round(sum(w) / len(w), 5)] for i, w in enumerate(windows)]
+    curve = loss_curve(record["loss_history"], CURVE_EVERY)
     shipped_meta = json.loads((CHECKPOINT_DIR / "shapes.json").read_text(encoding="utf-8"))
     out_dir.mkdir(parents=True, exist_ok=True)
     weights = out_dir / WEIGHTS_NAME
@@ -113,7 +99,7 @@ def save_snapshots(model: ViT, record: dict[str, Any], settings: Any, out_dir: P
         "dtype": "float16",
         "steps": [row["step"] for row in rows],
         # How far this run's final (float32) weights are from the shipped shapes.pt (0 = the same run).
-        "max_abs_difference_to_shapes_pt": compare_with_shipped(model),
+        "max_abs_difference_to_shapes_pt": max_abs_difference(model, CHECKPOINT_DIR / "shapes.pt"),
         "shipped_heldout_accuracy": shipped_meta["metrics"]["heldout_accuracy"],
         "snapshots": rows,
         "loss_curve": curve,
@@ -132,33 +118,11 @@ def save_snapshots(model: ViT, record: dict[str, Any], settings: Any, out_dir: P
     return weights
 
 
-@dataclass(frozen=True, eq=False)  # hashed by identity: the model cache is keyed on the object
-class ViTSnapshots:
-    """The shipped shapes snapshots: steps, per-step metrics and the loss curve; models built on demand."""
+class ViTSnapshots(Snapshots[ViTConfig, ViT]):
+    """The shipped shapes snapshots (the dates scrubber's container, building ViTs)."""
 
-    config: ViTConfig
-    steps: tuple[int, ...]
-    metrics: tuple[dict[str, Any], ...]
-    loss_curve: tuple[tuple[int, float], ...]
-    meta: dict[str, Any]
-    states: dict[int, dict[str, torch.Tensor]]
-
-    def index_of(self, step: int) -> int:
-        """Position of ``step`` in :attr:`steps`; ``ValueError`` listing the valid steps."""
-        if step not in self.steps:
-            raise ValueError(f"no snapshot at step {step}; choose one of {', '.join(map(str, self.steps))}")
-        return self.steps.index(step)
-
-    def model(self, step: int) -> ViT:
-        """The frozen ViT after ``step`` optimiser steps (built once, shared, never mutate it)."""
-        self.index_of(step)
-        with _lock:
-            return _model_cache(self, step)
-
-
-@functools.lru_cache(maxsize=len(SNAPSHOT_STEPS))
-def _model_cache(snaps: ViTSnapshots, step: int) -> ViT:
-    return build_model(snaps.config, snaps.states[step])
+    def build(self, state: dict[str, torch.Tensor]) -> ViT:
+        return build_model(self.config, state)
 
 
 def read_snapshots(directory: Path = CHECKPOINT_DIR) -> ViTSnapshots:

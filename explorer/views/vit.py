@@ -170,12 +170,12 @@ class AttentionTab:
 def attention_tab(run: distance.ViTRun, choice: Selection) -> AttentionTab:
     layer, head = choice.layer, choice.head
     maps = distance.cls_maps(run.attention, run.grid)
-    patch_map, to_cls = distance.patch_query_map(run.attention[layer, head], choice.patch, run.grid)
+    patch_map, patch_to_cls = distance.patch_query_map(run.attention[layer, head], choice.patch, run.grid)
     overlays = figs.overlays_figure([
         figs.Panel(run.model_view, maps[layer, head], run.patch_size, f"[CLS] attention, layer {choice.layer} head {choice.head}"),
         figs.Panel(run.model_view, patch_map, run.patch_size, f"patch {choice.patch} attends to", highlight=choice.patch),
     ], pickable=True)
-    cls_self, to_cls = float(run.attention[layer, head, 0, 0]), float(to_cls)
+    cls_self, to_cls = float(run.attention[layer, head, 0, 0]), float(patch_to_cls)
     caption = ("Click a patch in either panel to inspect it (or move the Patch slider). "
                f"What am I looking at: left, the row of [CLS] in the attention matrix of layer {layer}, head {head} "
                f"(how much [CLS] draws from each patch; [CLS] keeps {cls_self:.1%} for itself). "

@@ -11,16 +11,16 @@ import re
 # Plotly looks pandas up with sys.modules.get(); while another session's thread is still importing it, that
 # is a half-initialised module ("no attribute 'Series'"). A real import waits until pandas is complete.
 import pandas  # noqa: F401
-import plotly.graph_objects as go
 import streamlit as st
 
-from explorer.analysis import positions as pa
+from explorer import exports
 from explorer.views import positional_encoding as views
-from explorer.views.positional_encoding import SECTIONS, URL_SCHEMA, WHICH_VIT, Messages
+from explorer.views.positional_encoding import SECTIONS, URL_SCHEMA, Chart, Messages
 from ui import cache
 from ui.share import clean_link
 
 PLOT_CONFIG = {"displaylogo": False}
+
 
 def show_messages(messages: Messages) -> None:
     for message in messages.errors:
@@ -29,10 +29,25 @@ def show_messages(messages: Messages) -> None:
         st.warning(message)
 
 
-def chart(fig: go.Figure, caption: str) -> None:
+def notes(lines: list[str]) -> None:
+    for line in lines:
+        st.info(line)
+
+
+def chart(item: Chart) -> None:
     """Every chart gets a short 'what am I looking at' caption."""
-    st.plotly_chart(fig, config=PLOT_CONFIG)
-    st.caption(caption)
+    st.plotly_chart(item.figure, config=PLOT_CONFIG)
+    if item.caption:
+        st.caption(item.caption)
+
+
+def charts_side_by_side(items: list[Chart] | tuple[Chart, ...]) -> None:
+    """Columns: side by side on a laptop or projector, stacked on a phone."""
+    if not items:
+        return
+    for column, item in zip(st.columns(len(items)), items):
+        with column:
+            chart(item)
 
 
 def downloads(matrices: dict, key: str) -> None:
@@ -42,52 +57,40 @@ def downloads(matrices: dict, key: str) -> None:
         chosen = matrices[name]
         col_a, col_b = st.columns(2)
         col_a.download_button(
-            "CSV of this matrix", data=lambda: pa.matrix_to_csv(chosen),
+            "CSV of this matrix", data=lambda: exports.matrix_csv(chosen),
             file_name=re.sub(r"[^A-Za-z0-9_.-]+", "_", f"positions_{name}").strip("_") + ".csv",
             mime="text/csv", on_click="ignore", key=f"pe_{key}_csv",
         )
         col_b.download_button(
-            "NPZ of all matrices", data=lambda: pa.matrices_to_npz(matrices), file_name=f"positions_{key}.npz",
+            "NPZ of all matrices", data=lambda: exports.arrays_npz(matrices), file_name=f"positions_{key}.npz",
             mime="application/octet-stream", on_click="ignore", key=f"pe_{key}_npz",
         )
 
 
-def sinusoidal_section(settings: pa.SinusoidSettings) -> None:
-    d, length, base = settings.d_model, settings.max_len, settings.base
+def sinusoidal_section(settings: views.Settings) -> None:
     st.markdown(
         "Vaswani et al. (2017, §3.5) add a fixed vector to each token: "
         "$PE_{(pos,2i)}=\\sin(pos/b^{2i/d})$, $PE_{(pos,2i+1)}=\\cos(pos/b^{2i/d})$."
     )
-    encoding_area = st.container()
-    dims_text = st.text_input(
-        "Dimensions to plot (comma separated, blank = automatic)", value="", key="pe_dims", bind="query-params",
-        placeholder="e.g. 0, 1, 16, 32",
-    )
-    waves_area = st.container()
-    metric = st.radio("Similarity", pa.SIMILARITY_METRICS, key="pe_metric", bind="query-params", horizontal=True)
-    col_plot, col_info = st.columns([3, 1])
+    col_encoding, col_waves = st.columns(2)
+    with col_waves:
+        dims_text = st.text_input(
+            "Dimensions to plot (comma separated, blank = automatic)", value="", key="pe_dims", bind="query-params",
+            placeholder="e.g. 0, 1, 16, 32",
+        )
+        waves_area = st.container()
+    metric = st.radio("Similarity", views.SIMILARITY_METRICS, key="pe_metric", bind="query-params", horizontal=True)
+    col_plot, col_info = st.columns(2)
     st.subheader("PE(pos + k) is a rotation of PE(pos)")
     shift = st.number_input("Shift k", value=5, step=1, key="pe_shift", bind="query-params")
     view = views.sinusoidal_view(settings, dims_text, metric, shift)
-    with encoding_area:
-        chart(
-            view.encoding,
-            f"Each row is the {d}-number vector added at one position (0 to {length - 1}). Left columns oscillate fast, "
-            "right columns slowly: every position gets a unique pattern, like the digits of a clock with many hands.",
-        )
+    with col_encoding:
+        chart(view.encoding)
     with waves_area:
         show_messages(view.dims)
-        chart(
-            view.waves,
-            "Single columns of the heatmap against position. Each sine/cosine pair shares a wavelength "
-            f"2π·{base:g}^(2i/d); wavelengths grow geometrically from 2π up to 2π·{base:g}.",
-        )
+        chart(view.waves)
     with col_plot:
-        chart(
-            view.similarity,
-            "Row m, column n: how alike PE(m) and PE(n) are. Every diagonal stripe is constant: the similarity "
-            "depends only on the distance m − n, and it falls off (with ripples) as the distance grows.",
-        )
+        chart(view.similarity)
     with col_info:
         st.metric("Largest spread along a diagonal", f"{view.spread:.1e}")
         st.caption("0 up to rounding: the matrix depends on m − n only (PE(m)·PE(n) = Σᵢ cos((m−n)wᵢ)).")
@@ -96,13 +99,9 @@ def sinusoidal_section(settings: pa.SinusoidSettings) -> None:
         r"M_k=\mathrm{diag}\left(\begin{bmatrix}\cos k w_i & \sin k w_i\\ -\sin k w_i & \cos k w_i\end{bmatrix}\right)_{i},"
         r"\quad PE(pos+k)=M_k\,PE(pos)"
     )
-    col_m, col_n = st.columns([3, 2])
+    col_m, col_n = st.columns(2)
     with col_m:
-        chart(
-            view.shift_matrix,
-            "The corner of M_k: 2×2 rotation blocks on the diagonal, zeros elsewhere. It contains k and the "
-            "frequencies only, never pos, so one matrix moves every position k steps along.",
-        )
+        chart(view.shift_matrix)
     with col_n:
         if view.check.n_positions:
             st.metric(f"max |M_k PE(pos) − PE(pos+k)| over {view.check.n_positions} positions", f"{view.check.max_abs_error_f64:.1e}")
@@ -114,52 +113,30 @@ def sinusoidal_section(settings: pa.SinusoidSettings) -> None:
     downloads(view.matrices, "sinusoidal")
 
 
-def learned_section(settings: pa.SinusoidSettings) -> None:
+def learned_section(settings: views.Settings) -> None:
     st.markdown("Learned tables are ordinary parameters trained with the rest of the model.")
     st.subheader("Dates model (text)")
-    dates = cache.zoo_model("dates")
-    if not dates.trained:
-        st.info(f"{dates.warning or 'This model is untrained.'} Its position table is random, so expect no structure.")
-    text = views.text_table_view(settings, dates.model)
-    if text.scheme == "learned":
-        chart(
-            text.figure,
-            f"Cosine similarity between learned position vectors (first {text.length} of {text.max_len}). A trained "
-            "table shows a bright band around the diagonal: neighbours were learned to look alike.",
-        )
-    elif text.scheme == "sinusoidal":
-        st.info(
-            "The dates model uses fixed sinusoidal positions (Vaswani et al. §3.5), so it learned no position table. "
-            f"Below: the similarity of the sinusoidal table it adds (d_model {text.d_model}, first {text.length} positions)."
-        )
-        chart(text.figure, "Cosine similarity between the fixed vectors this model adds at positions m and n; it depends only on m − n.")
-    else:
-        st.info(f"The dates model uses {text.scheme} positions, so it has no position table to show (see the RoPE tab).")
-
+    text_area = st.container()
     st.subheader("Shapes ViT: Figure 7 of the ViT paper")
-    which = st.radio("ViT weights", WHICH_VIT, key="pe_vit", bind="query-params", horizontal=True)
-    vit = cache.zoo_model("shapes" if which == "trained" else "shapes-untrained")
-    if which == "trained" and not vit.trained:
-        st.info(f"{vit.warning or 'No trained checkpoint.'} Random embeddings show no 2-D layout.")
-    patches = views.patch_table_view(vit.model, "trained" if vit.trained else "untrained")
-    if patches.figure is None:
-        st.info("This ViT uses no position embeddings, so there is nothing to draw.")
-    else:
-        chart(
-            patches.figure,
-            "Each small square stands for one patch position (row, column). Inside it, colour shows the cosine "
-            "similarity of that patch's position embedding to every patch's. A bright spot near the square's own "
-            "place, and bright rows/columns, mean a 2-D layout was learned from 1-D embeddings.",
-        )
-        col_a, col_b = st.columns(2)
-        col_a.metric("mean cosine to the 4 neighbours", f"{patches.near:.3f}")
-        col_b.metric("mean cosine to all other patches", f"{patches.far:.3f}")
-    matrices = {**text.matrices, **patches.matrices}
-    if matrices:
-        downloads(matrices, "learned")
+    which = st.radio("ViT weights", views.WHICH_VIT, key="pe_vit", bind="query-params", horizontal=True)
+    view = views.learned_view(
+        settings, cache.zoo_model("dates"), cache.zoo_model("shapes" if which == "trained" else "shapes-untrained"), which
+    )
+    with text_area:
+        notes(view.text_notes)
+        charts_side_by_side(view.text_charts)
+    notes(view.vit_notes)
+    if view.patches is not None:
+        col_grid, col_numbers = st.columns(2)
+        with col_grid:
+            chart(view.patches)
+        col_numbers.metric("mean cosine to the 4 neighbours", f"{view.near:.3f}")
+        col_numbers.metric("mean cosine to all other patches", f"{view.far:.3f}")
+    if view.matrices:
+        downloads(view.matrices, "learned")
 
 
-def rope_section(settings: pa.SinusoidSettings) -> None:
+def rope_section(settings: views.Settings) -> None:
     st.markdown(
         "RoPE (Su et al. 2021) adds nothing: it **rotates** each pair of query/key coordinates by "
         "an angle proportional to the position, $\\theta = pos\\cdot w_i$. Here the head size is d_model."
@@ -170,13 +147,7 @@ def rope_section(settings: pa.SinusoidSettings) -> None:
     # The random query and key follow the app-wide seed in the sidebar (0 when the page runs alone).
     view = views.rope_view(settings, pair, offset, st.session_state.get("seed", 0))
     show_messages(view.messages)
-    chart(
-        view.rotation,
-        f"Left: coordinates ({2 * view.pair}, {2 * view.pair + 1}) of one query vector placed at positions 0, 1, 2, …; only "
-        "the angle changes (arrows drawn at unit length). Right: the query at m and the key at n = m − offset for "
-        "three consecutive m; both arrows of a colour turn together, so the angle between them, and their dot "
-        "product, stays the same.",
-    )
+    charts_side_by_side((view.path, view.pairs))
     st.markdown("**Same offset, different absolute positions** (random q, k from the sidebar seed; all coordinate pairs):")
     st.dataframe(view.relative.rows(), hide_index=True)
     col_r, col_s = st.columns(2)
@@ -186,16 +157,7 @@ def rope_section(settings: pa.SinusoidSettings) -> None:
         "With RoPE, q_m·k_n = Re Σ q_i conj(k_i) e^{i(m−n)w_i} (RoFormer Eq. 16): only m − n enters, so each row "
         "gives the same score. Adding PE to q and k instead leaves terms that depend on m and n themselves."
     )
-    chart(
-        view.profile,
-        "Slide a query/key pair with a fixed gap along the sequence: the RoPE score is a flat line, the additive "
-        "score wobbles with the absolute position.",
-    )
-    chart(
-        view.scores,
-        "Row m (query position), column n (key position): the rotated score for one random q and k. Every "
-        "diagonal stripe is constant because the score depends on m − n only.",
-    )
+    charts_side_by_side((view.profile, view.scores))
     downloads(view.matrices, "rope")
 
 
@@ -205,61 +167,38 @@ def resolution_section() -> None:
         "(§3.2) **interpolates the learned position embeddings in 2-D** to fill the larger grid."
     )
     vit = cache.zoo_model("shapes")
-    if not vit.trained:
-        st.info(f"{vit.warning or 'This ViT is untrained.'} Its position embeddings are random, so expect no structure.")
-    default_side = views.resolution_default_side(vit.model)
+    default_side = views.resolution_default_side(vit)
     if default_side is None:
         st.info("This ViT uses no position embeddings, so there is nothing to resample.")
         return
     col_a, col_b, col_c = st.columns(3)
-    side = col_a.slider("New grid side", 2, pa.GRID_CAP, default_side, key="pe_grid", bind="query-params")
-    mode = col_b.radio("Interpolation", pa.INTERPOLATION_MODES, key="pe_mode", bind="query-params", horizontal=True)
+    side = col_a.slider("New grid side", 2, views.GRID_CAP, default_side, key="pe_grid", bind="query-params")
+    mode = col_b.radio("Interpolation", views.INTERPOLATION_MODES, key="pe_mode", bind="query-params", horizontal=True)
     channel = col_c.number_input("Channel to show", value=0, step=1, key="pe_channel", bind="query-params")
-    view = views.resolution_view(vit.model, side, mode, channel)
+    view = views.resolution_view(vit, side, mode, channel)
     show_messages(view.messages)
-    if view.scheme == "sinusoidal":
-        st.info("This ViT uses fixed 2-D sinusoidal positions: the new grid is recomputed, not interpolated.")
-    chart(
-        view.grids,
-        "Figure-7 grids before and after resampling, same colour scale. Each square is one patch position; its "
-        "picture is that patch's cosine similarity to all others. Interpolation keeps the learned layout, smoothed.",
-    )
-    chart(
-        view.channel_images,
-        "One of the embedding's channels laid out on the patch grid: the resampling treats the table as a "
-        f"{view.n_channels}-channel image and resizes it, exactly like resizing a photo.",
-    )
+    notes(view.notes)
+    charts_side_by_side(view.grids)
+    charts_side_by_side(view.channel_images)
     downloads(view.matrices, "resolution")
 
 
-def compare_section(settings: pa.SinusoidSettings) -> None:
+def compare_section(settings: views.Settings) -> None:
+    dates, vit = cache.zoo_model("dates"), cache.zoo_model("shapes")
+    options = views.compare_options(dates, vit)
+    # A link may name a scheme these models cannot draw (a learned table they do not have): drop it with a notice.
+    clean_link(views.compare_schema(options))
     col_a, col_b, col_c = st.columns(3)
-    first = col_a.selectbox("Left", pa.SCHEMES, index=0, key="pe_cmp_a", bind="query-params")
-    second = col_b.selectbox("Right", pa.SCHEMES, index=1, key="pe_cmp_b", bind="query-params")
-    metric = col_c.radio("Similarity", pa.SIMILARITY_METRICS, key="pe_cmp_metric", bind="query-params", horizontal=True)
-    dates = vit = None
-    if any(name.startswith("learned: dates") for name in (first, second)):
-        dates = cache.zoo_model("dates")
-        if not dates.trained:
-            st.info("The dates model is untrained here (no checkpoint yet): its learned table is random.")
-    if any(name.startswith("learned: ViT") for name in (first, second)):
-        vit = cache.zoo_model("shapes")
-        if not vit.trained:
-            st.info("The ViT is untrained here (no checkpoint yet): its learned table is random.")
-    view = views.compare_view(settings, (first, second), metric, dates.model if dates else None, vit.model if vit else None)
-    for note in view.notes:
-        st.info(note)
-    if view.figure is None:
-        return
-    chart(
-        view.figure,
-        f"Position × position {metric} for each scheme on the same {view.length} positions and one colour scale"
-        + (f" ({view.drawn_notes})" if view.drawn_notes else "")
-        + ". "
-        "Stripes parallel to the diagonal mean 'depends on distance only'; a plain bright diagonal with noise "
-        "elsewhere is an untrained (random) table; a uniform block means no position information at all.",
-    )
-    downloads(view.matrices, "compare")
+    first = col_a.selectbox("Left", options, index=0, key="pe_cmp_a", bind="query-params")
+    second = col_b.selectbox("Right", options, index=1, key="pe_cmp_b", bind="query-params")
+    metric = col_c.radio("Similarity", views.SIMILARITY_METRICS, key="pe_cmp_metric", bind="query-params", horizontal=True)
+    view = views.compare_view(settings, (first, second), metric, dates, vit, st.session_state.get("seed", 0))
+    notes(view.notes)
+    if view.panels:
+        charts_side_by_side(view.panels)
+    if view.distance is not None:
+        chart(view.distance)
+        downloads(view.matrices, "compare")
 
 
 st.title("Positional encoding")
@@ -269,14 +208,21 @@ st.markdown(
 )
 clean_link(URL_SCHEMA)
 
-col_d, col_l, col_b = st.columns(3)
-raw_d = col_d.number_input("d_model", value=pa.DEFAULT_D_MODEL, step=2, key="pe_d_model", bind="query-params")
-raw_l = col_l.number_input("Maximum length", value=pa.DEFAULT_MAX_LEN, step=10, key="pe_max_len", bind="query-params")
-raw_b = col_b.number_input("Base", value=pa.DEFAULT_BASE, step=1000.0, format="%g", key="pe_base", bind="query-params")
-settings, setting_errors, setting_warnings = pa.check_settings(raw_d, raw_l, raw_b)
-show_messages(Messages(setting_errors, setting_warnings))
-
+controls = st.container()
 tabs = st.tabs(list(SECTIONS), key="pe_section", bind="query-params")
+open_section = next((label for label, tab in zip(SECTIONS, tabs) if tab.open), None)
+with controls:
+    # Controls a tab does not read are disabled there (their values stay for the tabs that use them).
+    used = views.SECTION_SETTINGS.get(open_section or "", ("d_model", "max_len", "base"))
+    col_d, col_l, col_b = st.columns(3)
+    raw_d = col_d.number_input("d_model", value=views.DEFAULTS["d_model"], step=2, key="pe_d_model", bind="query-params", disabled="d_model" not in used)
+    raw_l = col_l.number_input("Maximum length", value=views.DEFAULTS["max_len"], step=10, key="pe_max_len", bind="query-params", disabled="max_len" not in used)
+    raw_b = col_b.number_input("Base", value=views.DEFAULTS["base"], step=1000.0, format="%g", key="pe_base", bind="query-params", disabled="base" not in used)
+    if open_section in views.UNUSED_SETTINGS_NOTE:
+        st.caption(views.UNUSED_SETTINGS_NOTE[open_section])
+    settings, setting_messages = views.shared_settings(raw_d, raw_l, raw_b)
+    show_messages(setting_messages)
+
 sections = {
     "Sinusoidal": lambda: sinusoidal_section(settings),
     "Learned": lambda: learned_section(settings),

@@ -53,7 +53,7 @@ SIMILARITY_METRICS = ("cosine", "dot product")
 INTERPOLATION_MODES = ("bicubic", "bilinear", "nearest")
 SCHEMES = (
     "sinusoidal",
-    "RoPE (random query and key)",
+    "RoPE (one random vector)",
     "learned: dates model (source)",
     "learned: ViT patches (row-major)",
     "none",
@@ -580,20 +580,23 @@ def scheme_similarity(
 ) -> SchemeMatrix:
     """Similarity between positions 0..L-1 under one scheme (L = settings.max_len, or the table's length).
 
-    For RoPE the "similarity" is the rotated q_m . k_n of a random query/key (cosine: divided by
-    |q||k|, rotations keep norms). "none" gives the same vector at every position: all ones.
+    Every scheme answers "how alike is the same content at positions m and n?". For RoPE that is
+    one random vector x rotated to both positions, R_m x . R_n x = x . R_(n-m) x (cosine: divided by
+    |x|^2, rotations keep norms): a function of n - m only (RoFormer Section 3.4.3's decay with
+    distance). A random query against a different random key would be near zero everywhere
+    (|q.k| ~ sqrt(d) << |q||k|), a blank panel. "none" gives the same vector at every position: all ones.
     """
     length = settings.max_len
     if name == "sinusoidal":
         table = sinusoidal_table(length, settings.d_model, settings.base)
         return SchemeMatrix(name, position_similarity(table, metric))
     if name.startswith("RoPE"):
-        q, k = random_query_key(settings.d_model, seed)
+        vector, _ = random_query_key(settings.d_model, seed)
         positions = np.arange(length)
-        scores = rope_scores(q, k, positions, positions, settings.base)
+        scores = rope_scores(vector, vector, positions, positions, settings.base)
         if metric == "cosine":
-            scores = scores / (np.linalg.norm(q) * np.linalg.norm(k))
-        return SchemeMatrix(name, scores, f"random q, k of size {settings.d_model}")
+            scores = scores / float(vector @ vector)
+        return SchemeMatrix(name, scores, f"one random vector of size {settings.d_model} rotated to every position")
     if name == "none":
         ones = np.ones((length, settings.d_model)) / math.sqrt(settings.d_model)
         return SchemeMatrix(name, position_similarity(ones, metric), "every position gets the same (no) signal")
@@ -612,6 +615,26 @@ def scheme_similarity(
         note = f"{table.shape[0]} of {gh}x{gw} patches in row-major order (a new row every {gw})"
         return SchemeMatrix(name, position_similarity(table, metric), note)
     raise ValueError(f"unknown scheme {name!r}; choose one of {SCHEMES}")
+
+
+def available_schemes(text: TextPositions | None, patches: PatchPositions | None) -> tuple[str, ...]:
+    """The schemes with something to draw: a learned entry only when that model has a learned table."""
+    missing = set()
+    if text is None or text.source is None:
+        missing.add("learned: dates model (source)")
+    if patches is None or patches.table is None or patches.scheme != "learned":
+        missing.add("learned: ViT patches (row-major)")
+    return tuple(name for name in SCHEMES if name not in missing)
+
+
+def similarity_by_distance(matrix: np.ndarray) -> np.ndarray:
+    """Mean of each diagonal n - m = 0, 1, ..., L-1 of a square similarity matrix: (L,).
+
+    For a scheme whose similarity depends on the distance only (sinusoidal, RoPE: a Toeplitz
+    matrix) the mean is the value itself; for a learned table it averages over absolute positions.
+    """
+    matrix = np.asarray(matrix, dtype=np.float64)
+    return np.array([np.diagonal(matrix, offset).mean() for offset in range(matrix.shape[0])])
 
 
 def shared_colour_range(matrices: list[np.ndarray], metric: str) -> tuple[float, float]:

@@ -4,11 +4,13 @@ Heatmap data is sent as float32 (Plotly packs numpy arrays as base64 binary), an
 larger than ``DRAW_LIMIT`` along an axis are drawn every s-th row/column with the true
 position numbers on the axes, so a 1024 x 1024 table never turns into megabytes of JSON.
 
-Each figure is written as ONE plain dict and validated once by ``go.Figure(spec)``. Plotly's
-incremental API (``make_subplots``, ``add_trace(row=, col=)``, ``update_layout``/``update_xaxes``)
-re-walks the property tree on every call. Side-by-side panels are laid out by
-:func:`explorer.figures.layout.row_of_subplots` with ``make_subplots``' own arithmetic. Figures keep
-Plotly's default template; they carry no subplot grid, so a caller cannot ``add_trace(row=, col=)`` to them.
+Each figure is written as ONE plain dict and validated once by ``go.Figure(spec)``: Plotly's
+incremental API (``add_trace``, ``update_layout``) re-walks the property tree on every call.
+
+Every figure is a single panel. Panels that belong together (two schemes, before/after) are
+separate figures that share one colour range and sit in Streamlit columns, which stack on a
+phone: two panels inside one figure squeeze their titles into each other at 390 px.
+One colour convention for signed values: ``RdBu_r`` centred on 0, red positive, blue negative.
 """
 
 from __future__ import annotations
@@ -18,17 +20,37 @@ import math
 import numpy as np
 import plotly.graph_objects as go
 
-from explorer.figures.layout import Spec, row_of_subplots
+from explorer.figures.layout import Spec
 
 DRAW_LIMIT = 384  # largest number of rows/columns drawn per heatmap axis
 DIVERGING = "RdBu_r"  # blue negative, red positive, white zero
-_MARGIN = dict(l=50, r=20, t=50, b=45)
-
+SQUARE_HEIGHT = 520  # a square panel fills a half-width column at 1400-1920 px (plot area ~330-430 px)
+LINE_HEIGHT = 400
+TICK_FONT = dict(size=12)  # >= 11 px on a projector and a phone
+_MARGIN = dict(l=55, r=20, t=50, b=50)
 
 
 def _figure(data: list[Spec], layout: Spec) -> go.Figure:
     """Validate a whole figure spec in one pass (see the module notes)."""
     return go.Figure({"data": data, "layout": layout})
+
+
+def _title(text: str) -> Spec:
+    """Left-aligned, so Plotly's toolbar (top right) never sits on it."""
+    return dict(text=text, x=0.0, xanchor="left", xref="paper", font=dict(size=14))
+
+
+def _axis(title: str, **extra: object) -> Spec:
+    return dict(title=dict(text=title), tickfont=TICK_FONT, **extra)
+
+
+def _square_axes(x_title: str, y_title: str, reversed_y: bool = True) -> tuple[Spec, Spec]:
+    """Axes with equal units, the spare room left empty rather than stretching the cells."""
+    xaxis = _axis(x_title, constrain="domain")
+    yaxis = _axis(y_title, scaleanchor="x", constrain="domain")
+    if reversed_y:
+        yaxis["autorange"] = "reversed"
+    return xaxis, yaxis
 
 
 def display_stride(size: int, limit: int = DRAW_LIMIT) -> int:
@@ -48,7 +70,6 @@ def _heatmap(
     zmin: float | None = None,
     zmax: float | None = None,
     colorbar_title: str = "",
-    showscale: bool = True,
     hover: str = "row %{y}<br>col %{x}<br>value %{z:.3f}<extra></extra>",
     limit: int = DRAW_LIMIT,
 ) -> Spec:
@@ -63,8 +84,7 @@ def _heatmap(
         zmin=zmin,
         zmax=zmax,
         zmid=0.0 if symmetric else None,
-        showscale=showscale,
-        colorbar=dict(title=dict(text=colorbar_title), thickness=12),
+        colorbar=dict(title=dict(text=colorbar_title), thickness=12, tickfont=TICK_FONT),
         hovertemplate=hover,
     )
 
@@ -78,16 +98,16 @@ def _thinning_note(matrix: np.ndarray, limit: int = DRAW_LIMIT) -> str:
     return f" (every {step}{suffix} position shown)"
 
 
-def encoding_heatmap(table: np.ndarray, title: str = "Sinusoidal encoding PE(pos, dim)") -> go.Figure:
+def encoding_heatmap(table: np.ndarray, title: str = "PE(pos, dim)") -> go.Figure:
     """Position (rows, top to bottom) x dimension (columns) heatmap of an encoding table."""
     return _figure(
         [_heatmap(table, -1.0, 1.0, "value", hover="position %{y}<br>dimension %{x}<br>PE %{z:.3f}<extra></extra>")],
         dict(
-            title=dict(text=title + _thinning_note(table)),
-            xaxis=dict(title=dict(text="encoding dimension")),
-            yaxis=dict(title=dict(text="position"), autorange="reversed"),
+            title=_title(title + _thinning_note(table)),
+            xaxis=_axis("encoding dimension"),
+            yaxis=_axis("position", autorange="reversed"),
             margin=_MARGIN,
-            height=420,
+            height=SQUARE_HEIGHT,
         ),
     )
 
@@ -109,12 +129,12 @@ def wave_curves(table: np.ndarray, dims: list[int], wavelengths: list[float]) ->
     return _figure(
         traces,
         dict(
-            title=dict(text="Chosen dimensions against position"),
-            xaxis=dict(title=dict(text="position")),
-            yaxis=dict(title=dict(text="PE(pos, dim)"), range=[-1.1, 1.1]),
-            legend=dict(orientation="h", yanchor="bottom", y=-0.45),
+            title=_title("Chosen dimensions against position"),
+            xaxis=_axis("position"),
+            yaxis=_axis("PE(pos, dim)", range=[-1.1, 1.1]),
+            legend=dict(orientation="h", yanchor="top", y=-0.2, font=TICK_FONT),
             margin=_MARGIN,
-            height=380,
+            height=SQUARE_HEIGHT - 40,
         ),
     )
 
@@ -129,77 +149,107 @@ def similarity_heatmap(
 ) -> go.Figure:
     """Square position x position matrix (row = first position, column = second)."""
     hover = f"{axis_title} %{{y}} vs %{{x}}<br>{colorbar_title} %{{z:.3f}}<extra></extra>"
+    xaxis, yaxis = _square_axes(axis_title, axis_title)
     return _figure(
         [_heatmap(matrix, zmin, zmax, colorbar_title, hover=hover)],
-        dict(
-            title=dict(text=title + _thinning_note(matrix)),
-            xaxis=dict(title=dict(text=axis_title), constrain="domain"),
-            yaxis=dict(title=dict(text=axis_title), autorange="reversed", scaleanchor="x"),
-            margin=_MARGIN,
-            height=460,
-        ),
+        dict(title=_title(title + _thinning_note(matrix)), xaxis=xaxis, yaxis=yaxis, margin=_MARGIN, height=SQUARE_HEIGHT),
     )
 
 
-def side_by_side_heatmaps(
-    matrices: list[np.ndarray],
-    titles: list[str],
-    zmin: float,
-    zmax: float,
-    axis_title: str = "position",
-    colorbar_title: str = "similarity",
-) -> go.Figure:
-    """Two (or more) square matrices on shared axes and one colour scale, for a fair comparison."""
-    grid, refs = row_of_subplots(list(titles) + [""] * (len(matrices) - len(titles)), 0.06, share_y=True)
-    hover = f"{axis_title} %{{y}} vs %{{x}}<br>{colorbar_title} %{{z:.3f}}<extra></extra>"
-    traces = []
-    for index, (matrix, (x_ref, y_ref)) in enumerate(zip(matrices, refs)):
-        trace = _heatmap(matrix, zmin, zmax, colorbar_title, showscale=index == len(matrices) - 1, hover=hover)
-        traces.append(dict(trace, xaxis=x_ref, yaxis=y_ref))
-        grid[f"xaxis{x_ref[1:]}"]["title"] = dict(text=axis_title)
-        grid[f"yaxis{y_ref[1:]}"]["autorange"] = "reversed"
-    grid["yaxis"]["title"] = dict(text=axis_title)
-    return _figure(traces, dict(grid, margin=_MARGIN, height=440))
+def distance_profile_figure(curves: dict[str, np.ndarray], metric: str) -> go.Figure:
+    """Each scheme's similarity against the distance n - m: how fast 'nearby' fades (one line each)."""
+    traces = [
+        dict(
+            type="scatter",
+            x=np.arange(len(values), dtype=np.int32),
+            y=np.asarray(values, np.float32),
+            mode="lines",
+            name=name,
+            hovertemplate=f"{name}<br>distance %{{x}}<br>{metric} %{{y:.3f}}<extra></extra>",
+        )
+        for name, values in curves.items()
+    ]
+    return _figure(
+        traces,
+        dict(
+            title=_title(f"{metric} against distance"),
+            xaxis=_axis("distance n − m (positions)"),
+            yaxis=_axis(f"mean {metric}"),
+            legend=dict(orientation="h", yanchor="top", y=-0.22, font=TICK_FONT),
+            margin=_MARGIN,
+            height=LINE_HEIGHT,
+        ),
+    )
 
 
 def shift_matrix_heatmap(matrix: np.ndarray, k: int, show: int = 16) -> go.Figure:
     """The top-left ``show`` x ``show`` corner of M_k: 2 x 2 rotation blocks on the diagonal, zeros elsewhere."""
     corner = matrix[:show, :show]
+    xaxis, yaxis = _square_axes("input dim (PE(pos))", "output dim (PE(pos+k))")
     return _figure(
-        [
-            dict(
-                type="heatmap",
-                z=corner.astype(np.float32),
-                colorscale=DIVERGING,
-                zmin=-1,
-                zmax=1,
-                colorbar=dict(thickness=12),
-                hovertemplate="row %{y}, col %{x}<br>%{z:.4f}<extra></extra>",
-            )
-        ],
+        [_heatmap(corner, -1.0, 1.0, hover="row %{y}, col %{x}<br>%{z:.4f}<extra></extra>")],
         dict(
-            title=dict(text=f"M_{k}: first {corner.shape[0]} of {matrix.shape[0]} dimensions"),
-            xaxis=dict(title=dict(text="input dimension (PE(pos))"), constrain="domain"),
-            yaxis=dict(title=dict(text="output dimension (PE(pos+k))"), autorange="reversed", scaleanchor="x"),
-            margin=_MARGIN,
-            height=380,
+            title=_title(f"M_{k}: first {corner.shape[0]} of {matrix.shape[0]} dims"),
+            xaxis=xaxis, yaxis=yaxis, margin=_MARGIN, height=SQUARE_HEIGHT,
         ),
     )
 
 
-def _arrow(x: float, y: float, colour: str, label: str, dash: str = "solid", name: str | None = None) -> Spec:
+# ---------------------------------------------------------------------------------------------
+# RoPE arrows
+# ---------------------------------------------------------------------------------------------
+
+LABEL_RADIUS = 1.18  # labels sit just beyond the unit-length arrow tips
+LABEL_STEP = 0.24  # how far a label moves out when it would cover an earlier one
+ARROW_SPAN = 1.75  # half-width of the square view: room for labels pushed out twice
+
+
+def label_points(tips: np.ndarray, radius: float = LABEL_RADIUS, step: float = LABEL_STEP) -> np.ndarray:
+    """Where to write each arrow's label: on the arrow's own line, beyond its tip, never on top of another.
+
+    Labels go out along each arrow's direction; one that would land within ``step`` of an earlier
+    label moves out by ``step`` until it is clear. Two arrows pointing the same way (q_m and k_n
+    when m - n is a whole number of turns) then get labels one above the other, readable.
+    """
+    tips = np.asarray(tips, dtype=np.float64).reshape(-1, 2)
+    norms = np.linalg.norm(tips, axis=1, keepdims=True)
+    directions = tips / np.where(norms > 0, norms, 1.0)
+    placed: list[np.ndarray] = []
+    for direction, norm in zip(directions, norms[:, 0]):
+        distance = max(float(norm), 1e-9) * radius
+        point = direction * distance
+        while any(np.linalg.norm(point - other) < step for other in placed):
+            distance += step
+            point = direction * distance
+        placed.append(point)
+    return np.array(placed).reshape(-1, 2)
+
+
+def _arrow(tip: np.ndarray, colour: str, name: str, dash: str = "solid", legend: bool = False) -> Spec:
     return dict(
         type="scatter",
-        x=[0.0, float(x)],
-        y=[0.0, float(y)],
-        mode="lines+markers+text",
+        x=[0.0, float(tip[0])],
+        y=[0.0, float(tip[1])],
+        mode="lines+markers",
         line=dict(color=colour, width=2, dash=dash),
         marker=dict(symbol=["circle", "arrow"], size=[4, 12], angleref="previous", color=colour),
-        text=["", label],
-        textposition="top center",
-        name=name or label,
-        showlegend=name is not None,
-        hovertemplate=f"{label}<br>(%{{x:.2f}}, %{{y:.2f}})<extra></extra>",
+        name=name,
+        showlegend=legend,
+        hovertemplate=f"{name}<br>(%{{x:.2f}}, %{{y:.2f}})<extra></extra>",
+    )
+
+
+def _labels(points: np.ndarray, texts: list[str], colours: list[str]) -> Spec:
+    return dict(
+        type="scatter",
+        x=points[:, 0].astype(np.float32),
+        y=points[:, 1].astype(np.float32),
+        mode="text",
+        text=texts,
+        textfont=dict(color=colours, size=12),
+        textposition="middle center",
+        showlegend=False,
+        hoverinfo="skip",
     )
 
 
@@ -209,65 +259,64 @@ def _unit(points: np.ndarray) -> np.ndarray:
     return points / np.where(norms > 0, norms, 1.0)
 
 
-def _span(points: np.ndarray) -> float:
-    """Half-width of a square view that holds every arrow tip with room for its label."""
-    radius = float(np.abs(points).max(initial=0.0)) if points.size else 0.0
-    return 1.35 * radius if radius > 0 else 1.0
-
-
 def _colour(index: int, count: int) -> str:
     """Position colour: light to dark blue."""
-    t = 0.25 + 0.75 * (index / max(1, count - 1))
+    t = 0.35 + 0.65 * (index / max(1, count - 1))
     return f"rgba(31, 119, 180, {t:.2f})"
 
 
-def rope_rotation_figure(
-    query_path: np.ndarray,
-    positions: list[int],
-    pairs_q: np.ndarray,
-    pairs_k: np.ndarray,
-    query_positions: list[int],
-    key_positions: list[int],
-    pair: int,
-    angle_step: float,
+def _arrow_layout(title: str, pair: int, span: float) -> Spec:
+    xaxis, yaxis = _square_axes(f"dim {2 * pair}", f"dim {2 * pair + 1}", reversed_y=False)
+    xaxis.update(range=[-span, span], zeroline=True)
+    yaxis.update(range=[-span, span], zeroline=True)
+    return dict(
+        title=_title(title), xaxis=xaxis, yaxis=yaxis, margin=_MARGIN, height=SQUARE_HEIGHT,
+        legend=dict(orientation="h", yanchor="top", y=-0.15, font=TICK_FONT),
+    )
+
+
+def _span(points: np.ndarray) -> float:
+    radius = float(np.abs(points).max(initial=0.0)) if points.size else 0.0
+    return max(ARROW_SPAN, radius + 0.3)
+
+
+def rope_path_figure(query_path: np.ndarray, positions: list[int], pair: int, angle_step: float, normalise: bool = True) -> go.Figure:
+    """One (2i, 2i+1) pair of a query rotated to several positions: only the angle changes.
+
+    With ``normalise`` every arrow is drawn at unit length (RoPE never changes a pair's length).
+    """
+    tips = _unit(query_path) if normalise else np.asarray(query_path, dtype=np.float64).reshape(-1, 2)
+    colours = [_colour(i, len(positions)) for i in range(len(positions))]
+    texts = [f"m={pos}" for pos in positions]
+    traces = [_arrow(tip, colour, text) for tip, colour, text in zip(tips, colours, texts)]
+    points = label_points(tips)
+    traces.append(_labels(points, texts, colours))
+    return _figure(traces, _arrow_layout(f"pair {pair} turns {math.degrees(angle_step):.1f}° per position", pair, _span(points)))
+
+
+def rope_pairs_figure(
+    pairs_q: np.ndarray, pairs_k: np.ndarray, query_positions: list[int], key_positions: list[int], pair: int,
     normalise: bool = True,
 ) -> go.Figure:
-    """Left: one (2i, 2i+1) pair of q rotated at several positions. Right: q_m and k_n at a fixed offset.
-
-    ``query_path`` (P, 2) is the pair at ``positions``; ``pairs_q`` / ``pairs_k`` (R, 2) are q at
-    ``query_positions`` and k at ``key_positions``. The angle between q_m and k_n is the same in every row.
-    With ``normalise`` every arrow is drawn at unit length so small pairs stay visible.
-    """
-    if normalise:  # directions carry the story; RoPE never changes a pair's length
-        query_path, pairs_q, pairs_k = (_unit(a) for a in (query_path, pairs_q, pairs_k))
-    grid, ((x1, y1), (x2, y2)) = row_of_subplots(
-        (
-            f"query pair {pair} turns {math.degrees(angle_step):.1f}° per position",
-            "query (solid) and key (dashed) at the same offset",
-        ),
-        0.1,
-    )
-    traces = [
-        dict(_arrow(point[0], point[1], _colour(index, len(positions)), f"m={pos}"), xaxis=x1, yaxis=y1)
-        for index, (point, pos) in enumerate(zip(query_path, positions))
-    ]
+    """q at m (solid) and k at n = m - offset (dashed) for a few m: each colour's angle is the same."""
+    if normalise:
+        pairs_q, pairs_k = _unit(pairs_q), _unit(pairs_k)
     palette = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b"]
+    traces: list[Spec] = []
+    tips: list[np.ndarray] = []
+    texts: list[str] = []
+    colours: list[str] = []
     for index, (qp, kp, m, n) in enumerate(zip(pairs_q, pairs_k, query_positions, key_positions)):
         colour = palette[index % len(palette)]
-        traces.append(dict(_arrow(qp[0], qp[1], colour, f"q m={m}", name=f"m={m}, n={n}"), xaxis=x2, yaxis=y2))
-        traces.append(dict(_arrow(kp[0], kp[1], colour, f"k n={n}", dash="dash"), xaxis=x2, yaxis=y2))
-    spans = [_span(query_path), _span(np.concatenate([pairs_q, pairs_k]) if len(pairs_q) else pairs_k)]
-    for suffix, scale_anchor, span in (("", "x", spans[0]), ("2", "x2", spans[1])):
-        grid[f"xaxis{suffix}"].update(
-            range=[-span, span], zeroline=True, title=dict(text=f"dim {2 * pair}"), constrain="domain"
-        )
-        grid[f"yaxis{suffix}"].update(
-            range=[-span, span], zeroline=True, title=dict(text=f"dim {2 * pair + 1}"), scaleanchor=scale_anchor,
-            constrain="domain",
-        )
-    return _figure(
-        traces, dict(grid, height=430, margin=_MARGIN, legend=dict(orientation="h", yanchor="bottom", y=-0.3))
-    )
+        traces.append(_arrow(qp, colour, f"q at m={m}, k at n={n}", legend=True))
+        traces.append(_arrow(kp, colour, f"k n={n}", dash="dash"))
+        tips += [qp, kp]
+        texts += [f"q m={m}", f"k n={n}"]
+        colours += [colour, colour]
+    points = label_points(np.array(tips)) if tips else np.zeros((0, 2))
+    if tips:
+        traces.append(_labels(points, texts, colours))
+    return _figure(traces, _arrow_layout("query (solid), key (dashed)", pair, _span(points)))
 
 
 def score_profile_figure(
@@ -277,18 +326,25 @@ def score_profile_figure(
     x = np.asarray(query_positions).astype(np.int32)
     return _figure(
         [
-            dict(type="scatter", x=x, y=np.asarray(rope, np.float32), mode="lines", name="RoPE: q_m·k_n"),
-            dict(type="scatter", x=x, y=np.asarray(additive, np.float32), mode="lines", name="additive: (q+PE_m)·(k+PE_n)"),
+            dict(type="scatter", x=x, y=np.asarray(rope, np.float32), mode="lines", name="RoPE: q_m·k_n",
+                 line=dict(color="#d62728", width=3)),
+            dict(type="scatter", x=x, y=np.asarray(additive, np.float32), mode="lines", name="additive: (q+PE_m)·(k+PE_n)",
+                 line=dict(color="#7f7f7f", width=2)),
         ],
         dict(
-            title=dict(text=f"Score at offset m - n = {offset}, as the pair slides along the sequence"),
-            xaxis=dict(title=dict(text="query position m (key at n = m - offset)")),
-            yaxis=dict(title=dict(text="attention score (before scaling)")),
-            legend=dict(orientation="h", yanchor="bottom", y=-0.45),
+            title=_title(f"Score at offset m − n = {offset}"),
+            xaxis=_axis("query position m (key at n = m − offset)"),
+            yaxis=_axis("score (before scaling)"),
+            legend=dict(orientation="h", yanchor="top", y=-0.22, font=TICK_FONT),
             margin=_MARGIN,
-            height=380,
+            height=LINE_HEIGHT,
         ),
     )
+
+
+# ---------------------------------------------------------------------------------------------
+# ViT patch grids (Figure 7 of the ViT paper)
+# ---------------------------------------------------------------------------------------------
 
 
 def tile_patch_grid(similarity: np.ndarray, gap: int = 1) -> np.ndarray:
@@ -302,91 +358,38 @@ def tile_patch_grid(similarity: np.ndarray, gap: int = 1) -> np.ndarray:
     return np.ascontiguousarray(padded.transpose(0, 2, 1, 3).reshape(gh * (gh + gap), gw * (gw + gap))[:height, :width])
 
 
-def patch_similarity_figure(
-    similarity: np.ndarray, title: str, zmin: float = -1.0, zmax: float = 1.0, showscale: bool = True
-) -> go.Figure:
-    """ViT Figure 7 as one tiled heatmap: the tile at (row r, column c) is patch (r, c)'s similarity map."""
-    xaxis, yaxis = _patch_axes(similarity.shape[:2])
-    return _figure(
-        [_patch_trace(similarity, zmin, zmax, showscale)],
-        dict(
-            xaxis=xaxis, yaxis=dict(yaxis, scaleanchor="x"), title=dict(text=title), margin=_MARGIN, height=520,
-            plot_bgcolor="white",
-        ),
-    )
-
-
-def _patch_trace(similarity: np.ndarray, zmin: float, zmax: float, showscale: bool) -> Spec:
-    return dict(
-        type="heatmap",
-        z=tile_patch_grid(similarity),
-        colorscale="Viridis",
-        zmin=zmin,
-        zmax=zmax,
-        showscale=showscale,
-        colorbar=dict(title=dict(text="cosine"), thickness=12),
-        hovertemplate="cosine %{z:.2f}<extra></extra>",
-        hoverongaps=False,
-    )
-
-
 def _tile_ticks(side: int, step: int) -> tuple[list[float], list[str]]:
     every = max(1, side // 8)
     values = [i * step + (step - 2) / 2 for i in range(0, side, every)]
     return values, [str(i) for i in range(0, side, every)]
 
 
-def _patch_axes(grid: tuple[int, int]) -> tuple[Spec, Spec]:
-    """The x and y axis entries of one Figure-7 grid: a tick at each (every few) tile's centre."""
-    gh, gw = grid
+def patch_similarity_figure(similarity: np.ndarray, title: str, zmin: float = -1.0, zmax: float = 1.0) -> go.Figure:
+    """ViT Figure 7 as one tiled heatmap: the tile at (row r, column c) is patch (r, c)'s similarity map.
+
+    The NaN gaps between tiles are left transparent, so the page's own background shows (light or dark).
+    """
+    gh, gw = similarity.shape[:2]
     xv, xt = _tile_ticks(gw, gw + 1)
     yv, yt = _tile_ticks(gh, gh + 1)
-    xaxis = dict(
-        tickvals=xv, ticktext=xt, title=dict(text="input patch column"), showgrid=False, zeroline=False, constrain="domain"
+    xaxis, yaxis = _square_axes("input patch column", "input patch row")
+    xaxis.update(tickvals=xv, ticktext=xt, showgrid=False, zeroline=False)
+    yaxis.update(tickvals=yv, ticktext=yt, showgrid=False, zeroline=False)
+    trace = dict(
+        type="heatmap",
+        z=tile_patch_grid(similarity),
+        colorscale=DIVERGING,
+        zmin=zmin,
+        zmax=zmax,
+        colorbar=dict(title=dict(text="cosine"), thickness=12, tickfont=TICK_FONT),
+        hovertemplate="cosine %{z:.2f}<extra></extra>",
+        hoverongaps=False,
     )
-    yaxis = dict(
-        tickvals=yv, ticktext=yt, title=dict(text="input patch row"), autorange="reversed", showgrid=False, zeroline=False
-    )
-    return xaxis, yaxis
+    return _figure([trace], dict(xaxis=xaxis, yaxis=yaxis, title=_title(title), margin=_MARGIN, height=SQUARE_HEIGHT))
 
 
-def patch_grids_side_by_side(similarities: list[np.ndarray], titles: list[str]) -> go.Figure:
-    """Several Figure-7 grids (e.g. before and after interpolation) with one colour scale."""
-    grid, refs = row_of_subplots(list(titles) + [""] * (len(similarities) - len(titles)), 0.08)
-    traces = []
-    for index, (similarity, (x_ref, y_ref)) in enumerate(zip(similarities, refs)):
-        traces.append(dict(_patch_trace(similarity, -1.0, 1.0, index == len(similarities) - 1), xaxis=x_ref, yaxis=y_ref))
-        xaxis, yaxis = _patch_axes(similarity.shape[:2])
-        grid[f"xaxis{x_ref[1:]}"].update(xaxis)
-        grid[f"yaxis{y_ref[1:]}"].update(yaxis, scaleanchor=x_ref)
-    return _figure(traces, dict(grid, margin=_MARGIN, height=480, plot_bgcolor="white"))
-
-
-def channel_images_figure(before: np.ndarray, after: np.ndarray, channel: int) -> go.Figure:
-    """One embedding channel laid out on the patch grid, before (gh, gw) and after (nh, nw) resampling."""
-    low = float(min(np.nanmin(before), np.nanmin(after)))
-    high = float(max(np.nanmax(before), np.nanmax(after)))
-    if high <= low:
-        high = low + 1e-6
-    titles = (f"channel {channel}, {before.shape[0]}x{before.shape[1]} grid", f"after, {after.shape[0]}x{after.shape[1]} grid")
-    grid, refs = row_of_subplots(titles, 0.08)
-    traces = []
-    for index, (image, (x_ref, y_ref)) in enumerate(zip((before, after), refs)):
-        traces.append(
-            dict(
-                type="heatmap",
-                z=image.astype(np.float32),
-                colorscale="Viridis",
-                zmin=low,
-                zmax=high,
-                showscale=index == 1,
-                colorbar=dict(thickness=12),
-                hovertemplate="row %{y}, col %{x}<br>%{z:.3f}<extra></extra>",
-                xaxis=x_ref,
-                yaxis=y_ref,
-            )
-        )
-        grid[f"yaxis{y_ref[1:]}"].update(autorange="reversed", scaleanchor=x_ref)
-        grid[f"xaxis{x_ref[1:]}"]["title"] = dict(text="patch column")
-    grid["yaxis"]["title"] = dict(text="patch row")
-    return _figure(traces, dict(grid, margin=_MARGIN, height=360))
+def channel_image_figure(image: np.ndarray, title: str, zmin: float, zmax: float) -> go.Figure:
+    """One embedding channel laid out on the patch grid (rows x columns)."""
+    xaxis, yaxis = _square_axes("patch column", "patch row")
+    trace = _heatmap(image, zmin, zmax, hover="row %{y}, col %{x}<br>%{z:.3f}<extra></extra>")
+    return _figure([trace], dict(title=_title(title), xaxis=xaxis, yaxis=yaxis, margin=_MARGIN, height=SQUARE_HEIGHT))

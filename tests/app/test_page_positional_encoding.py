@@ -16,7 +16,7 @@ from explorer.analysis import positions as pa
 from explorer.models import Transformer, TransformerConfig
 
 CHECKPOINTS = Path(__file__).resolve().parents[2] / "explorer" / "checkpoints"
-CHARTS = {"Sinusoidal": 4, "Learned": 2, "RoPE": 3, "ViT resolution": 2, "Compare": 1}
+CHARTS = {"Sinusoidal": 4, "Learned": 2, "RoPE": 4, "ViT resolution": 4, "Compare": 3}
 
 
 def assert_clean(at: AppTest) -> None:
@@ -99,7 +99,7 @@ def test_rope_controls_and_equal_scores(open_page: Callable[..., AppTest]) -> No
     assert scores.max() - scores.min() < 1e-9  # same offset, same score, at any absolute position
     assert table["additive score"].max() - table["additive score"].min() > 1e-3
     specs = charts(at)
-    assert "query pair 2" in specs[0]["layout"]["annotations"][0]["text"]
+    assert "pair 2 turns" in specs[0]["layout"]["title"]["text"]
 
 
 def test_learned_section_with_untrained_vit(open_page: Callable[..., AppTest]) -> None:
@@ -120,10 +120,11 @@ def test_resolution_controls(open_page: Callable[..., AppTest]) -> None:
     at.run()
     assert_clean(at)
     assert not at.error and not at.warning
-    grids, channel = charts(at)
-    assert z_shape(grids, 0) == (8 * 9 - 1, 8 * 9 - 1) and z_shape(grids, 1) == (10 * 11 - 1, 10 * 11 - 1)
-    assert "bilinear to 10×10" in grids["layout"]["annotations"][1]["text"]
-    assert "channel 3" in channel["layout"]["annotations"][0]["text"]
+    before, after, channel_before, channel_after = charts(at)
+    assert z_shape(before) == (8 * 9 - 1, 8 * 9 - 1) and z_shape(after) == (10 * 11 - 1, 10 * 11 - 1)
+    assert "bilinear to 10×10" in after["layout"]["title"]["text"]
+    assert "channel 3" in channel_before["layout"]["title"]["text"]
+    assert channel_before["data"][0]["zmin"] == channel_after["data"][0]["zmin"] == -channel_after["data"][0]["zmax"]
 
 
 @pytest.mark.parametrize("mode", ["bicubic", pytest.param("bilinear", marks=pytest.mark.slow), pytest.param("nearest", marks=pytest.mark.slow)])
@@ -135,29 +136,47 @@ def test_every_interpolation_mode_resamples(open_page: Callable[..., AppTest], m
     at.run()
     assert_clean(at)
     assert not at.error
-    grids, _channel = charts(at)
-    assert f"{mode} to 12×12" in grids["layout"]["annotations"][1]["text"]
+    _before, after, *_channels = charts(at)
+    assert f"{mode} to 12×12" in after["layout"]["title"]["text"]
 
 
 @pytest.mark.parametrize(
-    "second", ["learned: dates model (source)", pytest.param("learned: ViT patches (row-major)", marks=pytest.mark.slow), pytest.param("none", marks=pytest.mark.slow)]
+    "second", ["learned: ViT patches (row-major)", pytest.param("none", marks=pytest.mark.slow)]
 )
 def test_compare_controls(open_page: Callable[..., AppTest], second: str) -> None:
     at = open_page("positional_encoding", pe_section="Compare")
-    at.selectbox(key="pe_cmp_a").set_value("RoPE (random query and key)")
+    at.selectbox(key="pe_cmp_a").set_value("RoPE (one random vector)")
     at.selectbox(key="pe_cmp_b").set_value(second)
     at.radio(key="pe_cmp_metric").set_value("dot product")
     at.run()
     assert_clean(at)
-    (spec,) = charts(at)
-    if second.startswith("learned: dates") and explorer.zoo.load_model("dates").config.positions != "learned":
-        # The shipped dates model uses sinusoidal positions: no learned table, one panel and a note.
-        assert any("has no learned table" in i.value for i in at.info)
-        assert len(spec["data"]) == 1
-        return
-    assert len(spec["data"]) == 2
-    assert spec["data"][0]["zmin"] == spec["data"][1]["zmin"] and spec["data"][0]["zmax"] == spec["data"][1]["zmax"]
-    assert z_shape(spec, 0) == z_shape(spec, 1)  # same axes
+    left, right, distance = charts(at)
+    assert (left["data"][0]["zmin"], left["data"][0]["zmax"]) == (right["data"][0]["zmin"], right["data"][0]["zmax"])
+    assert left["data"][0]["zmin"] == -left["data"][0]["zmax"]  # diverging, centred on 0
+    assert z_shape(left) == z_shape(right)  # same positions
+    assert [t["name"] for t in distance["data"]] == ["RoPE (one random vector)", second]
+
+
+def test_compare_offers_only_tables_that_exist(open_page: Callable[..., AppTest]) -> None:
+    """The shipped dates model has sinusoidal positions: no 'learned: dates' entry, and a link naming it is dropped."""
+    dates_learned = explorer.zoo.load_model("dates").config.positions == "learned"
+    at = open_page("positional_encoding", pe_section="Compare", pe_cmp_b="learned: dates model (source)")
+    assert_clean(at)
+    options = at.selectbox(key="pe_cmp_b").options
+    assert ("learned: dates model (source)" in options) == dates_learned
+    if not dates_learned:
+        assert "pe_cmp_b" in texts(at.warning) and at.selectbox(key="pe_cmp_b").value != "learned: dates model (source)"
+    assert len(charts(at)) == CHARTS["Compare"]
+
+
+def test_shared_controls_are_disabled_where_they_do_nothing(open_page: Callable[..., AppTest]) -> None:
+    at = open_page("positional_encoding", pe_section="ViT resolution", pe_d_model="64")
+    assert_clean(at)
+    assert all(at.number_input(key=k).disabled for k in ("pe_d_model", "pe_max_len", "pe_base"))
+    assert any("do not apply here" in c.value for c in at.caption)
+    assert at.number_input(key="pe_d_model").value == 64  # kept for the tabs that use it
+    at = open_page("positional_encoding", pe_section="RoPE")
+    assert not any(at.number_input(key=k).disabled for k in ("pe_d_model", "pe_max_len", "pe_base"))
 
 
 @pytest.mark.parametrize(
@@ -216,9 +235,9 @@ def test_url_parameters_set_the_view(open_page: Callable[..., AppTest]) -> None:
     specs = charts(at)
     assert z_shape(specs[0]) == (30, 64) and "dot product" in specs[2]["layout"]["title"]["text"]
     at = open_page("positional_encoding", pe_section="Compare", pe_cmp_a="none", pe_cmp_b="sinusoidal", pe_max_len="20")
-    (spec,) = charts(at)
-    assert [a["text"] for a in spec["layout"]["annotations"]] == ["none", "sinusoidal"]
-    assert z_shape(spec, 0) == (20, 20)
+    left, right, _distance = charts(at)
+    assert [left["layout"]["title"]["text"], right["layout"]["title"]["text"]] == ["none", "sinusoidal"]
+    assert z_shape(left) == (20, 20)
 
 
 def test_url_with_nonsense_values_falls_back_with_a_notice(open_page: Callable[..., AppTest]) -> None:

@@ -234,6 +234,27 @@ def test_learned_scheme_without_table_explains_itself() -> None:
         pa.scheme_similarity("wavelets", settings, "cosine")
 
 
+def test_only_existing_learned_tables_are_offered() -> None:
+    text_sin = pa.text_positions(_small_text_model("sinusoidal"))
+    text_learned = pa.text_positions(_small_text_model("learned"))
+    patches = pa.vit_positions(_small_vit())
+    assert "learned: dates model (source)" not in pa.available_schemes(text_sin, patches)
+    assert "learned: dates model (source)" in pa.available_schemes(text_learned, patches)
+    assert pa.available_schemes(None, None) == ("sinusoidal", "RoPE (one random vector)", "none")
+
+
+def test_rope_compare_panel_is_not_blank_and_depends_on_distance_only() -> None:
+    """The same vector at positions m and n: cosine 1 on the diagonal, a Toeplitz matrix, clearly non-zero."""
+    settings = pa.SinusoidSettings(d_model=64, max_len=40)
+    matrix = pa.scheme_similarity("RoPE (one random vector)", settings, "cosine").matrix
+    assert matrix is not None
+    assert np.allclose(np.diag(matrix), 1.0)
+    assert pa.distance_dependence_spread(matrix) < 1e-9
+    assert np.abs(matrix).mean() > 0.2  # a random q against another random k gave ~0.05: a blank panel
+    curve = pa.similarity_by_distance(matrix)
+    assert curve.shape == (40,) and curve[0] == pytest.approx(1.0) and curve[1:].max() < 1.0
+
+
 def test_shared_colour_range() -> None:
     assert pa.shared_colour_range([np.eye(2)], "cosine") == (-1.0, 1.0)
     assert pa.shared_colour_range([np.eye(2), 3 * np.eye(2) - 1], "dot product") == (-2.0, 2.0)  # centred on 0

@@ -47,15 +47,6 @@ def test_wave_curves_one_trace_per_dimension_with_wavelength() -> None:
     assert np.allclose(np.asarray(fig.data[2].y, dtype=float), table[:, 8], atol=1e-6)
 
 
-def test_side_by_side_heatmaps_share_one_colour_scale() -> None:
-    a, b = np.eye(4), -np.eye(4)
-    fig = pf.side_by_side_heatmaps([a, b], ["A", "B"], -2.0, 3.0)
-    assert len(fig.data) == 2
-    assert all(t.zmin == -2.0 and t.zmax == 3.0 for t in fig.data)
-    assert [t.showscale for t in fig.data] == [False, True]
-    assert [a.text for a in fig.layout.annotations] == ["A", "B"]
-
-
 def test_shift_matrix_heatmap_shows_the_corner() -> None:
     m = pa.shift_matrix(2, 32)
     fig = pf.shift_matrix_heatmap(m, 2, show=8)
@@ -63,24 +54,39 @@ def test_shift_matrix_heatmap_shows_the_corner() -> None:
     assert "M_2" in fig.layout.title.text
 
 
-def test_rope_rotation_figure_draws_unit_arrows() -> None:
+def test_rope_figures_draw_unit_arrows_with_labels_that_never_overlap() -> None:
     q, k = pa.random_query_key(8)
     path = pa.rope_pair_trajectory(q, 1, np.arange(5))
+    fig = pf.rope_path_figure(path, list(range(5)), 1, 0.1)
+    arrows = [t for t in fig.data if t.mode == "lines+markers"]
+    assert len(arrows) == 5
+    tips = np.array([[t.x[1], t.y[1]] for t in arrows])
+    assert np.allclose(np.linalg.norm(tips, axis=1), 1.0)
+    raw = pf.rope_path_figure(path, list(range(5)), 1, 0.1, normalise=False)
+    assert np.isclose(raw.data[0].x[1], path[0, 0])
     qp = pa.rope_pair_trajectory(q, 1, np.array([3, 4]))
     kp = pa.rope_pair_trajectory(k, 1, np.array([1, 2]))
-    fig = pf.rope_rotation_figure(path, list(range(5)), qp, kp, [3, 4], [1, 2], 1, 0.1)
-    assert len(fig.data) == 5 + 2 * 2
-    tips = np.array([[t.x[1], t.y[1]] for t in fig.data])
-    assert np.allclose(np.linalg.norm(tips, axis=1), 1.0)
-    assert fig.data[0].text[1] == "m=0" and fig.data[5].text[1] == "q m=3"
-    raw = pf.rope_rotation_figure(path, list(range(5)), qp, kp, [3, 4], [1, 2], 1, 0.1, normalise=False)
-    assert np.isclose(raw.data[0].x[1], path[0, 0])
+    pairs = pf.rope_pairs_figure(qp, kp, [3, 4], [1, 2], 1)
+    labels = next(t for t in pairs.data if t.mode == "text")
+    assert list(labels.text) == ["q m=3", "k n=1", "q m=4", "k n=2"]
+
+
+def test_label_points_push_coinciding_labels_apart() -> None:
+    """Two arrows pointing the same way (q m=5 and k n=0 on the RoPE tab) get labels one step apart."""
+    tips = np.array([[0.6, -0.8], [0.6, -0.8], [0.6000001, -0.8], [-1.0, 0.0]])
+    points = pf.label_points(tips)
+    gaps = [np.linalg.norm(points[i] - points[j]) for i in range(4) for j in range(i + 1, 4)]
+    assert min(gaps) >= pf.LABEL_STEP - 1e-9
+    assert np.allclose(points[3], [-pf.LABEL_RADIUS, 0.0])  # a lone label sits just beyond its tip
+    directions = points / np.linalg.norm(points, axis=1, keepdims=True)
+    assert np.allclose(directions[:3], [0.6, -0.8], atol=1e-6)  # on the arrow's own line
+    assert np.abs(points).max() <= pf.ARROW_SPAN  # inside the drawn square
 
 
 def test_score_profile_has_both_schemes() -> None:
     fig = pf.score_profile_figure(np.arange(4), np.ones(4), np.arange(4.0), 2)
     assert [t.name.split(":")[0] for t in fig.data] == ["RoPE", "additive"]
-    assert "offset m - n = 2" in fig.layout.title.text
+    assert "offset m − n = 2" in fig.layout.title.text
 
 
 def test_tile_patch_grid_places_each_patch_map() -> None:
@@ -91,21 +97,19 @@ def test_tile_patch_grid_places_each_patch_map() -> None:
     assert np.isnan(image[2, 0]) and np.isnan(image[0, 3])  # gaps between tiles
 
 
-def test_patch_similarity_figure_and_before_after() -> None:
+def test_patch_similarity_figure_is_diverging_and_symmetric() -> None:
     vit_table = np.random.default_rng(0).standard_normal((16, 8))
     sim = pa.patch_similarity_grid(vit_table, (4, 4))
     fig = pf.patch_similarity_figure(sim, "title")
     assert len(fig.data) == 1 and _z(fig.data[0]).shape == (4 * 5 - 1, 4 * 5 - 1)
     assert fig.data[0].zmin == -1 and fig.data[0].zmax == 1
-    bigger = pa.patch_similarity_grid(np.random.default_rng(1).standard_normal((36, 8)), (6, 6))
-    both = pf.patch_grids_side_by_side([sim, bigger], ["before", "after"])
-    assert [_z(t).shape for t in both.data] == [(19, 19), (41, 41)]
+    assert fig.data[0].colorscale == go.Heatmap(colorscale=pf.DIVERGING).colorscale  # red positive, one convention
 
 
-def test_channel_images_share_a_range() -> None:
-    fig = pf.channel_images_figure(np.zeros((2, 2)), np.ones((3, 3)), 5)
-    assert fig.data[0].zmin == fig.data[1].zmin == 0.0 and fig.data[0].zmax == fig.data[1].zmax == 1.0
-    assert "channel 5" in fig.layout.annotations[0].text
+def test_channel_image_uses_the_given_range() -> None:
+    fig = pf.channel_image_figure(np.ones((3, 3)), "channel 5", -2.0, 2.0)
+    assert fig.data[0].zmin == -2.0 and fig.data[0].zmax == 2.0
+    assert "channel 5" in fig.layout.title.text
 
 
 @pytest.mark.parametrize("size, limit, expected", [(10, 384, 1), (384, 384, 1), (385, 384, 2), (1024, 384, 3)])
@@ -140,16 +144,6 @@ def test_encoding_heatmap_is_capped_and_says_so(shape: tuple[int, int]) -> None:
     assert (spec["data"][0]["zmin"], spec["data"][0]["zmax"]) == (-1.0, 1.0)
 
 
-@pytest.mark.parametrize("count", [1, 3])
-def test_side_by_side_heatmaps_share_one_scale_and_one_colour_bar(count: int) -> None:
-    matrices = [_rng(i).standard_normal((6, 6)) for i in range(count)]
-    titles = [f"panel <{i}>" for i in range(count)]
-    spec = _spec(pf.side_by_side_heatmaps(matrices, titles, -1.0, 2.0))
-    assert {(t["zmin"], t["zmax"]) for t in spec["data"]} == {(-1.0, 2.0)}
-    assert [t["showscale"] for t in spec["data"]] == [False] * (count - 1) + [True]
-    assert [a["text"] for a in spec["layout"]["annotations"]] == titles
-
-
 def test_wave_curves_have_one_curve_per_dimension() -> None:
     table = pa.sinusoidal_table(300, 128)
     dims = [0, 1, 16]
@@ -167,12 +161,22 @@ def test_patch_similarity_gaps_are_drawn_as_gaps(gh: int, gw: int) -> None:
         assert np.isnan(tiled[gh]).all()
     trace = _spec(pf.patch_similarity_figure(sim, "t"))["data"][0]
     assert trace["hoverongaps"] is False and (trace["zmin"], trace["zmax"]) == (-1.0, 1.0)
-    both = _spec(pf.patch_grids_side_by_side([sim, sim], ["a", "b"]))
-    assert {(t["zmin"], t["zmax"]) for t in both["data"]} == {(-1.0, 1.0)}, "one colour scale for both grids"
 
 
-def test_channel_images_share_one_range_across_sizes() -> None:
-    a, b = _rng(0).standard_normal((4, 4)), _rng(1).standard_normal((6, 6))
-    spec = _spec(pf.channel_images_figure(a, b, 7))
-    assert len({(t["zmin"], t["zmax"]) for t in spec["data"]}) == 1
-    assert spec["data"][0]["zmin"] == pytest.approx(min(a.min(), b.min()), abs=1e-6)
+@pytest.mark.parametrize("builder", ["similarity", "encoding", "shift", "patches", "channel", "distance", "profile"])
+def test_every_figure_has_readable_ticks_and_a_left_title(builder: str) -> None:
+    """Tick labels >= 11 px and titles on the left, clear of Plotly's toolbar (issue 20 item 6)."""
+    m = _rng(0).uniform(-1, 1, (6, 6))
+    fig = {
+        "similarity": lambda: pf.similarity_heatmap(m, "t"),
+        "encoding": lambda: pf.encoding_heatmap(m),
+        "shift": lambda: pf.shift_matrix_heatmap(pa.shift_matrix(1, 8), 1),
+        "patches": lambda: pf.patch_similarity_figure(m.reshape(6, 6)[:4, :4].reshape(2, 2, 2, 2), "t"),
+        "channel": lambda: pf.channel_image_figure(m, "t", -1, 1),
+        "distance": lambda: pf.distance_profile_figure({"a": np.ones(4)}, "cosine"),
+        "profile": lambda: pf.score_profile_figure(np.arange(3), np.ones(3), np.zeros(3), 1),
+    }[builder]()
+    spec = _spec(fig)["layout"]
+    assert spec["xaxis"]["tickfont"]["size"] >= 11 and spec["yaxis"]["tickfont"]["size"] >= 11
+    assert spec["title"]["xanchor"] == "left"
+    assert not any(key.startswith("xaxis2") for key in spec), "one panel per figure: columns place them side by side"

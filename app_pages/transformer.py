@@ -34,7 +34,7 @@ from ui.translator import render as render_translator
 DEFAULT_TEXT = "Thursday 26 November 2026"
 CHOICES = tfv.model_choices()  # the first is the default: a new visitor sees a real translation (English -> Portuguese)
 NO_STEPS = {  # why the training-step slider is not there, one line per model without snapshots
-    "en-pt": "Training steps: only for the dates model trained here (Mozilla trained the Marian translators and ships only their final weights).",
+    "translator": "Training steps: only for the dates model trained here (Mozilla trained the Marian translators and ships only their final weights).",
     "untrained": "Training steps: only for the trained dates model (this one is its initialisation, random weights).",
 }
 
@@ -85,7 +85,7 @@ schema = tfv.url_schema(_shape(model_key), tfv.step_choices(snaps.steps) if snap
 clean_link({name: spec for name, spec in schema.items() if name not in st.session_state})
 if snaps is None and "tf_step" in st.query_params and "tf_step" not in st.session_state:
     st.query_params.pop("tf_step")
-    st.warning(f"Ignored from the link: 'tf_step'. {snaps_error or NO_STEPS.get(model_key, NO_STEPS['en-pt'])}", icon=":material/link:")
+    st.warning(f"Ignored from the link: 'tf_step'. {snaps_error or NO_STEPS.get(model_key, NO_STEPS['translator'])}", icon=":material/link:")
 # Text is not in the schema: a 10,000-character link is cut with a message, not dropped. Its raw
 # length is read here because the text box's max_chars cuts it silently.
 raw_text_param = st.query_params.get("tf_text")
@@ -107,7 +107,7 @@ model_choice = top[1].radio(
     help="A pretrained translator, the dates model trained here, or the dates architecture with random weights.",
 )
 if model_choice != "trained":
-    top[1].caption(NO_STEPS.get(model_choice, NO_STEPS["en-pt"]))
+    top[1].caption(NO_STEPS.get(model_choice, NO_STEPS["translator"]))
 if model_choice in TRANSLATORS:
     render_translator(model_choice, top[0], _shape(model_choice))
     st.caption(f"Server time for this view: {(time.perf_counter() - started) * 1000:.0f} ms.")

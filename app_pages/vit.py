@@ -22,16 +22,8 @@ from ui.share import clean_link, show_link_notices
 MODELS, SOURCES, TABS, FUSIONS = views.MODELS, views.SOURCES, views.TABS, views.FUSIONS
 
 
-def _snapshots() -> tuple[object | None, str | None]:
-    """The shapes ViT's training snapshots, or None and the one-line reason they are unusable."""
-    try:
-        return cache.vit_snapshots(), None
-    except ValueError as error:
-        return None, str(error)
-
-
-snaps, snaps_error = _snapshots()
-step_choices = views.step_options(snaps.steps if snaps is not None else ())  # type: ignore[attr-defined]
+snaps, snaps_error = widgets.training_snapshots()
+step_choices = views.step_options(snaps.steps if snaps is not None else ())
 # before any bound widget: bad values are dropped, noted for later
 clean_link(views.link_schema(cache.zoo_model("shapes-untrained").config, step_choices), show=False)
 
@@ -99,7 +91,10 @@ step = widgets.training_replay(snaps, snaps_error, step_choices, entry.meta) if 
 check = (sources.verdict(entry.model, entry.meta, entry.trained, views.model_tensor(entry.meta, raw_pixels, int(config.image_size)))
          if step is None else sources.Verdict(None, None, None))
 for kind, text in sources.notices(check, entry.meta, source, model_name, classes, entry.trained):
-    (notice_area.warning(text, icon=":material/warning:") if kind == "warning" else notice_area.info(text))
+    if kind == "warning":
+        notice_area.warning(text, icon=":material/warning:")
+    else:
+        notice_area.info(text)
 
 run = cache.vit_run(model_name, entry.trained, raw_pixels, int(config.image_size), step)
 n_layers, n_heads = run.attention.shape[:2]

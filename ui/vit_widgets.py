@@ -6,7 +6,7 @@ from ``explorer.views.vit``.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 import streamlit as st
 from PIL import Image
@@ -15,6 +15,17 @@ from explorer.inputs import images
 from explorer.views import vit as views
 from explorer.views import vit_sources as sources
 from ui import cache
+
+if TYPE_CHECKING:
+    from explorer.lab.vit_snapshots import ViTSnapshots
+
+
+def training_snapshots() -> tuple[ViTSnapshots | None, str | None]:
+    """The shapes ViT's training snapshots (shared, read once), or None and the one-line reason they are unusable."""
+    try:
+        return cache.vit_snapshots(), None
+    except ValueError as error:
+        return None, str(error)
 
 
 def uploaded_image(source: str, is_fashion: bool) -> tuple[Image.Image, str]:
@@ -54,7 +65,7 @@ def uploaded_image(source: str, is_fashion: bool) -> tuple[Image.Image, str]:
     return loaded.image, str(fit)
 
 
-def training_replay(snaps: Any, error: str | None, choices: tuple[str, ...], shipped_meta: dict) -> int | None:
+def training_replay(snaps: ViTSnapshots | None, error: str | None, choices: tuple[str, ...], shipped_meta: dict) -> int | None:
     """The ``vit_step`` slider with the training curve and the snapshot's numbers beside it.
 
     Returns the chosen snapshot's step, or None for the shipped model (also when the snapshots are

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import plotly.graph_objects as go
@@ -23,6 +24,9 @@ from explorer.inputs import images
 from explorer.inputs.params import ParamSpec
 from explorer.models import ViTConfig
 from explorer.tasks import shapes
+
+if TYPE_CHECKING:
+    from explorer.lab.vit_snapshots import ViTSnapshots
 
 MODELS = ("shapes", "fashion", "shapes-untrained", "fashion-untrained")
 SOURCES = ("Sample", "Upload", "Camera", "Photo")
@@ -317,12 +321,12 @@ def parse_step(option: str | None) -> int | None:
     return None if option in (None, SHIPPED_STEP) else int(option)
 
 
-def run_snapshot_image(snaps: object, step: int, pixels: np.ndarray, size: int) -> distance.ViTRun:
+def run_snapshot_image(snaps: ViTSnapshots, step: int, pixels: np.ndarray, size: int) -> distance.ViTRun:
     """``run_image`` with the shapes ViT after ``step`` optimiser steps (``explorer.lab.vit_snapshots``).
 
     The snapshot sidecar carries no temperature, so probabilities are the plain softmax.
     """
-    return run_image(snaps.model(step), snaps.meta, pixels, size)  # type: ignore[attr-defined]
+    return run_image(snaps.model(step), snaps.meta, pixels, size)
 
 
 @dataclass(frozen=True)
@@ -336,13 +340,12 @@ class TrainingView:
     caption: str
 
 
-def training_view(snaps: object, step: int | None, shipped_meta: dict) -> TrainingView:
+def training_view(snaps: ViTSnapshots, step: int | None, shipped_meta: dict) -> TrainingView:
     """``snaps``: :class:`explorer.lab.vit_snapshots.ViTSnapshots`; ``step`` one of its steps or None
     (then the numbers are the shipped model's, from its sidecar ``shipped_meta``)."""
-    metrics = snaps.metrics  # type: ignore[attr-defined]
-    meta = snaps.meta  # type: ignore[attr-defined]
+    metrics, meta = snaps.metrics, snaps.meta
     steps = [m["step"] for m in metrics]
-    figure = figs.training_figure(snaps.loss_curve, steps, [m["heldout_accuracy"] for m in metrics],  # type: ignore[attr-defined]
+    figure = figs.training_figure(snaps.loss_curve, steps, [m["heldout_accuracy"] for m in metrics],
                                   [m["rollout_box_ratio_patches"] for m in metrics], step)
     t = meta["training"]
     run = (f"one training run of {t['steps']} steps ({t['budget']}), seed {t['seed']}, {t['threads']} CPU thread; "
@@ -352,7 +355,7 @@ def training_view(snaps: object, step: int | None, shipped_meta: dict) -> Traini
         shipped = shipped_meta["metrics"]
         return TrainingView(figure, None, float(shipped["heldout_accuracy"]), float(shipped["rollout_box_ratio_patches"]),
                             f"The shipped model. The curve is from {run}. Reproduce: `{t['command']}`.")
-    row = metrics[snaps.index_of(step)]  # type: ignore[attr-defined]
+    row = metrics[snaps.index_of(step)]
     return TrainingView(
         figure, step, float(row["heldout_accuracy"]), float(row["rollout_box_ratio_patches"]),
         f"Snapshot after {step} optimiser steps of {run}. Weights stored in float16; the out-of-distribution check and "

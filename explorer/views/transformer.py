@@ -25,6 +25,7 @@ import plotly.graph_objects as go
 
 from explorer.analysis.heads import COMBINE_MODES, combine_heads, entropy_by_kind, sharpest_and_most_diffuse
 from explorer.analysis.stepwise import KIND_LABELS, TranslationRun, attention_module, steps_from_run
+from explorer.analysis.value_weighted import first_token_share, value_norms, value_weighted
 from explorer.exports import attention_csv, attention_npz
 from explorer.figures import attention as figs
 from explorer.figures import lab as lab_figs
@@ -239,8 +240,6 @@ def value_weighted_maps(maps: np.ndarray, inputs: Sequence[tuple[np.ndarray, np.
     ``inputs[layer]`` is what that layer's attention module saw (query input, key/value input);
     ``module_of(layer)`` returns the module, which is only called (``value_norms``), never changed.
     """
-    from explorer.analysis.value_weighted import value_norms, value_weighted  # noqa: PLC0415 - torch only when switched on
-
     layers = [value_weighted(maps[layer], value_norms(module_of(layer), *inputs[layer])) for layer in range(maps.shape[0])]
     return np.stack(layers).astype(np.float32)
 
@@ -250,12 +249,11 @@ def sink_shares(weights: np.ndarray, weighted: np.ndarray, key_tokens: Sequence[
     the layer's sink, with a caption that quotes the numbers.
 
     The sink is measured, not assumed: the key with the most attention weight averaged over heads and query
-    rows (in Marian's encoder it is the closing ``</s>``; in the dates model often a space or the first
-    character). ``weights``/``weighted`` are (H, Tq, Tk); ``rows`` selects the query rows to average (the
-    decoder's first row can only see its first key, so it says nothing).
+    rows. Measured on the default inputs: in Marian's encoder it is the closing ``</s>``, which gets about
+    twice the share of weight it gets of weighted norm; the dates model has no such sink.
+    ``weights``/``weighted`` are (H, Tq, Tk); ``rows`` selects the query rows to average (the decoder's
+    first row can only see its first key, so it says nothing).
     """
-    from explorer.analysis.value_weighted import first_token_share  # noqa: PLC0415
-
     seen = weights if rows is None else weights[:, rows]
     sink = int(np.argmax(seen.mean(axis=(0, 1))))
     first = first_token_share(weights, weighted, rows)

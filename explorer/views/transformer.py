@@ -249,8 +249,9 @@ def sink_shares(weights: np.ndarray, weighted: np.ndarray, key_tokens: Sequence[
     the layer's sink, with a caption that quotes the numbers.
 
     The sink is measured, not assumed: the key with the most attention weight averaged over heads and query
-    rows. Measured on the default inputs: in Marian's encoder it is the closing ``</s>``, which gets about
-    twice the share of weight it gets of weighted norm; the dates model has no such sink.
+    rows. Measured on the default inputs: in Marian's encoder it is the closing ``</s>``, which in the first
+    three layers gets about twice the share of weight that it gets of weighted norm (en-pt, layer 2: 43% vs
+    22%); in cross-attention it gets as much norm as weight; the dates model has no such sink.
     ``weights``/``weighted`` are (H, Tq, Tk); ``rows`` selects the query rows to average (the decoder's
     first row can only see its first key, so it says nothing).
     """

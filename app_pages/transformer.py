@@ -125,7 +125,8 @@ train_step = None  # None: the shipped weights; else the snapshot after that man
 if snaps is not None:
     chosen_step = top[0].select_slider(
         "Training step (replay training on this input)", options=tfv.step_choices(snaps.steps), value=tfv.SHIPPED_STEP, key="tf_step",
-        bind="query-params", help="Every view below at a snapshot of training: 0 = the random initialisation; 'shipped' = the model as shipped.",
+        bind="query-params", help="Every view below at a snapshot of training: 0 = the random initialisation; 'shipped' = the model as shipped. "
+        "The snapshots come from a retrain with the shipped seed, not bit-identical to the shipped weights.",
     )
     train_step = None if chosen_step == tfv.SHIPPED_STEP else int(chosen_step)
 elif snaps_error:

@@ -123,16 +123,6 @@ def cache_and_timing(cache_kib: Sequence[float], cached_ms: Sequence[float], unc
     )
 
 
-def per_layer_bars(values: Sequence[float], title: str, axis_title: str) -> go.Figure:
-    """One bar per layer (e.g. the share of attention that goes to the first token)."""
-    return _figure(
-        [dict(type="bar", x=list(range(len(values))), y=list(map(float, values)),
-              hovertemplate="layer %{x}: %{y:.2f}<extra></extra>")],
-        dict(title=dict(text=title), height=300, margin=dict(l=10, r=10, t=50, b=30),
-             xaxis=dict(title=dict(text="layer"), dtick=1), yaxis=dict(title=dict(text=axis_title), range=[0, 1])),
-    )
-
-
 def picked_head(points: Sequence[dict], n_layers: int, n_heads: int) -> tuple[int, int] | None:
     """(layer, head) of the head-map cell a Plotly click selected (x = head, y = layer), or None."""
     for point in points:

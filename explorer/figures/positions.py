@@ -20,14 +20,17 @@ import math
 import numpy as np
 import plotly.graph_objects as go
 
-from explorer.figures.layout import Spec
+from explorer.figures.layout import Spec, title_below_modebar
 
 DRAW_LIMIT = 384  # largest number of rows/columns drawn per heatmap axis
 DIVERGING = "RdBu_r"  # blue negative, red positive, white zero
-SQUARE_HEIGHT = 520  # a square panel fills a half-width column at 1400-1920 px (plot area ~330-430 px)
-LINE_HEIGHT = 400
+# A panel's plot area spans its column's width (about 280 px on a phone, 380 px in half of a 1400 px
+# window, 640 px in half of a 1920 px one); 400 px of height keeps it square-ish in all three.
+PLOT_PX = 400
+AXIS_BAND_PX = 48  # x tick labels and the x-axis title under the plot
+COLORBAR_BAND_PX = 46  # the horizontal colour bar under that: a vertical one took ~90 px of a phone's width
+LEGEND_BAND_PX = 70
 TICK_FONT = dict(size=12)  # >= 11 px on a projector and a phone
-_MARGIN = dict(l=55, r=20, t=50, b=50)
 
 
 def _figure(data: list[Spec], layout: Spec) -> go.Figure:
@@ -35,22 +38,36 @@ def _figure(data: list[Spec], layout: Spec) -> go.Figure:
     return go.Figure({"data": data, "layout": layout})
 
 
-def _title(text: str) -> Spec:
-    """Left-aligned, so Plotly's toolbar (top right) never sits on it."""
-    return dict(text=text, x=0.0, xanchor="left", xref="paper", font=dict(size=14))
+def _frame(title: str, bottom: int) -> Spec:
+    """Title below Plotly's toolbar band, left-aligned; margins for the bands under the plot; the height that gives PLOT_PX."""
+    title_spec, top = title_below_modebar(title)
+    return dict(title=title_spec, margin=dict(l=60, r=12, t=top, b=bottom), height=top + PLOT_PX + bottom)
+
+
+def _colorbar(title: str) -> Spec:
+    """A horizontal colour bar pinned to the bottom of the figure (see COLORBAR_BAND_PX)."""
+    return dict(title=dict(text=title, side="right"), orientation="h", thickness=10, len=0.6, x=0.5, xanchor="center",
+                y=0.0, yref="container", yanchor="bottom", ypad=6, tickfont=TICK_FONT)
 
 
 def _axis(title: str, **extra: object) -> Spec:
     return dict(title=dict(text=title), tickfont=TICK_FONT, **extra)
 
 
-def _square_axes(x_title: str, y_title: str, reversed_y: bool = True) -> tuple[Spec, Spec]:
-    """Axes with equal units, the spare room left empty rather than stretching the cells."""
-    xaxis = _axis(x_title, constrain="domain")
-    yaxis = _axis(y_title, scaleanchor="x", constrain="domain")
-    if reversed_y:
-        yaxis["autorange"] = "reversed"
-    return xaxis, yaxis
+def _matrix_axes(x_title: str, y_title: str) -> tuple[Spec, Spec]:
+    """A matrix fills its column (rows top to bottom); PLOT_PX keeps it square-ish, not exactly square."""
+    return _axis(x_title), _axis(y_title, autorange="reversed")
+
+
+def _matrix_frame(title: str) -> Spec:
+    return _frame(title, AXIS_BAND_PX + COLORBAR_BAND_PX)
+
+
+def _line_frame(title: str) -> Spec:
+    """Curves and arrows: a horizontal legend in a band under the x axis."""
+    frame = _frame(title, AXIS_BAND_PX + LEGEND_BAND_PX)
+    frame["legend"] = dict(orientation="h", x=0.0, y=0.0, yref="container", yanchor="bottom", font=TICK_FONT)
+    return frame
 
 
 def display_stride(size: int, limit: int = DRAW_LIMIT) -> int:
@@ -84,7 +101,7 @@ def _heatmap(
         zmin=zmin,
         zmax=zmax,
         zmid=0.0 if symmetric else None,
-        colorbar=dict(title=dict(text=colorbar_title), thickness=12, tickfont=TICK_FONT),
+        colorbar=_colorbar(colorbar_title),
         hovertemplate=hover,
     )
 
@@ -102,13 +119,7 @@ def encoding_heatmap(table: np.ndarray, title: str = "PE(pos, dim)") -> go.Figur
     """Position (rows, top to bottom) x dimension (columns) heatmap of an encoding table."""
     return _figure(
         [_heatmap(table, -1.0, 1.0, "value", hover="position %{y}<br>dimension %{x}<br>PE %{z:.3f}<extra></extra>")],
-        dict(
-            title=_title(title + _thinning_note(table)),
-            xaxis=_axis("encoding dimension"),
-            yaxis=_axis("position", autorange="reversed"),
-            margin=_MARGIN,
-            height=SQUARE_HEIGHT,
-        ),
+        dict(_matrix_frame(title + _thinning_note(table)), xaxis=_axis("encoding dimension"), yaxis=_axis("position", autorange="reversed")),
     )
 
 
@@ -129,12 +140,9 @@ def wave_curves(table: np.ndarray, dims: list[int], wavelengths: list[float]) ->
     return _figure(
         traces,
         dict(
-            title=_title("Chosen dimensions against position"),
+            _line_frame("Chosen dimensions against position"),
             xaxis=_axis("position"),
             yaxis=_axis("PE(pos, dim)", range=[-1.1, 1.1]),
-            legend=dict(orientation="h", yanchor="top", y=-0.2, font=TICK_FONT),
-            margin=_MARGIN,
-            height=SQUARE_HEIGHT - 40,
         ),
     )
 
@@ -149,10 +157,10 @@ def similarity_heatmap(
 ) -> go.Figure:
     """Square position x position matrix (row = first position, column = second)."""
     hover = f"{axis_title} %{{y}} vs %{{x}}<br>{colorbar_title} %{{z:.3f}}<extra></extra>"
-    xaxis, yaxis = _square_axes(axis_title, axis_title)
+    xaxis, yaxis = _matrix_axes(axis_title, axis_title)
     return _figure(
         [_heatmap(matrix, zmin, zmax, colorbar_title, hover=hover)],
-        dict(title=_title(title + _thinning_note(matrix)), xaxis=xaxis, yaxis=yaxis, margin=_MARGIN, height=SQUARE_HEIGHT),
+        dict(_matrix_frame(title + _thinning_note(matrix)), xaxis=xaxis, yaxis=yaxis),
     )
 
 
@@ -171,27 +179,17 @@ def distance_profile_figure(curves: dict[str, np.ndarray], metric: str) -> go.Fi
     ]
     return _figure(
         traces,
-        dict(
-            title=_title(f"{metric} against distance"),
-            xaxis=_axis("distance n − m (positions)"),
-            yaxis=_axis(f"mean {metric}"),
-            legend=dict(orientation="h", yanchor="top", y=-0.22, font=TICK_FONT),
-            margin=_MARGIN,
-            height=LINE_HEIGHT,
-        ),
+        dict(_line_frame(f"{metric} against distance"), xaxis=_axis("distance n − m (positions)"), yaxis=_axis(f"mean {metric}")),
     )
 
 
 def shift_matrix_heatmap(matrix: np.ndarray, k: int, show: int = 16) -> go.Figure:
     """The top-left ``show`` x ``show`` corner of M_k: 2 x 2 rotation blocks on the diagonal, zeros elsewhere."""
     corner = matrix[:show, :show]
-    xaxis, yaxis = _square_axes("input dim (PE(pos))", "output dim (PE(pos+k))")
+    xaxis, yaxis = _matrix_axes("input dim (PE(pos))", "output dim (PE(pos+k))")
     return _figure(
         [_heatmap(corner, -1.0, 1.0, hover="row %{y}, col %{x}<br>%{z:.4f}<extra></extra>")],
-        dict(
-            title=_title(f"M_{k}: first {corner.shape[0]} of {matrix.shape[0]} dims"),
-            xaxis=xaxis, yaxis=yaxis, margin=_MARGIN, height=SQUARE_HEIGHT,
-        ),
+        dict(_matrix_frame(f"M_{k}: first {corner.shape[0]} of {matrix.shape[0]} dims"), xaxis=xaxis, yaxis=yaxis),
     )
 
 
@@ -266,13 +264,10 @@ def _colour(index: int, count: int) -> str:
 
 
 def _arrow_layout(title: str, pair: int, span: float) -> Spec:
-    xaxis, yaxis = _square_axes(f"dim {2 * pair}", f"dim {2 * pair + 1}", reversed_y=False)
-    xaxis.update(range=[-span, span], zeroline=True)
-    yaxis.update(range=[-span, span], zeroline=True)
-    return dict(
-        title=_title(title), xaxis=xaxis, yaxis=yaxis, margin=_MARGIN, height=SQUARE_HEIGHT,
-        legend=dict(orientation="h", yanchor="top", y=-0.15, font=TICK_FONT),
-    )
+    """Equal units on both axes (angles are the lesson), so here the spare room stays empty."""
+    xaxis = _axis(f"dim {2 * pair}", range=[-span, span], zeroline=True, constrain="domain")
+    yaxis = _axis(f"dim {2 * pair + 1}", range=[-span, span], zeroline=True, scaleanchor="x", constrain="domain")
+    return dict(_line_frame(title), xaxis=xaxis, yaxis=yaxis)
 
 
 def _span(points: np.ndarray) -> float:
@@ -332,12 +327,9 @@ def score_profile_figure(
                  line=dict(color="#7f7f7f", width=2)),
         ],
         dict(
-            title=_title(f"Score at offset m − n = {offset}"),
+            _line_frame(f"Score at offset m − n = {offset}"),
             xaxis=_axis("query position m (key at n = m − offset)"),
             yaxis=_axis("score (before scaling)"),
-            legend=dict(orientation="h", yanchor="top", y=-0.22, font=TICK_FONT),
-            margin=_MARGIN,
-            height=LINE_HEIGHT,
         ),
     )
 
@@ -372,7 +364,7 @@ def patch_similarity_figure(similarity: np.ndarray, title: str, zmin: float = -1
     gh, gw = similarity.shape[:2]
     xv, xt = _tile_ticks(gw, gw + 1)
     yv, yt = _tile_ticks(gh, gh + 1)
-    xaxis, yaxis = _square_axes("input patch column", "input patch row")
+    xaxis, yaxis = _matrix_axes("input patch column", "input patch row")
     xaxis.update(tickvals=xv, ticktext=xt, showgrid=False, zeroline=False)
     yaxis.update(tickvals=yv, ticktext=yt, showgrid=False, zeroline=False)
     trace = dict(
@@ -381,15 +373,15 @@ def patch_similarity_figure(similarity: np.ndarray, title: str, zmin: float = -1
         colorscale=DIVERGING,
         zmin=zmin,
         zmax=zmax,
-        colorbar=dict(title=dict(text="cosine"), thickness=12, tickfont=TICK_FONT),
+        colorbar=_colorbar("cosine"),
         hovertemplate="cosine %{z:.2f}<extra></extra>",
         hoverongaps=False,
     )
-    return _figure([trace], dict(xaxis=xaxis, yaxis=yaxis, title=_title(title), margin=_MARGIN, height=SQUARE_HEIGHT))
+    return _figure([trace], dict(_matrix_frame(title), xaxis=xaxis, yaxis=yaxis))
 
 
 def channel_image_figure(image: np.ndarray, title: str, zmin: float, zmax: float) -> go.Figure:
     """One embedding channel laid out on the patch grid (rows x columns)."""
-    xaxis, yaxis = _square_axes("patch column", "patch row")
+    xaxis, yaxis = _matrix_axes("patch column", "patch row")
     trace = _heatmap(image, zmin, zmax, hover="row %{y}, col %{x}<br>%{z:.3f}<extra></extra>")
-    return _figure([trace], dict(title=_title(title), xaxis=xaxis, yaxis=yaxis, margin=_MARGIN, height=SQUARE_HEIGHT))
+    return _figure([trace], dict(_matrix_frame(title), xaxis=xaxis, yaxis=yaxis))

@@ -36,7 +36,7 @@ TICK_FONT_PX = 11  # readable on a projector from the back of a room
 # real width. Callers placing a map in a narrower column (two side by side) pass their own.
 COLUMN_PX = 900
 MIN_HEIGHT, MAX_HEIGHT = 380, 860
-OVERVIEW_COLUMN_PX = 640  # the width the layer x head grid's row heights are chosen for (see attention_overview)
+OVERVIEW_COLUMN_PX = 800  # the width the layer x head grid's row heights are chosen for (see attention_overview)
 COLORBAR_BAND_PX = 46  # the horizontal colour bar's band under a map  # below: a one-row map is a sliver; above: it no longer fits one screen
 
 
@@ -91,12 +91,12 @@ def _tick_axis(labels: Sequence[str], title: str) -> Spec:
     )
 
 
-def _bottom_colorbar() -> Spec:
+def _bottom_colorbar(title: str = "weight") -> Spec:
     """A horizontal colour bar in a band at the bottom of the figure, pinned to the container.
 
     A vertical bar with its title and numbers takes about 90 px of width beside the map: a quarter of
     a phone's column, and what kept the projector's map under 80 % of its column."""
-    return dict(title=dict(text="weight", side="right"), thickness=10, orientation="h", len=0.6, lenmode="fraction",
+    return dict(title=dict(text=title, side="right"), thickness=10, orientation="h", len=0.6, lenmode="fraction",
                 x=0.5, xanchor="center", y=0.0, yref="container", yanchor="bottom", ypad=6, tickfont=dict(size=TICK_FONT_PX))
 
 
@@ -207,9 +207,8 @@ def attention_overview(
     ]
     top = _top(arr) if zmax is None else float(zmax)
     title_spec, margin_top = title_below_modebar(title, extra_top=22)
-    # Rows sized for a column narrower than a projector's: square panels that shrink inside their cells
-    # leave gaps, and gaps between the columns of a wide screen read better than gaps between the rows
-    # of a phone.
+    # Rows sized for a column a little narrower than a projector's: square panels that shrink inside
+    # their cells leave gaps, either between the columns on a wide screen or between the rows on a phone.
     panel_w = (min(column_px, OVERVIEW_COLUMN_PX) - 40) * (1 - 0.02 * (n_heads - 1)) / n_heads
     row_px = min(260.0, max(60.0, panel_w * len(ql) / max(1, len(kl))))
     return _figure(
@@ -272,12 +271,12 @@ def entropy_heatmap(
         type="heatmap", z=arr, x=x, y=y, colorscale="Viridis", zmin=0.0, zmax=1.0 if normalised else None,
         text=text, texttemplate="%{text}",
         hovertemplate="%{y} %{x}<br>" + unit + " %{z:.3f}<extra></extra>",
-        colorbar=dict(title=dict(text=unit.split(" ")[0]), thickness=12),
+        textfont=dict(size=TICK_FONT_PX), colorbar=_bottom_colorbar(unit.split(" ")[0]),
     )
     title_spec, margin_top = title_below_modebar(title)
     layout: Spec = dict(
-        title=title_spec, height=int(70 + margin_top + 45 * n_layers),
-        margin=dict(l=10, r=10, t=margin_top, b=10),
+        title=title_spec, height=int(70 + margin_top + COLORBAR_BAND_PX + 45 * n_layers),
+        margin=dict(l=10, r=10, t=margin_top, b=COLORBAR_BAND_PX),
         yaxis=dict(autorange="reversed", automargin=True, tickfont=dict(size=TICK_FONT_PX)),
         xaxis=dict(automargin=True, tickfont=dict(size=TICK_FONT_PX)),
     )

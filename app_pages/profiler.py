@@ -147,8 +147,9 @@ with tabs[2]:
         pictures = views.pictures_view(result, st.radio("Layout", CHARTS, key="prof_chart", bind="query-params", horizontal=True))
         for figure in (pictures.hierarchy, pictures.top_modules, pictures.memory):
             chart(figure)
-        st.caption("Memory: the profiler's allocation records during the first active step, relative to the step start; "
-                   "shaded bands are blocks and top-level modules (hover a band for its full path).")
+        st.caption("Time: a box's size is its total time; click a box to zoom. Memory: the profiler's allocation records "
+                   "(allocations minus frees) during the first active step, relative to the step start; the shaded bands are "
+                   "blocks and top-level modules, named in the strip below the line (hover a bar for its full path).")
 
 with tabs[3]:
     if tabs[3].open:

@@ -19,6 +19,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 import plotly.graph_objects as go
+from plotly.subplots import make_subplots
 
 CATEGORY_COLOURS = {
     "attention": "#E4572E",
@@ -54,7 +55,7 @@ def time_icicle(
     total_us: Sequence[float],
     categories: Sequence[str] | None = None,
     style: str = "icicle",
-    title: str = "Where the step's time goes (a box's size = its total time; click a box to zoom)",
+    title: str = "Where the step's time goes",
     max_depth: int = -1,
 ) -> go.Figure:
     """Icicle (or treemap) of modules; each box's size is its total time, built from self times.
@@ -122,27 +123,40 @@ def memory_timeline(
     t_ms: Sequence[float],
     allocated_bytes: Sequence[float],
     spans: Sequence[tuple[str, float, float]] = (),
-    title: str = "Memory during one step (allocations minus frees since the step began)",
+    title: str = "Memory during one step",
 ) -> go.Figure:
-    """A step line of the running allocation total, with module call spans shaded underneath."""
+    """A step line of the running allocation total, with module call spans shaded behind it and named
+    in a strip of bars underneath (shared time axis).
+
+    The names sit inside their bars, horizontal and at least 11 px: a name that does not fit its bar is
+    hidden (``uniformtext``), never cut or written over the line; every bar's hover gives the full path.
+    """
     if len(t_ms) < 2:
         return _empty(title, "no memory events recorded (profile_memory off?)")
     mib = np.asarray(allocated_bytes, dtype=float) / 2**20
-    fig = go.Figure(
-        go.Scatter(x=list(t_ms), y=mib, mode="lines", line_shape="hv", name="allocated", line=dict(color="#2E86AB"))
-    )
-    palette = ["rgba(228,87,46,0.10)", "rgba(46,134,171,0.10)"]
-    for i, (label, start, end) in enumerate(spans):
-        fig.add_vrect(x0=start, x1=end, fillcolor=palette[i % 2], line_width=0, layer="below")
-        # Inside the plot, written downwards from the top edge: a label can never be cut by the margin;
-        # the full dotted path is the hover text.
-        fig.add_annotation(
-            x=(start + end) / 2, y=1.0, yref="paper", text=label.rsplit(".", 1)[-1] if len(spans) > 12 else label,
-            hovertext=label, showarrow=False, font=dict(size=9), textangle=90 if len(spans) > 6 else 0, yanchor="top",
-        )
+    rows = 2 if spans else 1
+    fig = make_subplots(rows=rows, cols=1, shared_xaxes=True, row_heights=[0.82, 0.18][:rows], vertical_spacing=0.04)
+    fig.add_trace(go.Scatter(x=list(t_ms), y=mib, mode="lines", line_shape="hv", name="allocated", line=dict(color="#2E86AB"),
+                             hovertemplate="%{x:.3f} ms<br>%{y:.2f} MiB<extra></extra>"), row=1, col=1)
+    shades = ["rgba(228,87,46,0.10)", "rgba(46,134,171,0.10)"]
+    bars = ["rgba(228,87,46,0.45)", "rgba(46,134,171,0.45)"]
+    for i, (_, start, end) in enumerate(spans):
+        fig.add_vrect(x0=start, x1=end, fillcolor=shades[i % 2], line_width=0, layer="below", row=1, col=1)
+    if spans:
+        fig.add_trace(go.Bar(
+            base=[s[1] for s in spans], x=[s[2] - s[1] for s in spans], y=["modules"] * len(spans), orientation="h",
+            text=[s[0] for s in spans], textposition="inside", insidetextanchor="middle", textangle=0,
+            hovertext=[f"{s[0]}<br>{s[1]:.3f} - {s[2]:.3f} ms" for s in spans], hoverinfo="text",
+            marker=dict(color=[bars[i % 2] for i in range(len(spans))], line_width=0), width=0.9,
+        ), row=2, col=1)
+        fig.update_yaxes(showticklabels=False, row=2, col=1)
+        fig.update_xaxes(title="time since step start (ms)", row=2, col=1)
+    else:
+        fig.update_xaxes(title="time since step start (ms)", row=1, col=1)
+    fig.update_yaxes(title="MiB", row=1, col=1)
     fig.update_layout(
-        title=title, xaxis_title="time since step start (ms)", yaxis_title="MiB", height=420,
-        margin=dict(t=50, l=10, r=10, b=40), showlegend=False,
+        title=title, height=460, margin=dict(t=50, l=10, r=10, b=40), showlegend=False, bargap=0,
+        uniformtext=dict(minsize=11, mode="hide"), font=dict(size=12),
     )
     return fig
 
@@ -254,7 +268,7 @@ SHARE_COLOURS = {
 
 def python_icicle(
     ids: Sequence[str], labels: Sequence[str], parents: Sequence[str], values: Sequence[float], groups: Sequence[str],
-    locations: Sequence[str] | None = None, title: str = "Where the request's wall time goes, Python call by call",
+    locations: Sequence[str] | None = None, title: str = "The request's wall time, Python call by call",
 ) -> go.Figure:
     """Icicle of the sampled call tree: a box's width is its total wall time; colour = torch op, torch Python, ..."""
     if not ids:
@@ -296,7 +310,7 @@ def share_bars(shares: Mapping[str, Mapping[str, float]], title: str = "Share of
 
 
 def prompt_sweep_figure(
-    lengths: Sequence[int], shares: Sequence[Mapping[str, float]], title: str = "Prefill: each kind's share of the time vs prompt length"
+    lengths: Sequence[int], shares: Sequence[Mapping[str, float]], title: str = "Prefill share by kind vs prompt length"
 ) -> go.Figure:
     """One line per kind: its share of the prefill (percent) against the prompt length (log x)."""
     if len(lengths) < 2:
@@ -320,7 +334,7 @@ def prompt_sweep_figure(
 
 def path_comparison_figure(
     modules: Sequence[str], fused_ms: Sequence[float], eager_ms: Sequence[float],
-    title: str = "Attention time per step: fused kernel vs explicit softmax (maps returned)",
+    title: str = "Attention time: fused vs explicit softmax",
 ) -> go.Figure:
     """Grouped horizontal bars, one pair per attention module (full dotted paths on the axis)."""
     if len(modules) == 0:

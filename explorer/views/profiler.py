@@ -204,11 +204,13 @@ TEXT_WIDTHS = {
     "output shapes": 300, "where": 200, "phase": 90, "name": 300,
 }
 
+PINNED = ("module", "operator")
+
 
 def number_format(label: str) -> str:
     """One unit per column and one number of decimals per unit: ms to the microsecond, KiB and % to one
     decimal, counts whole, MFLOP, GFLOP/s, ratios and exponents to two."""
-    if label.endswith(("ms", "ms/step")):
+    if label == "ms" or label.endswith(" ms"):
         return "%.3f"
     if "KiB" in label or label.endswith("%") or "tokens/s" in label:
         return "%.1f"
@@ -226,7 +228,8 @@ def column_settings(frame: pd.DataFrame) -> dict[str, dict[str, object]]:
         if label == "share %":
             settings[label] = {"width": 130, "type_config": {"type": "progress", "format": "%.1f", "min_value": 0, "max_value": 100}}
         elif label in TEXT_WIDTHS:
-            settings[label] = {"width": TEXT_WIDTHS[label]}
+            # The row's name stays in view while a phone or a wide table scrolls sideways.
+            settings[label] = {"width": TEXT_WIDTHS[label], "pinned": label in PINNED}
         elif pd.api.types.is_numeric_dtype(frame[name]):
             settings[label] = {"type_config": {"type": "number", "format": number_format(label)}}
     return settings
@@ -243,6 +246,9 @@ class ModulesView:
 def modules_view(result: ProfileResult, depth: int, hide_uncalled: bool) -> ModulesView:
     """The module table with the full dotted path beside the indented name (``norm1`` and ``norm2`` of every layer apart)."""
     frame = module_display_frame(result, depth, hide_uncalled=hide_uncalled)
+    # The numbers a student compares first sit beside the name; the full path follows them.
+    first = ["module", "kind", "calls", "total ms", "± ms", "self ms", "share %", "path"]
+    frame = frame[first + [c for c in frame.columns if c not in first]]
     negative = bool((frame[NET_MEM] < 0).any()) or any(r.cpu_mem_net < 0 for r in result.rows)
     return ModulesView(frame, negative, peak_column(result), NET_MEM)
 
@@ -281,10 +287,10 @@ class ScalingView:
 
 def scaling_view(sweep: ScalingResult) -> ScalingView:
     return ScalingView(
-        figs.scaling_figure(sweep.tokens, sweep.time_us, sweep.time_exponent, title=f"Time per step vs tokens (log-log, batch {sweep.batch_size}, medians)",
+        figs.scaling_figure(sweep.tokens, sweep.time_us, sweep.time_exponent, title=f"Time per step vs tokens (batch {sweep.batch_size})",
                             flop_exponents=sweep.flops_exponent),
         figs.scaling_figure(sweep.tokens, sweep.memory, sweep.memory_exponent, y_title="peak memory (MiB)", scale=1 / 2**20,
-                            title="Peak memory inside the module vs tokens (log-log)"),
+                            title="Peak memory vs tokens"),
         pd.DataFrame.from_records(exponent_rows(sweep)),
         scaling_statement(sweep),
     )
@@ -301,7 +307,7 @@ class DiffView:
 def diff_view(baseline: ProfileResult, result: ProfileResult) -> DiffView:
     modules, ops = diff_modules(baseline, result), diff_operators(baseline, result)
     return DiffView(
-        figs.diff_bar(modules["path"], modules["delta_self_us"], title="Per-module change in self time (current - baseline)"),
+        figs.diff_bar(modules["path"], modules["delta_self_us"], title="Per-module change in self time"),
         pd.DataFrame({
             "path": modules["path"],
             "baseline total ms": modules["base_total_us"] / 1e3, "current total ms": modules["cur_total_us"] / 1e3,

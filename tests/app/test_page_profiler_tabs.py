@@ -88,7 +88,7 @@ def test_eager_vs_fused_tab_compares_the_same_model() -> None:
     _clean(at)
     at = _click(at, "Compare fused and eager")
     _clean(at)
-    assert any("fused kernel vs explicit softmax" in t for t in _titles(at))
+    assert any("fused vs explicit softmax" in t for t in _titles(at))
     table = _frame(at, "eager / fused")
     assert "encoder.layers.0.self_attn" in set(table["module"])
     assert any("Attention with the maps (eager)" in m.value for m in at.markdown)

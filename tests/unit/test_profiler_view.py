@@ -63,11 +63,30 @@ def test_auto_run_pauses_while_another_configuration_holds_the_profiler() -> Non
 def test_columns_keep_one_unit_and_one_format_each_and_names_are_never_cut() -> None:
     frame = pd.DataFrame({
         "module": ["encoder"], "path": ["encoder.layers.0.self_attn.out_proj"], "kind": ["MultiHeadAttention"],
-        "calls": [3], "total ms": [1.23456], "± ms": [0.1], "share %": [12.5], "CPU net mem KiB": [-4.0], "MFLOP": [2.0],
+        "calls": [3], "params": [950336], "total ms": [1.23456], "± ms": [0.1], "share %": [12.5], "CPU net mem KiB": [-4.0], "MFLOP": [2.0],
     })
     settings = views.column_settings(frame)
     formats = {name: s["type_config"]["format"] for name, s in settings.items() if "type_config" in s}  # type: ignore[index]
-    assert formats == {"calls": "%d", "total ms": "%.3f", "± ms": "%.3f", "share %": "%.1f", "CPU net mem KiB": "%.1f", "MFLOP": "%.2f"}
+    assert formats == {"calls": "%d", "params": "%d", "total ms": "%.3f", "± ms": "%.3f", "share %": "%.1f", "CPU net mem KiB": "%.1f", "MFLOP": "%.2f"}
     # At about 7 px per character in the table's font, the widths hold the names the issue saw cut.
     for name, text in (("path", "encoder.layers.0.self_attn.out_proj"), ("kind", "MultiHeadAttention")):
         assert settings[name]["width"] >= 7.5 * len(text)  # type: ignore[operator]
+
+
+def test_figure_titles_fit_a_phone_and_the_memory_bands_are_named_below_the_line() -> None:
+    """Plotly never wraps a title: at 390 px about 45 characters fit, the rest is cut off. Band names sit in
+    bars under the line, hidden (never cut) when a bar is too narrow for 11 px text."""
+    from explorer.figures import profiler as figs
+
+    spans = [("src_embed", 0.0, 0.1), ("encoder.layers.0", 0.1, 5.0), ("generator", 5.0, 5.05)]
+    memory = figs.memory_timeline([0.0, 1.0, 5.05], [0, 2**20, 0], spans)
+    figures = [
+        figs.time_icicle(["(model)"], [""], [1.0], [1.0], ["model"]), figs.top_modules_bar(["a"], [1.0], [1.0], ["linear"]),
+        memory, figs.path_comparison_figure(["a"], [1.0], [2.0]), figs.prompt_sweep_figure([16, 64], [{"attention": 0.1}] * 2),
+    ]
+    for figure in figures:
+        assert len(figure.layout.title.text) <= 45, figure.layout.title.text
+    bars = [t for t in memory.data if t.type == "bar"]
+    assert len(bars) == 1 and list(bars[0].text) == [s[0] for s in spans]
+    assert memory.layout.uniformtext.mode == "hide" and memory.layout.uniformtext.minsize >= 11
+    assert not memory.layout.annotations  # no label drawn over the line or past the plot's edge

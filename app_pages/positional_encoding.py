@@ -22,16 +22,11 @@ from ui.share import clean_link
 PLOT_CONFIG = {"displaylogo": False}
 
 
-def show_messages(messages: Messages) -> None:
-    for message in messages.errors:
-        st.error(message)
-    for message in messages.warnings:
-        st.warning(message)
-
-
-def notes(lines: list[str]) -> None:
-    for line in lines:
-        st.info(line)
+def show_messages(messages: Messages, notes: list[str] | None = None) -> None:
+    """Input problems (errors: fell back; warnings: adjusted), then the view's notes."""
+    for show, lines in ((st.error, messages.errors), (st.warning, messages.warnings), (st.info, notes or [])):
+        for line in lines:
+            show(line)
 
 
 def chart(item: Chart) -> None:
@@ -43,9 +38,7 @@ def chart(item: Chart) -> None:
 
 def charts_side_by_side(items: list[Chart] | tuple[Chart, ...]) -> None:
     """Columns: side by side on a laptop or projector, stacked on a phone."""
-    if not items:
-        return
-    for column, item in zip(st.columns(len(items)), items):
+    for column, item in zip(st.columns(len(items)) if items else [], items):
         with column:
             chart(item)
 
@@ -103,12 +96,10 @@ def sinusoidal_section(settings: views.Settings) -> None:
     with col_m:
         chart(view.shift_matrix)
     with col_n:
-        if view.check.n_positions:
-            st.metric(f"max |M_k PE(pos) − PE(pos+k)| over {view.check.n_positions} positions", f"{view.check.max_abs_error_f64:.1e}")
-            st.metric("same check on the model's float32 table", f"{view.check.max_abs_error_f32:.1e}")
-        else:
+        for label, value in view.check_metrics:
+            st.metric(label, value)
+        if not view.check.n_positions:
             st.info("No position pair fits in this maximum length; increase it to check the identity.")
-        st.metric("|M_k M_kᵀ − I| (a rotation)", f"{view.check.is_orthogonal_error:.1e}")
         st.caption("Errors at machine precision: a linear map, the same for every position, shifts the encoding by k.")
     downloads(view.matrices, "sinusoidal")
 
@@ -123,9 +114,9 @@ def learned_section(settings: views.Settings) -> None:
         settings, cache.zoo_model("dates"), cache.zoo_model("shapes" if which == "trained" else "shapes-untrained"), which
     )
     with text_area:
-        notes(view.text_notes)
+        show_messages(Messages(), view.text_notes)
         charts_side_by_side(view.text_charts)
-    notes(view.vit_notes)
+    show_messages(Messages(), view.vit_notes)
     if view.patches is not None:
         col_grid, col_numbers = st.columns(2)
         with col_grid:
@@ -161,7 +152,7 @@ def rope_section(settings: views.Settings) -> None:
     downloads(view.matrices, "rope")
 
 
-def resolution_section() -> None:
+def resolution_section(_settings: views.Settings) -> None:  # the ViT's own table: no shared setting applies
     st.markdown(
         "To fine-tune at a higher resolution the ViT keeps the patch size, so the patch grid grows; the paper "
         "(§3.2) **interpolates the learned position embeddings in 2-D** to fill the larger grid."
@@ -176,8 +167,7 @@ def resolution_section() -> None:
     mode = col_b.radio("Interpolation", views.INTERPOLATION_MODES, key="pe_mode", bind="query-params", horizontal=True)
     channel = col_c.number_input("Channel to show", value=0, step=1, key="pe_channel", bind="query-params")
     view = views.resolution_view(vit, side, mode, channel)
-    show_messages(view.messages)
-    notes(view.notes)
+    show_messages(view.messages, view.notes)
     charts_side_by_side(view.grids)
     charts_side_by_side(view.channel_images)
     downloads(view.matrices, "resolution")
@@ -193,9 +183,8 @@ def compare_section(settings: views.Settings) -> None:
     second = col_b.selectbox("Right", options, index=1, key="pe_cmp_b", bind="query-params")
     metric = col_c.radio("Similarity", views.SIMILARITY_METRICS, key="pe_cmp_metric", bind="query-params", horizontal=True)
     view = views.compare_view(settings, (first, second), metric, dates, vit, st.session_state.get("seed", 0))
-    notes(view.notes)
-    if view.panels:
-        charts_side_by_side(view.panels)
+    show_messages(Messages(), view.notes)
+    charts_side_by_side(view.panels)
     if view.distance is not None:
         chart(view.distance)
         downloads(view.matrices, "compare")
@@ -223,14 +212,8 @@ with controls:
     settings, setting_messages = views.shared_settings(raw_d, raw_l, raw_b)
     show_messages(setting_messages)
 
-sections = {
-    "Sinusoidal": lambda: sinusoidal_section(settings),
-    "Learned": lambda: learned_section(settings),
-    "RoPE": lambda: rope_section(settings),
-    "ViT resolution": resolution_section,
-    "Compare": lambda: compare_section(settings),
-}
-for label, tab in zip(SECTIONS, tabs):
+sections = (sinusoidal_section, learned_section, rope_section, resolution_section, compare_section)
+for section, tab in zip(sections, tabs):
     with tab:
         if tab.open is not False:  # only the selected tab does any work
-            sections[label]()
+            section(settings)

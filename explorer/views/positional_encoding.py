@@ -122,6 +122,16 @@ class SinusoidalView:
     check: pa.ShiftCheck
     matrices: dict[str, np.ndarray]  # for the downloads
 
+    @property
+    def check_metrics(self) -> list[tuple[str, str]]:
+        """(label, value) of the identity checks; the first two need a position pair that fits."""
+        check = self.check
+        fitted = [
+            (f"max |M_k PE(pos) − PE(pos+k)| over {check.n_positions} positions", f"{check.max_abs_error_f64:.1e}"),
+            ("same check on the model's float32 table", f"{check.max_abs_error_f32:.1e}"),
+        ]
+        return (fitted if check.n_positions else []) + [("|M_k M_kᵀ − I| (a rotation)", f"{check.is_orthogonal_error:.1e}")]
+
 
 def sinusoidal_view(settings: pa.SinusoidSettings, dims_text: str, metric: str, shift: object) -> SinusoidalView:
     d, length, base = settings.d_model, settings.max_len, settings.base

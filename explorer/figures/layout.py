@@ -80,6 +80,17 @@ def row_of_subplots(
 # so titles start below this band and the top margin makes room for both.
 MODEBAR_BAND_PX = 34
 TITLE_PX = 26  # one line of Streamlit's title font (16 px) with its leading
+TITLE_CHARS = 44  # characters of that font that fit a phone's column with room to spare (about 7 px each)
+
+
+def wrap_title(text: str, width: int = TITLE_CHARS) -> str:
+    """Break a long title once, at the last space within ``width`` characters (Plotly never wraps).
+
+    About 49 characters of the title font fit a phone's 358 px column; a longer title ran off the chart."""
+    if len(text) <= width or "<br>" in text:
+        return text
+    cut = text.rfind(" ", 0, width + 1)
+    return text if cut <= 0 else text[:cut] + "<br>" + text[cut + 1:]
 
 
 def title_below_modebar(text: str, extra_top: int = 0) -> tuple[Spec, int]:
@@ -87,8 +98,11 @@ def title_below_modebar(text: str, extra_top: int = 0) -> tuple[Spec, int]:
 
     ``extra_top`` adds room under the title for what sits above the plot (subplot titles, column
     headers). The title is pinned to the container's top (``yref="container"``), so its place does
-    not depend on the margin, and left-aligned, away from the modebar's corner.
+    not depend on the margin, left-aligned, away from the modebar's corner, and wrapped onto a
+    second line when it would not fit a phone (:func:`wrap_title`).
     """
-    title = dict(text=text, x=0.0, xref="container", xanchor="left", y=1.0, yref="container", yanchor="top",
+    wrapped = wrap_title(text)
+    lines = wrapped.count("<br>") + 1
+    title = dict(text=wrapped, x=0.0, xref="container", xanchor="left", y=1.0, yref="container", yanchor="top",
                  pad=dict(t=MODEBAR_BAND_PX, l=4))
-    return title, MODEBAR_BAND_PX + TITLE_PX + extra_top
+    return title, MODEBAR_BAND_PX + TITLE_PX * lines + extra_top

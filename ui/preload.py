@@ -101,6 +101,23 @@ def warm_models() -> None:
         return
 
 
+def warm_translator() -> None:
+    """Load the English -> Portuguese Marian and translate the Transformer page's default sentence.
+
+    That page's default is the translator, so its first visitor otherwise waits for the weights to
+    be read and dequantised plus a recorded translation; done here, the page's own run finds both
+    in the view's bounded per-input cache. The translation's default top-k is the page's.
+    """
+    try:
+        from explorer.pretrained import pretrained_status  # noqa: PLC0415
+        from explorer.views import translation  # noqa: PLC0415
+
+        if pretrained_status(translation.TRANSLATORS["en-pt"]) is None:
+            translation.prepare("en-pt", translation.DEFAULT_TEXT["en-pt"], translation.DEFAULT_TOP_K)
+    except Exception:  # noqa: BLE001 - warming is an optimisation; the page shows any real problem itself
+        return
+
+
 def warm_language_model() -> None:
     """Load SmolLM2 (about 10 s) and compute the language-model page's default view, after the small models.
 
@@ -176,6 +193,7 @@ def preload_in_background() -> None:
 def _preload_and_warm() -> None:
     preload_library()
     warm_models()
+    warm_translator()
     warm_language_model()
 
 

@@ -75,7 +75,7 @@ def render(model_key: str, text_column: Any, shape: Any) -> None:  # noqa: ANN40
         help="A sentence (plain text). The model reads at most its cap in pieces and characters; longer text is cut and the page says so.",
     )
     with st.expander("Decoding settings", expanded="tf_topk" in st.query_params):
-        top_k = st.slider("Top-k shown per step", 1, TOP_K_MAX, 5, key="tf_topk", bind="query-params")
+        top_k = st.slider("Top-k shown per step", 1, TOP_K_MAX, tv.DEFAULT_TOP_K, key="tf_topk", bind="query-params")
         st.caption("Greedy decoding (Marian's beam size 1): each step takes the most likely piece; the table shows the alternatives.")
     prepared = tv.prepare(model_key, text_raw or "", int(top_k))
     if prepared.error:

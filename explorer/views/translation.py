@@ -48,6 +48,7 @@ DEFAULT_TEXT = {
     "en-pt": "The black cat is sleeping on the red sofa near the window.",
     "pt-en": "O gato preto está dormindo no sofá vermelho perto da janela.",
 }
+DEFAULT_TOP_K = 5  # alternatives shown per decoding step
 VIEWS = {"encoder": "encoder_self", "decoder": "decoder_self", "cross": "decoder_cross"}
 HEAD_MODES = ("single", "mean", "max")
 LANGUAGES = {"en-pt": ("English", "Portuguese"), "pt-en": ("Portuguese", "English")}

@@ -135,3 +135,16 @@ def test_heatmap_entropy_and_matrix_keep_their_layout() -> None:
     fig = attention_heatmap(w, ["a", "b"], ["c", "d"], "t")
     with pytest.raises(ValueError):  # a validated figure, not one built with plotly's _validate=False
         fig.data[0].colorscale = "no such scale"
+
+
+def test_titles_sit_below_the_modebar_and_long_ones_wrap_for_a_phone() -> None:
+    from explorer.figures.layout import MODEBAR_BAND_PX, TITLE_CHARS  # noqa: PLC0415
+
+    w = np.full((2, 2), 0.5)
+    short = _spec(attention_heatmap(w, ["a", "b"], ["c", "d"], "short"))
+    long_title = "layer 16 · head 0 on the prompt: attention weights α"
+    wrapped = _spec(attention_heatmap(w, ["a", "b"], ["c", "d"], long_title))
+    assert short["layout"]["title"]["pad"]["t"] >= MODEBAR_BAND_PX and short["layout"]["title"]["yref"] == "container"
+    first, second = wrapped["layout"]["title"]["text"].split("<br>")
+    assert len(first) <= TITLE_CHARS and f"{first} {second}" == long_title, "broken once, at a space, nothing lost"
+    assert wrapped["layout"]["margin"]["t"] > short["layout"]["margin"]["t"], "room for the second line"

@@ -186,6 +186,7 @@ def compare_section(settings: views.Settings) -> None:
     show_messages(Messages(), view.notes)
     charts_side_by_side(view.panels)
     if view.distance is not None:
+        st.caption(view.caption)
         chart(view.distance)
         downloads(view.matrices, "compare")
 

@@ -31,6 +31,7 @@ AXIS_BAND_PX = 48  # x tick labels and the x-axis title under the plot
 COLORBAR_BAND_PX = 46  # the horizontal colour bar under that: a vertical one took ~90 px of a phone's width
 LEGEND_BAND_PX = 70
 TICK_FONT = dict(size=12)  # >= 11 px on a projector and a phone
+CURVE_COLOURS = ("#d62728", "#1f77b4", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b")  # distinct on light and dark pages
 
 
 def _figure(data: list[Spec], layout: Spec) -> go.Figure:
@@ -132,10 +133,11 @@ def wave_curves(table: np.ndarray, dims: list[int], wavelengths: list[float]) ->
             x=positions,
             y=table[:, dim].astype(np.float32),
             mode="lines",
+            line=dict(color=CURVE_COLOURS[index % len(CURVE_COLOURS)], width=2),
             name=f"dim {dim} ({'sin' if dim % 2 == 0 else 'cos'}, wavelength {length:,.1f})",
             hovertemplate=f"dim {dim}<br>pos %{{x}}<br>PE %{{y:.3f}}<extra></extra>",
         )
-        for dim, length in zip(dims, wavelengths)
+        for index, (dim, length) in enumerate(zip(dims, wavelengths))
     ]
     return _figure(
         traces,
@@ -173,9 +175,10 @@ def distance_profile_figure(curves: dict[str, np.ndarray], metric: str) -> go.Fi
             y=np.asarray(values, np.float32),
             mode="lines",
             name=name,
+            line=dict(color=CURVE_COLOURS[index % len(CURVE_COLOURS)], width=2),
             hovertemplate=f"{name}<br>distance %{{x}}<br>{metric} %{{y:.3f}}<extra></extra>",
         )
-        for name, values in curves.items()
+        for index, (name, values) in enumerate(curves.items())
     ]
     return _figure(
         traces,
@@ -296,13 +299,12 @@ def rope_pairs_figure(
     """q at m (solid) and k at n = m - offset (dashed) for a few m: each colour's angle is the same."""
     if normalise:
         pairs_q, pairs_k = _unit(pairs_q), _unit(pairs_k)
-    palette = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b"]
     traces: list[Spec] = []
     tips: list[np.ndarray] = []
     texts: list[str] = []
     colours: list[str] = []
     for index, (qp, kp, m, n) in enumerate(zip(pairs_q, pairs_k, query_positions, key_positions)):
-        colour = palette[index % len(palette)]
+        colour = CURVE_COLOURS[index % len(CURVE_COLOURS)]
         traces.append(_arrow(qp, colour, f"q at m={m}, k at n={n}", legend=True))
         traces.append(_arrow(kp, colour, f"k n={n}", dash="dash"))
         tips += [qp, kp]

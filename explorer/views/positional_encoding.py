@@ -388,7 +388,8 @@ def compare_options(dates: ZooModel, vit: ZooModel) -> tuple[str, ...]:
 @dataclass(frozen=True)
 class CompareView:
     notes: list[str]
-    panels: list[Chart]  # one per drawn scheme, one colour range; the first caption speaks for both
+    panels: list[Chart]  # one per drawn scheme, one colour range
+    caption: str  # for the panels together
     distance: Chart | None
     length: int
     matrices: dict[str, np.ndarray]
@@ -407,7 +408,7 @@ def compare_view(
             notes += _untrained_note(entry, "learned table")
     drawn = [(r.name, r.note, r.matrix) for r in results if r.matrix is not None]
     if not drawn:
-        return CompareView(notes, [], None, 0, {})
+        return CompareView(notes, [], "", None, 0, {})
     length = min(m.shape[0] for _, _, m in drawn)
     cut = [(name, note, m[:length, :length]) for name, note, m in drawn]
     low, high = pa.shared_colour_range([m for _, _, m in cut], metric)
@@ -418,10 +419,10 @@ def compare_view(
         + ". Stripes parallel to the diagonal mean 'depends on distance only'; a bright diagonal with noise "
         "elsewhere is an untrained (random) table; a uniform block means no position information at all."
     )
-    panels = [Chart(pf.similarity_heatmap(m, name, low, high), caption if i == len(cut) - 1 else "") for i, (name, _, m) in enumerate(cut)]
+    panels = [Chart(pf.similarity_heatmap(m, name, low, high), "") for name, _, m in cut]
     distance = Chart(
         pf.distance_profile_figure({name: pa.similarity_by_distance(m) for name, _, m in cut}, metric),
         "Each panel's diagonals averaged: how alike two positions are as they move apart. Sinusoidal and RoPE fall "
         "off with distance (with ripples) whatever the absolute position; 'none' stays flat.",
     )
-    return CompareView(notes, panels, distance, length, {name: m for name, _, m in cut})
+    return CompareView(notes, panels, caption, distance, length, {name: m for name, _, m in cut})

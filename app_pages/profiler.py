@@ -83,8 +83,8 @@ if planned.estimate is not None:
 stored = st.session_state.get(RESULT)
 busy = views.profiler_busy(request)
 if request is not None and views.should_run(planned, stored[0] if stored else None, run_clicked, auto, busy):
-    started = time.perf_counter()
-    outcome = measure("Profiling...", lambda on_wait, _: views.run(request, run_clicked, on_wait),
+    started, chosen = time.perf_counter(), request
+    outcome = measure("Profiling...", lambda on_wait, _: views.run(chosen, run_clicked, on_wait),
                       lambda out: views.outcome_label(out, time.perf_counter() - started))
     if outcome is not None:
         st.session_state[RESULT] = stored = (request.fingerprint(), outcome.result)
@@ -157,10 +157,10 @@ with tabs[3]:
 
 with tabs[4]:
     if tabs[4].open:
-        dcols = st.columns([1, 1, 3])
-        if dcols[0].button("Keep this run as the baseline"):
+        buttons = st.container(horizontal=True)  # buttons keep their whole label and wrap on a phone
+        if buttons.button("Keep this run as the baseline"):
             st.session_state[BASELINE] = result
-        if dcols[1].button("Clear the baseline"):
+        if buttons.button("Clear the baseline"):
             st.session_state.pop(BASELINE, None)
         baseline = st.session_state.get(BASELINE)
         if baseline is None:

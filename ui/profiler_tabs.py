@@ -23,6 +23,7 @@ SCALING, GENERATION, PATHS, PYTHON, PROMPT_SWEEP = (
 
 
 def table(frame: pd.DataFrame, **kwargs: Any) -> None:
+    # Plain dicts with ColumnConfig's keys: the view builds them without importing Streamlit's TypedDict.
     st.dataframe(frame, hide_index=True, column_config=views.column_settings(frame), **kwargs)  # type: ignore[arg-type]
 
 
@@ -92,13 +93,13 @@ def generation_tab() -> None:
     status_line = extras.generation_status(gen_model)
     if status_line:
         st.warning(status_line, icon=":material/block:")
-    bcols = st.columns([1, 1, 3])
-    if bcols[0].button("Profile generation", type="primary", disabled=bool(status_line)):
+    buttons = st.container(horizontal=True)  # one wrapping row: labels are never cut
+    if buttons.button("Profile generation", type="primary", disabled=bool(status_line)):
         profiled = measure(f"Profiling {gen_model}: prefill then decode...", lambda on_wait, _: extras.run_generation(
             gen_model, int(prompt_tokens), int(new_tokens), gen_path, on_wait=on_wait), "Generation profiled")
         if profiled is not None:
             st.session_state[GENERATION] = profiled
-    if bcols[1].button("Sweep prompt length", disabled=bool(status_line),
+    if buttons.button("Sweep prompt length", disabled=bool(status_line),
                        help=f"Prefill at {', '.join(map(str, extras.SWEEP_PROMPTS))} tokens: attention's growing share."):
         st.session_state[PROMPT_SWEEP] = measure("Sweeping the prompt length...", lambda *_: extras.run_prompt_sweep(gen_model),
                                                  "Prompt lengths swept") or st.session_state.get(PROMPT_SWEEP)

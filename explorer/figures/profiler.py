@@ -139,13 +139,14 @@ def memory_timeline(
     fig.add_trace(go.Scatter(x=list(t_ms), y=mib, mode="lines", line_shape="hv", name="allocated", line=dict(color="#2E86AB"),
                              hovertemplate="%{x:.3f} ms<br>%{y:.2f} MiB<extra></extra>"), row=1, col=1)
     shades = ["rgba(228,87,46,0.10)", "rgba(46,134,171,0.10)"]
-    bars = ["rgba(228,87,46,0.45)", "rgba(46,134,171,0.45)"]
+    bars = ["#F2B8A4", "#A9CFE0"]  # opaque and light, dark text: readable in the light and the dark theme
     for i, (_, start, end) in enumerate(spans):
         fig.add_vrect(x0=start, x1=end, fillcolor=shades[i % 2], line_width=0, layer="below", row=1, col=1)
     if spans:
         fig.add_trace(go.Bar(
             base=[s[1] for s in spans], x=[s[2] - s[1] for s in spans], y=["modules"] * len(spans), orientation="h",
             text=[s[0] for s in spans], textposition="inside", insidetextanchor="middle", textangle=0,
+            insidetextfont=dict(color="#1B1B1B"),
             hovertext=[f"{s[0]}<br>{s[1]:.3f} - {s[2]:.3f} ms" for s in spans], hoverinfo="text",
             marker=dict(color=[bars[i % 2] for i in range(len(spans))], line_width=0), width=0.9,
         ), row=2, col=1)

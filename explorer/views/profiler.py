@@ -204,8 +204,6 @@ TEXT_WIDTHS = {
     "output shapes": 300, "where": 200, "phase": 90, "name": 300,
 }
 
-PINNED = ("module", "operator")
-
 
 def number_format(label: str) -> str:
     """One unit per column and one number of decimals per unit: ms to the microsecond, KiB and % to one
@@ -228,8 +226,7 @@ def column_settings(frame: pd.DataFrame) -> dict[str, dict[str, object]]:
         if label == "share %":
             settings[label] = {"width": 130, "type_config": {"type": "progress", "format": "%.1f", "min_value": 0, "max_value": 100}}
         elif label in TEXT_WIDTHS:
-            # The row's name stays in view while a phone or a wide table scrolls sideways.
-            settings[label] = {"width": TEXT_WIDTHS[label], "pinned": label in PINNED}
+            settings[label] = {"width": TEXT_WIDTHS[label]}
         elif pd.api.types.is_numeric_dtype(frame[name]):
             settings[label] = {"type_config": {"type": "number", "format": number_format(label)}}
     return settings

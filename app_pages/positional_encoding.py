@@ -37,8 +37,8 @@ def chart(item: Chart) -> None:
 
 
 def charts_side_by_side(items: list[Chart] | tuple[Chart, ...]) -> None:
-    """Columns: side by side on a laptop or projector, stacked on a phone."""
-    for column, item in zip(st.columns(len(items)) if items else [], items):
+    """Columns: side by side on a laptop or projector, stacked on a phone; a lone chart takes half the width."""
+    for column, item in zip(st.columns(max(2, len(items))) if items else [], items):
         with column:
             chart(item)
 

@@ -47,7 +47,7 @@ def _open(app: AppPage, viewport: dict[str, int], section: str, minimum: int) ->
     return app.page.evaluate(CHART_TEXT)
 
 
-@pytest.mark.parametrize(("section", "minimum"), [("RoPE", 4), ("Compare", 3), ("ViT resolution", 4)])
+@pytest.mark.parametrize(("section", "minimum"), [("Sinusoidal", 4), ("Learned", 2), ("RoPE", 4), ("Compare", 3), ("ViT resolution", 4)])
 def test_phone_no_text_runs_into_other_text(app: AppPage, section: str, minimum: int) -> None:
     charts = _open(app, PHONE, section, minimum)
     assert len(charts) >= minimum
@@ -78,6 +78,14 @@ def test_wide_window_heatmaps_fill_their_column(app: AppPage) -> None:
         assert 0.6 <= height / width <= 1.6, f"heatmap {width:.0f} x {height:.0f} px is not square-ish"
         assert chart["smallest_tick"] >= 11
         assert chart["modebar"] is None or not any(_overlap(t["box"], chart["modebar"]) for t in chart["texts"])
+
+
+def test_a_lone_heatmap_takes_half_the_width_not_a_stretched_strip(app: AppPage) -> None:
+    """The dates model has one (sinusoidal) table: at 1400 px it was drawn 3.6 times wider than tall."""
+    charts = _open(app, WIDE, "Learned", 2)
+    (plot,) = charts[0]["plots"]
+    width, height = plot[2] - plot[0], plot[3] - plot[1]
+    assert 0.6 <= height / width <= 1.6, f"heatmap {width:.0f} x {height:.0f} px is not square-ish"
 
 
 def test_shared_controls_are_disabled_on_the_resolution_tab(app: AppPage) -> None:

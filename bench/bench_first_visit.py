@@ -109,6 +109,8 @@ class Visit:
     renderer_cpu_s: float | None  # the page's renderer process CPU time until the chart (CDP ProcessTime): load-independent
     main_thread_cpu_s: float | None  # its main thread's CPU time (CDP ThreadTime)
     script_task_s: float | None  # wall time of JavaScript tasks (CDP ScriptDuration): inflated when the CPU is shared
+    # Streamlit's code-highlighter chunk (1.6 MB, loaded by the first st.code box): when it arrived, None if never
+    highlighter_loaded_s: float | None = None
     notes: list[str] = field(default_factory=list)
 
 
@@ -177,6 +179,7 @@ def _visit_from_timeline(case: str, page: str, timeline: dict[str, Any], kinds: 
     plotly = [r for r in timeline["resources"] if "PlotlyChart" in r["name"]]
     main = [r for r in timeline["resources"] if "/static/js/index." in r["name"]]
     p = plotly[0] if plotly else None
+    highlighter = [r for r in timeline["resources"] if "SyntaxHighlighter" in r["name"]]
     after = None
     if chart is not None:
         inputs = [x for x in (p["end"] if p else None, min(finished) if finished else None) if x is not None]
@@ -198,6 +201,7 @@ def _visit_from_timeline(case: str, page: str, timeline: dict[str, Any], kinds: 
         renderer_cpu_s=_round(timeline["cpu"]["ProcessTime"]),
         main_thread_cpu_s=_round(timeline["cpu"]["ThreadTime"]),
         script_task_s=_round(timeline["cpu"]["ScriptDuration"]),
+        highlighter_loaded_s=_s(highlighter[0]["end"]) if highlighter else None,
         notes=notes,
     )
 
@@ -276,7 +280,7 @@ def _line(v: Visit) -> str:
 
     return (f"{v.case:<34} {v.page:<20} chart {f(v.first_chart_s)} text {f(v.first_text_s)} run-done {f(v.script_finished_s)} "
             f"plotly {f(v.plotly_request_s)}->{f(v.plotly_loaded_s)} parse+draw {f(v.after_last_input_s)} "
-            f"renderer CPU {f(v.renderer_cpu_s)} {' '.join(v.notes)}")
+            f"renderer CPU {f(v.renderer_cpu_s)} highlighter {f(v.highlighter_loaded_s)} {' '.join(v.notes)}")
 
 
 def main(argv: list[str] | None = None) -> int:

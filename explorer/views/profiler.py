@@ -138,7 +138,7 @@ def profiler_busy(request: ProfileRequest | None) -> str | None:
         return None
     return (
         f"Auto-run is paused: the profiler is measuring another configuration ({holder or 'finishing'}). "
-        "Press **Run profiler** to queue for it."
+        "Press **Run profiler** to measure this configuration (it queues for the profiler)."
     )
 
 

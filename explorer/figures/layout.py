@@ -80,6 +80,7 @@ def row_of_subplots(
 # so titles start below this band and the top margin makes room for both.
 MODEBAR_BAND_PX = 34
 TITLE_PX = 26  # one line of Streamlit's title font (16 px) with its leading
+TITLE_LIFT_PX = 14
 TITLE_CHARS = 44  # characters of that font that fit a phone's column with room to spare (about 7 px each)
 
 
@@ -102,7 +103,10 @@ def title_below_modebar(text: str, extra_top: int = 0) -> tuple[Spec, int]:
     second line when it would not fit a phone (:func:`wrap_title`).
     """
     wrapped = wrap_title(text)
-    lines = wrapped.count("<br>") + 1
+    extra_lines = wrapped.count("<br>")
+    # Plotly lifts a multi-line title by about half a line per extra line (measured: 12 px in Chromium)
+    # whatever its anchor, so the pad grows with it to keep the first line below the band.
+    pad_top = MODEBAR_BAND_PX + TITLE_LIFT_PX * extra_lines
     title = dict(text=wrapped, x=0.0, xref="container", xanchor="left", y=1.0, yref="container", yanchor="top",
-                 pad=dict(t=MODEBAR_BAND_PX, l=4))
-    return title, MODEBAR_BAND_PX + TITLE_PX * lines + extra_top
+                 pad=dict(t=pad_top, l=4))
+    return title, pad_top + TITLE_PX * (1 + extra_lines) + extra_top

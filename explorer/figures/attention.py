@@ -28,7 +28,6 @@ from explorer.analysis.stepwise import AttentionSteps
 from explorer.figures.layout import Spec, subplot_grid, title_below_modebar
 
 COLORSCALE = "Viridis"  # dark at zero: low attention must not be the brightest thing on a dark theme
-HOVER = "query %{y}<br>key %{x}<br>weight %{z:.3f}<extra></extra>"
 MAX_TICK_LABELS = 40  # at most this many tick labels per axis (every n-th beyond), so 11 px labels never collide
 TICK_FONT_PX = 11  # readable on a projector from the back of a room
 # A figure's height is fixed on the server, which never sees the browser's width; heights are chosen
@@ -82,6 +81,11 @@ def _top(arr: np.ndarray) -> float:
     return float(np.nanmax(arr)) if np.isfinite(arr).any() else 0.0
 
 
+def _hover(value_label: str) -> str:
+    """Hover text of a map cell: query, key and the value under its own name (escaped: it is shown as HTML)."""
+    return "query %{y}<br>key %{x}<br>" + plotly_text(value_label) + " %{z:.3f}<extra></extra>"
+
+
 def _tick_axis(labels: Sequence[str], title: str) -> Spec:
     step = max(1, math.ceil(len(labels) / MAX_TICK_LABELS))
     shown = list(labels)[::step]
@@ -125,6 +129,7 @@ def attention_heatmap(
     key_title: str = "key token",
     keep: np.ndarray | None = None,
     column_px: int = COLUMN_PX,
+    value_label: str = "weight",
 ) -> go.Figure:
     """One attention map (Tq, Tk) as a heatmap; hover shows query token, key token and weight.
 
@@ -132,6 +137,8 @@ def attention_heatmap(
     ``keep`` (Tq, Tk) bool marks the keys each query may see; hidden cells are left empty
     (a gap, not the colour of weight 0), so a causal map shows its empty upper triangle.
     ``column_px`` is the width of the column the map will fill; it only chooses the height.
+    ``value_label`` names what the cells hold, on the colour bar and in the hover: "weight" for α,
+    something else when a caller draws another quantity (value-weighted norms, Kobayashi et al. 2020).
     """
     arr = _check_map(weights, query_labels, key_labels)
     arr = _hide_masked(arr, keep)
@@ -140,7 +147,7 @@ def attention_heatmap(
     title_spec, margin_top = title_below_modebar(title)
     return _figure(
         [dict(type="heatmap", z=arr, x=kl, y=ql, colorscale=COLORSCALE, zmin=0.0, zmax=max(top, 1e-6),
-              hovertemplate=HOVER, colorbar=_bottom_colorbar(),
+              hovertemplate=_hover(value_label), colorbar=_bottom_colorbar(plotly_text(value_label)),
               **({} if keep is None else {"hoverongaps": False}))],
         dict(
             title=title_spec, height=_heatmap_height(len(ql), len(kl), kl, margin_top, column_px) + COLORBAR_BAND_PX,
@@ -161,12 +168,13 @@ def attention_overview(
     zmax: float | None = None,
     keep: np.ndarray | None = None,
     column_px: int = COLUMN_PX,
+    value_label: str = "weight",
 ) -> go.Figure:
     """All layers x heads (L, H, Tq, Tk) in ONE figure: a grid of heatmaps with one shared colour scale.
 
     A shared ``coloraxis`` means the same colour is the same weight in every panel, so heads
     can be compared at a glance. Tick labels are hidden in the small panels; hover shows them.
-    ``keep`` (Tq, Tk) bool: hidden cells are left empty, as in ``attention_heatmap``.
+    ``keep`` (Tq, Tk) bool: hidden cells are left empty, and ``value_label`` names the cells, as in ``attention_heatmap``.
 
     Layout for any width, from a phone to a projector: heads are named once, above the top row, and
     layers once, left of the first column (a title per panel ran into its neighbours at 390 px);
@@ -198,8 +206,9 @@ def attention_overview(
             # square cells, shrinking toward the panel's top so its column header stays next to it
             axis.update(autorange="reversed", scaleanchor=axis["anchor"], constraintoward="top")
     labels = _grid_labels(refs, list(head_names), layer_names, n_heads, "head" if short_heads else None)
+    hover = _hover(value_label)
     traces = [
-        dict(type="heatmap", z=arr[l, h], x=kl, y=ql, coloraxis="coloraxis", hovertemplate=HOVER,
+        dict(type="heatmap", z=arr[l, h], x=kl, y=ql, coloraxis="coloraxis", hovertemplate=hover,
              **({} if keep is None else {"hoverongaps": False}),
              name=f"{layer_names[l]} {head_names[h]}", xaxis=refs[l * n_heads + h][0], yaxis=refs[l * n_heads + h][1])
         for l in range(n_layers)
@@ -217,7 +226,7 @@ def attention_overview(
             grid, annotations=labels, title=title_spec,
             height=int(min(1400, margin_top + COLORBAR_BAND_PX + 10 + row_px * n_layers * 1.04)),
             margin=dict(l=28, r=10, t=margin_top, b=COLORBAR_BAND_PX),
-            coloraxis=dict(colorscale=COLORSCALE, cmin=0.0, cmax=max(top, 1e-6), colorbar=_bottom_colorbar()),
+            coloraxis=dict(colorscale=COLORSCALE, cmin=0.0, cmax=max(top, 1e-6), colorbar=_bottom_colorbar(plotly_text(value_label))),
         ),
     )
 

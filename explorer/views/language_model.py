@@ -351,7 +351,7 @@ def head_panel(result: Analysis, score: str, layer: int | None = None, head: int
     what = "‖α f(x)‖, each row's share" if weighted else "attention weights α"
     attention_figure = attention_figs.attention_heatmap(
         shown, result.pieces, result.pieces, f"layer {selected[0]} · head {selected[1]} on the prompt: {what}",
-        zmax=1.0, keep=causal_mask(n, n),
+        zmax=1.0, keep=causal_mask(n, n), value_label="‖αf‖ share" if weighted else "weight",
     )
     return HeadPanel(score, caption, map_figure, selected, attention_figure, ranking, weighted,
                      float(result.sink_weight[selected]), float(result.sink_norm[selected]))

@@ -46,6 +46,7 @@ HEATMAP_NOTES = {
     "decoder_cross": "Cross-attention: each output step (row) looks at the source characters; a trained model lines up year, month and day.",
 }
 SHIPPED_STEP = "shipped"  # the training-step choice that means "the shipped dates.pt, no snapshot"
+VALUE_LABEL = "‖αf‖"  # what a value-weighted map's cells hold (colour bar, hover): a norm, not a weight
 VALUE_WEIGHTED_NOTE = (
     "Value-weighted: each cell is ||α_ij f_h(x_j)||, the size of what key j adds to query i's output through this head "
     "(Kobayashi et al. 2020, Section 3: f_h(x) = (x W_V + b_V) W_O restricted to head h), not the weight α_ij alone. "
@@ -292,14 +293,14 @@ def attention_view(
     q_tokens = [display_token(t) for t in run.query_tokens(kind)]
     k_tokens = [display_token(t) for t in run.key_tokens(kind)]
     label = KIND_LABELS[kind]
-    maps, shares, share_caption = weights, None, ""
+    maps, shares, share_caption, value_label = weights, None, "", "weight"
     if settings.value_weighted:
         if model is None:
             raise ValueError("value-weighted attention needs the model that made the run")
         maps = value_weighted_maps(weights, run.attention.inputs[kind], lambda i: attention_module(model, kind, i))
         rows = np.arange(1, maps.shape[2]) if kind == "decoder_self" and maps.shape[2] > 1 else None
         shares, share_caption = sink_shares(weights[layer], maps[layer], k_tokens, rows)
-        label = f"‖αf‖ {label}"
+        label, value_label = f"‖αf‖ {label}", VALUE_LABEL
     if settings.head_mode == "single":
         shown, title = maps[layer, settings.head], f"{label} · layer {layer} · head {settings.head}"
     else:
@@ -320,9 +321,10 @@ def attention_view(
         head=settings.head,
         query_tokens=q_tokens,
         key_tokens=k_tokens,
-        heatmap=figs.attention_heatmap(shown, q_tokens, k_tokens, title, keep=run.attention.keep_mask(kind)),
+        heatmap=figs.attention_heatmap(shown, q_tokens, k_tokens, title, keep=run.attention.keep_mask(kind), value_label=value_label),
         heatmap_note=HEATMAP_NOTES[kind],
-        overview=figs.attention_overview(maps, q_tokens, k_tokens, f"{label}: every layer × head", keep=run.attention.keep_mask(kind)),
+        overview=figs.attention_overview(maps, q_tokens, k_tokens, f"{label}: every layer × head", keep=run.attention.keep_mask(kind),
+                                         value_label=value_label),
         entropy=figs.entropy_heatmap(entropy, f"Head entropy: {KIND_LABELS[kind]}", selected=(layer, settings.head)),
         sharpest=sharpest,
         most_diffuse=most_diffuse,

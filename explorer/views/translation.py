@@ -34,7 +34,7 @@ from explorer.figures import attention as figs
 from explorer.inputs.text import display_token
 from explorer.inputs.translation import MAX_TOKENS, SentenceCheck, check_sentence
 from explorer.runs.translation import SSRU_NOTE, TranslationRecord, dates_coverage, read_as_trained_date, run_marian
-from explorer.views.transformer import ModelShape, StepView, sink_shares, value_weighted_maps
+from explorer.views.transformer import VALUE_LABEL, ModelShape, StepView, sink_shares, value_weighted_maps
 
 TRANSLATORS = {"en-pt": "marian-en-pt", "pt-en": "marian-pt-en"}  # widget value -> pretrained name
 MODEL_LABELS = {
@@ -241,13 +241,13 @@ def translator_view(record: TranslationRecord, settings: TranslatorSettings, mod
     layer, head = min(max(settings.layer, 0), n_layers - 1), min(max(settings.head, 0), n_heads - 1)
     q_tokens = [display_token(t) for t in record.query_pieces(kind)]
     k_tokens = [display_token(t) for t in record.key_pieces(kind)]
-    maps, shares, share_caption = weights, None, ""
+    maps, shares, share_caption, value_label = weights, None, "", "weight"
     if settings.value_weighted:
         if model is None:
             raise ValueError("value-weighted attention needs the model that made the record")
         maps = value_weighted_maps(weights, record.attention_inputs[kind], lambda i: _attention_module(model, kind, i))
         shares, share_caption = sink_shares(weights[layer], maps[layer], k_tokens)
-        label = f"‖αf‖ {label}"
+        label, value_label = f"‖αf‖ {label}", VALUE_LABEL
     if settings.head_mode == "single":
         shown, title = maps[layer, head], f"{label} · layer {layer} · head {head}"
     else:
@@ -256,8 +256,8 @@ def translator_view(record: TranslationRecord, settings: TranslatorSettings, mod
     return TranslatorView(
         **common,
         note=None,
-        heatmap=figs.attention_heatmap(shown, q_tokens, k_tokens, title),
-        overview=figs.attention_overview(maps, q_tokens, k_tokens, f"{label}: every layer × head"),
+        heatmap=figs.attention_heatmap(shown, q_tokens, k_tokens, title, value_label=value_label),
+        overview=figs.attention_overview(maps, q_tokens, k_tokens, f"{label}: every layer × head", value_label=value_label),
         entropy=figs.entropy_heatmap(entropy, f"Head entropy: {KIND_LABELS[kind]}", selected=(layer, head)),
         layer=layer,
         head=head,

@@ -148,3 +148,16 @@ def test_titles_sit_below_the_modebar_and_long_ones_wrap_for_a_phone() -> None:
     first, second = wrapped["layout"]["title"]["text"].split("<br>")
     assert len(first) <= TITLE_CHARS and f"{first} {second}" == long_title, "broken once, at a space, nothing lost"
     assert wrapped["layout"]["margin"]["t"] > short["layout"]["margin"]["t"], "room for the second line"
+
+
+def test_value_label_names_the_cells_on_the_colour_bar_and_in_the_hover() -> None:
+    """A value-weighted map holds norms, not weights: the caller's label replaces "weight", escaped for Plotly."""
+    w = np.full((2, 2), 0.5)
+    heat = _spec(attention_heatmap(w, ["a", "b"], ["c", "d"], "t", value_label="‖αf‖ <share>"))
+    over = _spec(attention_overview(w[None, None], ["a", "b"], ["c", "d"], "o", value_label="‖αf‖ <share>"))
+    for bar, hover in ((heat["data"][0]["colorbar"], heat["data"][0]["hovertemplate"]),
+                       (over["layout"]["coloraxis"]["colorbar"], over["data"][0]["hovertemplate"])):
+        assert bar["title"]["text"] == "‖αf‖ &lt;share&gt;"
+        assert "‖αf‖ &lt;share&gt; %{z:.3f}" in hover and "weight" not in hover
+    plain = _spec(attention_overview(w[None, None], ["a", "b"], ["c", "d"], "o"))
+    assert plain["layout"]["coloraxis"]["colorbar"]["title"]["text"] == "weight" and "weight %{z" in plain["data"][0]["hovertemplate"]

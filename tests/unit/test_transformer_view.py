@@ -75,6 +75,19 @@ def test_value_weighted_maps_bound_each_heads_real_output(dates) -> None:  # noq
         assert (np.linalg.norm(real, axis=-1) <= weighted[layer, head].sum(-1) + 1e-4).all()
 
 
+def test_value_weighted_view_labels_its_maps_as_norms(dates) -> None:  # noqa: ANN001
+    """With value weighting on, the heatmap and the overview say what their cells hold (‖αf‖), not "weight"."""
+    text = "26 Nov 2026"
+    run = translate_and_record(dates.model, dates.tokenizer, text)
+    counts = tfv.layer_counts(dates.config)
+    for weighted, label in ((False, "weight"), (True, tfv.VALUE_LABEL)):
+        settings = tfv.AttentionSettings("trained", text, 0, 5, "cross", 1, 0, "single", value_weighted=weighted)
+        view = tfv.attention_view(run, dates.tokenizer.unk_id, counts, settings, dates.model)
+        assert view.heatmap.data[0].colorbar.title.text == label
+        assert view.overview.layout.coloraxis.colorbar.title.text == label
+        assert f"{label} %{{z:.3f}}" in view.heatmap.data[0].hovertemplate
+
+
 def test_training_panel_marks_the_chosen_step_and_quotes_the_sidecar() -> None:
     from explorer.lab.snapshots import load_snapshots  # noqa: PLC0415
 

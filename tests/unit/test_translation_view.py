@@ -92,3 +92,13 @@ def test_step_by_step_is_absent_for_the_ssru(english: object, default_record: ob
 
     view = translator_view(default_record, TranslatorSettings("en-pt", view="decoder"))  # type: ignore[arg-type]
     assert translator_step_view(english.model, default_record, view, 0) is None  # type: ignore[attr-defined, arg-type]
+
+
+def test_value_weighted_maps_say_they_hold_norms(english: object, default_record: object) -> None:
+    """With value weighting on, Marian's heatmap and overview label their cells ‖αf‖, not "weight"."""
+    from explorer.views.transformer import VALUE_LABEL  # noqa: PLC0415
+
+    view = translator_view(default_record, TranslatorSettings("en-pt", view="encoder", value_weighted=True), english.model)  # type: ignore[arg-type, attr-defined]
+    assert view.heatmap is not None and view.overview is not None
+    assert view.heatmap.data[0].colorbar.title.text == VALUE_LABEL == view.overview.layout.coloraxis.colorbar.title.text
+    assert f"{VALUE_LABEL} %{{z:.3f}}" in view.overview.data[0].hovertemplate

@@ -44,13 +44,16 @@ def test_default_sample_shows_prediction_and_patches(app: AppTest) -> None:
     assert_clean(app)
     assert app.radio(key="vit_model").value == "shapes"
     assert app.selectbox(key="vit_cls").value == "circle"
-    assert n_charts(app) == 3  # top-k, patch grid, token matrix
+    assert n_charts(app) == 4  # top-k, training replay curve, patch grid, token matrix
+    assert app.select_slider(key="vit_step").value == "shipped"  # the replay starts at the shipped model
+    assert any(c.value.startswith("The shipped model.") for c in app.caption)
     captions = " ".join(c.value for c in app.caption)
     assert "It only knows these 8 classes" in captions and "8 x 8 = 64 patches" in captions
     assert app.dataframe  # the normalisation table
 
 
-@pytest.mark.parametrize("tab, charts", [("Attention", 3), ("Rollout", 2), ("Head analytics", 2), ("Resolution", 3), ("Export", 1)])
+# each count includes the top-k chart and the training replay's curve
+@pytest.mark.parametrize("tab, charts", [("Attention", 4), ("Rollout", 3), ("Head analytics", 3), ("Resolution", 4), ("Export", 2)])
 def test_each_tab_renders(app: AppTest, tab: str, charts: int) -> None:
     switch_tab(app, tab)
     assert_clean(app)
@@ -111,7 +114,7 @@ def test_hostile_url_parameters_fall_back_with_a_warning(open_page: Callable[...
     assert "<script>" not in notices[0]  # hostile values are never echoed
     assert at.radio(key="vit_model").value == "shapes" and at.selectbox(key="vit_cls").value == "circle"
     assert at.slider(key="vit_layer").value == at.slider(key="vit_layer").max
-    assert n_charts(at) == 3  # back on the first tab
+    assert n_charts(at) == 4  # back on the first tab
 
 
 def upload(at: AppTest, name: str, data: bytes, mime: str = "image/png") -> AppTest:
@@ -127,6 +130,10 @@ def upload_app(open_page: Callable[..., AppTest]) -> AppTest:
 def test_upload_prompt_without_file(upload_app: AppTest) -> None:
     assert_clean(upload_app)
     assert any("Upload an image" in i.value for i in upload_app.info)
+    # the size limit in the uploader's help AND as visible text (phones have no hover)
+    limit = f"{upload_app.get('file_uploader')[0].proto.max_upload_size_mb} MB"
+    assert f"up to {limit}" in upload_app.get("file_uploader")[0].proto.help
+    assert any(c.value.startswith(f"Files up to {limit}.") for c in upload_app.caption)
 
 
 def bomb_header() -> bytes:
@@ -187,7 +194,7 @@ def test_odd_but_valid_uploads_are_analysed(upload_app: AppTest, name: str) -> N
     upload_app.run()
     assert_clean(upload_app)
     assert not upload_app.error, [e.value for e in upload_app.error]
-    assert n_charts(upload_app) == 3
+    assert n_charts(upload_app) == 4
     assert any(c.value.startswith("Read as ") for c in upload_app.caption)
 
 
@@ -199,7 +206,7 @@ def test_upload_notes_and_fit_mode(upload_app: AppTest) -> None:
     assert any("4000 x 10" in c.value for c in upload_app.caption)
     switch_tab(upload_app, "Resolution")
     assert_clean(upload_app)
-    assert n_charts(upload_app) == 2 + 1  # top-k + resolution overlays + statistics
+    assert n_charts(upload_app) == 3 + 1  # top-k + replay curve + resolution overlays + statistics
     switch_tab(upload_app, "Patches")
 
 
@@ -209,7 +216,7 @@ def test_camera_photo(open_page: Callable[..., AppTest]) -> None:
     at.camera_input(key="vit_camera").set_value(("shot.jpg", encode(Image.new("RGB", (64, 48), (120, 60, 30)), "JPEG"), "image/jpeg"))
     at.run()
     assert_clean(at)
-    assert not at.error and n_charts(at) == 3
+    assert not at.error and n_charts(at) == 4
 
 
 def test_a_rerun_reuses_the_encoded_images(open_page: Callable[..., AppTest]) -> None:

@@ -97,6 +97,9 @@ def warm_models() -> None:
         vit = load_model(WARM_MODELS[1])
         size = int(vit.config.image_size)
         run_image(vit.model, vit.meta, np.asarray(shapes.sample_image(shapes.CLASSES[0], 0, size=size)), size)
+        from explorer.lab.vit_snapshots import load_snapshots  # noqa: PLC0415 - the ViT page's training replay reads them
+
+        load_snapshots()
     except Exception:  # noqa: BLE001 - warming is an optimisation; the page shows any real problem itself
         return
 

@@ -68,6 +68,13 @@ def loss_curve(losses: list[float], every: int) -> list[list[float]]:
     return [[i * every + len(w), round(sum(w) / len(w), 5)] for i, w in enumerate(windows)]
 
 
+def write_states(snapshots: dict[int, dict[str, torch.Tensor]], path: Path) -> Path:
+    """Save step -> state dict as one flat file (``_flatten``), creating its folder; returns ``path``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(_flatten(snapshots), path)
+    return path
+
+
 def build_model(config: TransformerConfig, state: dict[str, torch.Tensor]) -> Transformer:
     """A frozen float32 model from a (float16) state dict."""
     return frozen(Transformer(config), state)
@@ -126,9 +133,7 @@ def save_snapshots(result: dict[str, Any], out_dir: Path) -> Path:
     if final_in_checkpoint:
         del snapshots[final]
     curve = loss_curve(result["loss_history"], CURVE_EVERY)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    weights = out_dir / WEIGHTS_NAME
-    torch.save(_flatten(snapshots), weights)
+    weights = write_states(snapshots, out_dir / WEIGHTS_NAME)
     meta = {
         "name": "dates",
         "config": model.config.to_dict(),

@@ -27,7 +27,7 @@ from typing import Any
 import torch
 
 from explorer import CHECKPOINT_DIR
-from explorer.lab.snapshots import Snapshots, _flatten, _unflatten, frozen, loss_curve, max_abs_difference
+from explorer.lab.snapshots import Snapshots, _unflatten, frozen, loss_curve, max_abs_difference, write_states
 from explorer.models import ViT, ViTConfig
 
 WEIGHTS_NAME = "shapes_snapshots.pt"
@@ -88,9 +88,7 @@ def save_snapshots(model: ViT, record: dict[str, Any], settings: Any, out_dir: P
     rows = evaluate_snapshots(model.config, snapshots, settings.heldout_size)
     curve = loss_curve(record["loss_history"], CURVE_EVERY)
     shipped_meta = json.loads((CHECKPOINT_DIR / "shapes.json").read_text(encoding="utf-8"))
-    out_dir.mkdir(parents=True, exist_ok=True)
-    weights = out_dir / WEIGHTS_NAME
-    torch.save(_flatten(snapshots), weights)
+    weights = write_states(snapshots, out_dir / WEIGHTS_NAME)
     meta = {
         "name": "shapes",
         "config": model.config.to_dict(),

@@ -14,6 +14,7 @@ from explorer.lab.table import read_table
 from explorer.views.lab import TABS, VALUE_KINDS, compare_view, table_view, training_view, value_view
 from ui import cache
 from ui.share import clean_link
+from ui.translator import output_box
 
 DEFAULT_TEXT = "Thursday 26 November 2026"
 BY_LABEL = {s.label: s.name for s in SWITCHES}
@@ -59,6 +60,7 @@ with tabs[0]:
                 st.markdown(f"Here: {measured}")
         if view.curves is not None:
             st.plotly_chart(view.curves, key="lab_curves_chart")
+            st.caption(view.curves_caption)
 
 with tabs[1]:
     if tabs[1].open:
@@ -66,9 +68,11 @@ with tabs[1]:
             st.info("The trained table is missing: run `python -m explorer lab-train` (about 7 CPU-minutes).")
         else:
             shown = table_view(table)
-            st.dataframe(shown.table, hide_index=True, width="stretch")
+            st.dataframe(shown.table, hide_index=True, width="stretch",
+                         column_config={name: st.column_config.NumberColumn(format=f) for name, f in shown.formats.items()})
             st.caption(shown.budget + " Reproduce: `python -m explorer lab-train`.")
             st.plotly_chart(shown.curves, key="lab_table_chart")
+            st.caption("Cross-entropy on the training batches (log scale), one line per variant of the table above.")
 
 with tabs[2]:
     if tabs[2].open:
@@ -87,12 +91,14 @@ with tabs[2]:
             st.stop()
         trained = training_view(snaps, int(step), check.text, int(layer))
         st.markdown(f"After **{trained.step}** steps the model writes:")
-        st.code(trained.output or "(nothing)", language=None)
+        output_box(trained.output, "(nothing)")
         st.caption(f"At this snapshot: held-out exact match {trained.accuracy:.1%}, cross-attention alignment {trained.alignment:.1%}. "
                    + trained.provenance)
         st.plotly_chart(trained.cross, key="lab_cross_chart")
+        st.caption(f"Rows are the decoder's inputs, columns the source characters; the mean of the layer's heads after {trained.step} steps.")
         st.plotly_chart(trained.metrics, key="lab_metrics_chart")
         st.plotly_chart(trained.loss, key="lab_loss_chart")
+        st.caption("Cross-entropy on the training batches (log scale); the dashed line marks the chosen step.")
 
 with tabs[3]:
     if tabs[3].open:
@@ -112,3 +118,5 @@ with tabs[3]:
         a, b = st.columns(2)
         a.plotly_chart(shown.raw, key="lab_value_raw")
         b.plotly_chart(shown.weighted, key="lab_value_weighted")
+        st.caption("Left: the weights α of one head. Right: ‖α_ij f(x_j)‖ of the same head divided by its largest cell, "
+                   "so both maps run from 0 to 1 and a key whose value vector is short fades on the right.")

@@ -28,7 +28,7 @@ from explorer.views.translation import DEFAULT_TEXT as SENTENCES
 from explorer.views.translation import TRANSLATORS, dates_notice, translator_shape
 from ui import cache
 from ui.share import clean_link
-from ui.translator import place_steps, place_value_shares, plot, value_toggle
+from ui.translator import output_box, place_steps, place_value_shares, plot, value_toggle
 from ui.translator import render as render_translator
 
 DEFAULT_TEXT = "Thursday 26 November 2026"
@@ -219,7 +219,7 @@ with output_area:
     st.markdown("**Source tokens** (what the encoder reads; ⚠ = unknown character read as `<unk>`, ✂ = truncation)")
     st.dataframe(view.tokens.style.apply(tfv.token_styles, axis=None) if view.tokens_highlight else view.tokens, width="stretch")
     st.markdown("**Output**" + ("" if view.finished else " (stopped at the step limit, no end token)"))
-    st.code(view.output or "(empty)", language=None)
+    output_box(view.output)
     notice = dates_notice(text_check.text)
     if notice.warning:
         st.warning(escape_markdown(notice.warning), icon=":material/warning:")

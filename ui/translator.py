@@ -4,7 +4,7 @@ value-weighted attention).
 
 Widgets -> ``explorer.views.translation`` (check, run, tables, figures) -> placed here. Widget keys
 share the page's ``tf_`` prefix and are bound to the URL, so a link reproduces the view. User text is
-only shown as plain text (code blocks, dataframes, chart labels).
+only shown as plain text (``st.text``, dataframes, escaped chart labels).
 """
 
 from __future__ import annotations
@@ -20,11 +20,23 @@ MAX_PASTE = 5000  # the box takes a long paste; the checker cuts it to the model
 TOP_K_MAX = 10
 
 
-def plot(fig: Any, key: str, caption: str, width: str = "stretch") -> None:  # noqa: ANN401 - a go.Figure
-    """Place a figure with a PNG download (the modebar camera) named after the chart, and its caption."""
+def plot(fig: Any, key: str, caption: str) -> None:  # noqa: ANN401 - a go.Figure
+    """Place a figure across its column, with a PNG download (the modebar camera) named after the chart, and its caption.
+
+    The attention figures choose their height for a column of ``explorer.figures.attention.COLUMN_PX`` and
+    stretch to the real width, so a map fills a wide screen's column and stays about square."""
     config = {"displaylogo": False, "toImageButtonOptions": {"format": "png", "scale": 2, "filename": f"transformer_{key}"}}
-    st.plotly_chart(fig, key=f"tf_{key}", config=config, theme="streamlit", width=width)
+    st.plotly_chart(fig, key=f"tf_{key}", config=config, theme="streamlit", width="stretch")
     st.caption(caption)
+
+
+def output_box(text: str, empty: str = "(empty)") -> None:
+    """A model's output, in a bordered box as plain text.
+
+    Not ``st.code``: a code box makes the browser load Streamlit's syntax-highlighter chunk (1.6 MB of
+    JavaScript, a new visitor's slowest download; bench/bench_first_visit.py) to show one line. ``st.text``
+    parses neither Markdown nor HTML, so whatever the model or the user typed stays text."""
+    st.container(border=True).text(text or empty)
 
 
 def value_toggle() -> bool:
@@ -119,19 +131,19 @@ def render(model_key: str, text_column: Any, shape: Any) -> None:  # noqa: ANN40
         st.markdown("**Source pieces** (what the encoder reads; ▁ starts a word, `<unk>` = not in the vocabulary)")
         st.dataframe(view.tokens, width="stretch")
         st.markdown(f"**{target_lang}**" + ("" if view.finished else " (stopped at the length limit, no end piece)"))
-        st.code(view.output or "(empty)", language=None)
+        output_box(view.output)
         st.markdown("**Decoding, step by step** (probabilities over the whole vocabulary)")
         st.dataframe(view.steps, hide_index=True, width="stretch")
 
     with alignment_area:
-        plot(view.alignment, "alignment", view.alignment_caption, width="content")
+        plot(view.alignment, "alignment", view.alignment_caption)
         st.markdown(f"**Strongest {source_lang} word for each {target_lang} word**")
         st.dataframe(view.alignment_pairs, hide_index=True)
 
     if view.note is not None:
         st.info(view.note, icon=":material/info:")
     else:
-        plot(view.heatmap, "heatmap", "Rows are queries, columns are keys; each row of weights sums to 1 (for 'max' it need not).", width="content")
+        plot(view.heatmap, "heatmap", "Rows are queries, columns are keys; each row of weights sums to 1 (for 'max' it need not).")
         place_value_shares(view)
         plot(view.overview, "overview", "All layers (rows) × heads (columns) of this attention type, one colour scale.")
         plot(view.entropy, "entropy", "Mean normalised entropy of each head's rows: 0 = sharp (dark), 1 = uniform (light).")

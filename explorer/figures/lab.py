@@ -1,42 +1,82 @@
-"""Figures of the architecture lab and the training scrubber: loss curves and per-step metrics."""
+"""Figures of the architecture lab and the training scrubber: loss curves and per-step metrics.
+
+Each figure is one plain dict validated once by ``go.Figure`` (see ``explorer.figures.attention``), with
+its title below the modebar (``title_below_modebar``) and short enough for a phone: what a chart shows in
+detail goes in the page's caption. Tick labels are 11 px, like every other chart of the explorer.
+"""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping, Sequence
 
 import plotly.graph_objects as go
 
+from explorer.figures.attention import TICK_FONT_PX
+from explorer.figures.layout import Spec, title_below_modebar
+
+
+def _figure(data: list[Spec], title: str, height: int, layout: Spec, legend_y: float) -> go.Figure:
+    """A chart with its title below the modebar and a horizontal legend under the plot."""
+    title_spec, margin_top = title_below_modebar(title)
+    font = dict(size=TICK_FONT_PX)
+    for axis in ("xaxis", "yaxis"):
+        layout[axis] = {"tickfont": font, "automargin": True, **layout.get(axis, {})}
+    return go.Figure({"data": data, "layout": {
+        "template": {}, "title": title_spec, "height": height + margin_top, "margin": dict(l=10, r=10, t=margin_top, b=10),
+        "legend": dict(orientation="h", y=legend_y, font=font), **layout,
+    }})
+
+
+def _marker(step: int | None) -> list[Spec]:
+    """A dashed vertical line at ``step`` across the whole plot (what ``add_vline`` draws)."""
+    if step is None:
+        return []
+    return [dict(type="line", x0=step, x1=step, xref="x", y0=0, y1=1, yref="y domain", line=dict(dash="dash", color="gray"))]
+
+
+def _decades(values: Iterable[float]) -> list[float]:
+    """Powers of ten covering ``values``: the only labelled ticks of a log axis.
+
+    Plotly labels a log axis's 2, 3, ... 9 between the decades too, in a small font that collides on a
+    360 px chart; one label per decade stays readable, and the minor grid lines keep the scale."""
+    positive = [v for v in values if v > 0]
+    if not positive:
+        return [1.0]
+    low, high = math.floor(math.log10(min(positive))), math.ceil(math.log10(max(positive)))
+    return [10.0 ** e for e in range(low, high + 1)]
+
 
 def loss_curves(curves: Mapping[str, Sequence[Sequence[float]]], title: str, marker_step: int | None = None) -> go.Figure:
     """Training loss (log scale) per variant; ``curves[name]`` = [[step, loss], ...]. ``marker_step`` draws a line."""
-    fig = go.Figure()
-    for name, points in curves.items():
-        fig.add_trace(go.Scatter(x=[p[0] for p in points], y=[p[1] for p in points], mode="lines", name=name,
-                                 hovertemplate="step %{x}<br>loss %{y:.4f}<extra>" + name + "</extra>"))
-    if marker_step is not None:
-        fig.add_vline(x=marker_step, line_dash="dash", line_color="gray")
-    fig.update_layout(title=dict(text=title), height=360, margin=dict(l=10, r=10, t=50, b=10),
-                      xaxis_title="optimizer step", yaxis_title="training loss (cross-entropy)", yaxis_type="log",
-                      legend=dict(orientation="h", y=-0.25))
-    return fig
+    traces: list[Spec] = [
+        dict(type="scatter", x=[p[0] for p in points], y=[p[1] for p in points], mode="lines", name=name,
+             hovertemplate="step %{x}<br>loss %{y:.4f}<extra>" + name + "</extra>")
+        for name, points in curves.items()
+    ]
+    ticks = _decades(p[1] for points in curves.values() for p in points)
+    yaxis = dict(title=dict(text="training loss (log)"), type="log", tickvals=ticks, ticktext=[f"{t:g}" for t in ticks],
+                 minor=dict(ticks="", showgrid=True))
+    return _figure(traces, title, 300, dict(xaxis=dict(title=dict(text="optimizer step")), yaxis=yaxis,
+                                            shapes=_marker(marker_step)), legend_y=-0.25)
 
 
 def snapshot_metrics(steps: Sequence[int], accuracy: Sequence[float], alignment: Sequence[float], marker_step: int) -> go.Figure:
     """Held-out exact match and cross-attention alignment at every snapshot."""
-    fig = go.Figure()
-    fig.add_trace(go.Scatter(x=list(steps), y=[100 * a for a in accuracy], mode="lines+markers", name="held-out exact match (%)"))
-    fig.add_trace(go.Scatter(x=list(steps), y=[100 * a for a in alignment], mode="lines+markers", name="alignment (%)"))
-    fig.add_vline(x=marker_step, line_dash="dash", line_color="gray")
-    fig.update_layout(title=dict(text="Accuracy and alignment at each snapshot"), height=320, margin=dict(l=10, r=10, t=50, b=10),
-                      xaxis_title="optimizer step", yaxis_title="%", yaxis_range=[0, 100], legend=dict(orientation="h", y=-0.3))
-    return fig
+    traces: list[Spec] = [
+        dict(type="scatter", x=list(steps), y=[100 * a for a in values], mode="lines+markers", name=name)
+        for name, values in (("held-out exact match (%)", accuracy), ("alignment (%)", alignment))
+    ]
+    return _figure(traces, "Accuracy and alignment at each snapshot", 270,
+                   dict(xaxis=dict(title=dict(text="optimizer step")), yaxis=dict(title=dict(text="%"), range=[0, 100]),
+                        shapes=_marker(marker_step)), legend_y=-0.3)
 
 
 def share_bars(heads: Sequence[str], weight_share: Iterable[float], norm_share: Iterable[float], title: str) -> go.Figure:
     """Per head: share of attention weight vs share of weighted norm that goes to the first token."""
-    fig = go.Figure()
-    fig.add_trace(go.Bar(x=list(heads), y=[100 * v for v in weight_share], name="attention weight (%)"))
-    fig.add_trace(go.Bar(x=list(heads), y=[100 * v for v in norm_share], name="||alpha f(x)|| (%)"))
-    fig.update_layout(title=dict(text=title), barmode="group", height=340, margin=dict(l=10, r=10, t=50, b=10),
-                      yaxis_title="% to the first token", yaxis_range=[0, 100], legend=dict(orientation="h", y=-0.3))
-    return fig
+    traces: list[Spec] = [
+        dict(type="bar", x=list(heads), y=[100 * v for v in weight_share], name="attention weight (%)"),
+        dict(type="bar", x=list(heads), y=[100 * v for v in norm_share], name="‖α f(x)‖ (%)"),
+    ]
+    return _figure(traces, title, 290, dict(barmode="group", yaxis=dict(title=dict(text="% to the first token"), range=[0, 100])),
+                   legend_y=-0.3)

@@ -37,19 +37,25 @@ def _rows_by_name(table: Mapping | None) -> dict[str, dict]:
     return {row["name"]: row for row in (table or {}).get("variants", [])}
 
 
+def _shown(value: object) -> str:
+    """A cell of the numbers table as text, numbers with thousands separators (242,157 parameters, not 242157)."""
+    return f"{value:,}" if isinstance(value, int | float) and not isinstance(value, bool) else str(value)
+
+
 def _pct(new: float, old: float) -> str:
     return "±0" if new == old else f"{(new - old) / old:+.1%}"
 
 
 @dataclass(frozen=True)
 class CompareView:
-    """Side-by-side numbers (DataFrame), one caption per chosen switch, and the loss curves."""
+    """Side-by-side numbers (DataFrame), one caption per chosen switch, and the loss curves with their caption."""
 
     name: str
     numbers: pd.DataFrame
     captions: tuple[tuple[str, str, str], ...]  # (switch label, paper claim + source, what we measured)
     curves: go.Figure | None
     trained_note: str
+    curves_caption: str = ""
 
 
 def measured_config(switches: tuple[str, ...]):  # noqa: ANN201 - TransformerConfig
@@ -106,16 +112,18 @@ def compare_view(switches: tuple[str, ...], latencies: Mapping[str, Latency], ta
         columns[name] = _column(switches, latencies[name], rows.get(name))
     numbers = pd.DataFrame(columns)
     numbers.index.name = "measure"
-    numbers = numbers.astype(str)
+    numbers = numbers.map(_shown)
     captions = tuple(
         (get_switch(s).label, f"{get_switch(s).claim} ({get_switch(s).source})", measured_caption(s, latencies, table))
         for s in switches
     )
-    curves = None
+    curves, curves_caption = None, ""
     if rows:
         wanted = ["original", *switches, name]
         chosen = {n: rows[n]["loss_curve"] for n in dict.fromkeys(wanted) if n in rows}
-        curves = lab_figs.loss_curves(chosen, f"Training loss on dates, same budget and seed ({table['budget']['steps']} steps)")  # type: ignore[index]
+        curves = lab_figs.loss_curves(chosen, "Training loss, same budget and seed")
+        curves_caption = (f"Cross-entropy on the training batches of the dates task (log scale), {table['budget']['steps']:,} "  # type: ignore[index]
+                          "optimizer steps per variant with the same seed and learning-rate schedule.")
     if table is None:
         note = "The trained table is missing: run `python -m explorer lab-train` to make it."
     elif switches and name not in rows:
@@ -123,7 +131,11 @@ def compare_view(switches: tuple[str, ...], latencies: Mapping[str, Latency], ta
                 f"Train it with `python -m explorer lab-train --only {','.join(switches)} --out my_table.json`.")
     else:
         note = ""
-    return CompareView(name, numbers, captions, curves, note)
+    return CompareView(name, numbers, captions, curves, note, curves_caption)
+
+
+# printf formats (Streamlit's NumberColumn) of the trained table's number columns: thousands separators
+TABLE_FORMATS = {"parameters": "%,d", "train time (s)": "%,.1f"}
 
 
 @dataclass(frozen=True)
@@ -131,6 +143,7 @@ class TableView:
     table: pd.DataFrame
     curves: go.Figure
     budget: str
+    formats: Mapping[str, str]  # column -> printf format, for the page's column_config
 
 
 def table_view(table: Mapping) -> TableView:
@@ -157,7 +170,7 @@ def table_view(table: Mapping) -> TableView:
               f"{sum(r['cpu_time_s'] for r in table['variants']) / 60:.1f} CPU-minutes, {table['total_wall_time_s'] / 60:.0f} min "
               "wall time on the 2-core machine that made it (shared with other work).")
     curves = lab_figs.loss_curves({row["name"]: row["loss_curve"] for row in table["variants"]}, "Training loss of every variant")
-    return TableView(frame, curves, budget)
+    return TableView(frame, curves, budget, TABLE_FORMATS)
 
 
 @dataclass(frozen=True)
@@ -197,10 +210,10 @@ def training_view(snaps: Snapshots, step: int, text: str, layer: int) -> Trainin
     result = run_snapshot(snaps, step, text)
     cross = result.attention["decoder_cross"][layer][0].mean(0).numpy()  # heads averaged (Tq, Tk)
     figure = attention_heatmap(cross, result.decoder_input_tokens, result.source_tokens,
-                               f"Cross-attention, layer {layer}, heads averaged, after {step} steps", zmax=1.0,
+                               f"Cross-attention, layer {layer}, heads averaged", zmax=1.0,
                                query_title="decoder input", key_title="source character")
     metrics = snaps.metrics
-    loss = lab_figs.loss_curves({"dates model": snaps.loss_curve}, "Training loss of the shipped dates model", marker_step=step)
+    loss = lab_figs.loss_curves({"dates model": snaps.loss_curve}, "Training loss of the dates model", marker_step=step)
     per_step = lab_figs.snapshot_metrics(snaps.steps, [m["heldout_accuracy"] for m in metrics],
                                          [m["alignment"] for m in metrics], step)
     return TrainingView(step, result.text, figure, loss, per_step, metrics[index]["heldout_accuracy"], metrics[index]["alignment"],
@@ -242,13 +255,16 @@ def value_view(run: AttentionRun, model: Transformer, kind: str, layer: int, hea
     src, tgt = run.src_ids, run.tgt_ids
     return ValueView(frame, lab_figs.share_bars(heads, share.weight_share, share.norm_share,
                                                 f"Layer {layer}: what goes to the first token"),
-                     _map(weights[head], kind, src, tgt, f"Attention weights α, layer {layer}, head {head}"),
+                     _map(weights[head], kind, src, tgt, f"Weights α, layer {layer}, head {head}", "weight"),
                      _map(weighted[head] / max(float(weighted[head].max()), 1e-12), kind, src, tgt,
-                          f"||α f(x)||, scaled to max 1, layer {layer}, head {head}"),
+                          f"‖α f(x)‖ / max, layer {layer}, head {head}", "‖αf‖ / max"),
                      "first source character" if kind != "decoder_self" else "<s>")
 
 
-def _map(arr: np.ndarray, kind: str, src: list[int], tgt: list[int], title: str) -> go.Figure:
+VALUE_MAP_COLUMN_PX = 450  # the two maps sit side by side: each fills half a wide column
+
+
+def _map(arr: np.ndarray, kind: str, src: list[int], tgt: list[int], title: str, value_label: str) -> go.Figure:
     from explorer.tasks.tokenizer import CharTokenizer  # noqa: PLC0415
 
     tok = CharTokenizer()
@@ -257,4 +273,4 @@ def _map(arr: np.ndarray, kind: str, src: list[int], tgt: list[int], title: str)
     queries = src_tokens if kind == "encoder_self" else tgt_tokens
     keys = tgt_tokens if kind == "decoder_self" else src_tokens
     keep = np.tril(np.ones(arr.shape, dtype=bool)) if kind == "decoder_self" else None
-    return attention_heatmap(arr, queries, keys, title, zmax=1.0, keep=keep)
+    return attention_heatmap(arr, queries, keys, title, zmax=1.0, keep=keep, column_px=VALUE_MAP_COLUMN_PX, value_label=value_label)

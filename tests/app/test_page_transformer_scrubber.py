@@ -44,7 +44,7 @@ def test_a_step_link_replays_training_on_the_input(open_page: Callable[..., AppT
     at = open_page("transformer", tf_model="trained", tf_step="0", tf_view="cross", tf_layer="1", tf_head="2")
     assert not at.exception, at.exception
     assert at.select_slider(key="tf_step").value == "0"
-    first = at.main.code[0].value
+    first = at.main.text[0].value
     assert first != expected_date and not ISO_DATE.fullmatch(first)  # the initialisation writes no date
     texts = _texts(at)
     assert "After 0 of 1500 steps: held-out exact match 0.0%" in texts
@@ -57,7 +57,7 @@ def test_a_step_link_replays_training_on_the_input(open_page: Callable[..., AppT
         assert [s["x0"] for s in _heatmap(at, chart)["layout"]["shapes"]] == [0]  # marker at the chosen step
     at.select_slider(key="tf_step").set_value("1500").run()
     assert not at.exception, at.exception
-    assert at.main.code[0].value == expected_date  # as the shipped model does (test_page_transformer checks it)
+    assert at.main.text[0].value == expected_date  # as the shipped model does (test_page_transformer checks it)
 
 
 def test_value_weighting_changes_the_values_shown(open_page: Callable[..., AppTest]) -> None:
@@ -79,7 +79,7 @@ def test_bad_step_in_a_link_gets_one_line(open_page: Callable[..., AppTest], val
     assert not at.exception, at.exception
     assert any("'tf_step'" in w.value for w in at.warning) and not any("<b>" in w.value for w in at.warning)
     assert at.select_slider(key="tf_step").value == "shipped"
-    assert at.main.code[0].value == "2026-11-26"
+    assert at.main.text[0].value == "2026-11-26"
 
 
 @pytest.mark.slow

@@ -39,7 +39,7 @@ def test_translator_translates_and_aligns(open_page: Callable[..., AppTest]) -> 
     assert not at.exception, at.exception
     assert [r.value for r in at.radio if r.label == "Model"] == ["en-pt"]  # the default is the real translator
     native = NativeDirection(str(find_files("en-pt").model_dir)).translate(DEFAULT_TEXT["en-pt"])
-    assert native in [c.value for c in at.code]
+    assert native in [t.value for t in at.main.text]
     pairs = _frame(at, "looks most at")
     aligned = dict(zip(pairs.iloc[:, 0], pairs.iloc[:, 1], strict=True))
     expected = {"gato": "cat", "preto": "black", "dormindo": "sleeping", "sofá": "sofa", "vermelho": "red", "janela": "window"}
@@ -81,10 +81,10 @@ def test_switching_model_replaces_the_untouched_default_text(open_page: Callable
     at.radio(key="tf_model").set_value("en-pt").run()
     assert not at.exception, at.exception
     assert at.text_area(key="tf_text").value == DEFAULT_TEXT["en-pt"]
-    assert "O gato preto está dormindo no sofá vermelho perto da janela." in [c.value for c in at.code]
+    assert "O gato preto está dormindo no sofá vermelho perto da janela." in [t.value for t in at.main.text]
 
 
 def test_portuguese_to_english_link(open_page: Callable[..., AppTest]) -> None:
     at = open_page("transformer", tf_model="pt-en", tf_text="O gato está dormindo no sofá.")
     assert not at.exception, at.exception
-    assert "The cat is sleeping on the couch." in [c.value for c in at.code]
+    assert "The cat is sleeping on the couch." in [t.value for t in at.main.text]

@@ -52,10 +52,10 @@ def code_blocks(scope: Any) -> Any:  # noqa: ANN401 - a Playwright locator
     return scope.locator('[data-testid="stCode"]')
 
 
-def expect_code(app: AppPage, text: str) -> None:
-    """A code block in the main area shows exactly ``text`` (the page's output box)."""
-    blocks = code_blocks(app.main())
-    expect(blocks.filter(has_text=text).first).to_be_visible(timeout=UI_SETTLE_MS)
+def expect_output(app: AppPage, text: str) -> None:
+    """A plain-text element in the main area shows ``text`` (the Transformer page's output box, an ``st.text``)."""
+    boxes = app.main().locator('[data-testid="stText"]')
+    expect(boxes.filter(has_text=text).first).to_be_visible(timeout=UI_SETTLE_MS)
 
 
 def grid_rows(app: AppPage, containing: str, frame: Any = None) -> list[str]:  # noqa: ANN401 - a Playwright locator
@@ -104,7 +104,7 @@ def test_translator_default_switch_models_and_shared_link(app: AppPage, translat
     app.assert_clean()
     # A new visitor: the English default sentence, and its Portuguese translation by our Marian.
     expect(app.keyed("tf_text").locator("textarea")).to_have_value(translations["default"]["en-pt"], timeout=UI_SETTLE_MS)
-    expect_code(app, translations["en-pt"])
+    expect_output(app, translations["en-pt"])
     assert "gato" in translations["en-pt"]  # the example is chosen for this pair; the library must keep it
     gato = [row for row in grid_rows(app, "gato") if re.search(r"\bgato\b", row)]
     assert gato and re.search(r"\bcat\b", gato[0]), f"the alignment table does not pair gato with cat: {gato}"
@@ -114,14 +114,14 @@ def test_translator_default_switch_models_and_shared_link(app: AppPage, translat
     app.act(lambda: app.keyed("tf_model").get_by_text("pt-en", exact=True).click())
     app.assert_clean()
     expect(app.keyed("tf_text").locator("textarea")).to_have_value(translations["default"]["pt-en"], timeout=UI_SETTLE_MS)
-    expect_code(app, translations["pt-en"])
+    expect_output(app, translations["pt-en"])
     assert "tf_model=pt-en" in app.page.url
 
     # The dates model trained here: the default date becomes ISO 8601, and the reference parser agrees.
     app.act(lambda: app.keyed("tf_model").get_by_text("trained", exact=True).click())
     app.assert_clean()
     expect(app.keyed("tf_text").locator("input")).to_have_value("Thursday 26 November 2026", timeout=UI_SETTLE_MS)
-    expect_code(app, "2026-11-26")
+    expect_output(app, "2026-11-26")
     wait_main_text(app, "Correct: the reference parser also reads 2026-11-26.")
     assert "tf_model=trained" in app.page.url
 
@@ -130,7 +130,7 @@ def test_translator_default_switch_models_and_shared_link(app: AppPage, translat
     app.goto("transformer", f"tf_model=en-pt&tf_text={quote(text)}")
     app.assert_clean()
     expect(app.keyed("tf_text").locator("textarea")).to_have_value(text, timeout=3 * UI_SETTLE_MS)  # a new session draws afresh
-    expect_code(app, translations["shared"])
+    expect_output(app, translations["shared"])
 
 
 # ---------------------------------------------------------------------------------------------

@@ -121,7 +121,7 @@ with tabs[0]:
     if tabs[0].open:
         nxt = views.next_token(prompt.ids, sampling, ablate)
         plot(nxt.figure, "next", "The model's probability for each candidate next token" + (" with the ablation below applied." if ablate else "."))
-        cols = st.columns([1, 2])
+        cols = st.columns([1, 3])  # the selected head's map gets the width
         with cols[1]:
             value_weighted = st.toggle("Value-weighted (‖α f(x)‖)", key="lm_vw", bind="query-params",
                                        help="Weigh each attention weight by the size of the value vector it mixes "
@@ -129,13 +129,13 @@ with tabs[0]:
         panel = views.head_panel(analysis, score, *(chosen or (None, None)), weighted=value_weighted)
         with cols[0]:
             plot(panel.map_figure, "heads", panel.caption + " Red box: the selected head; click a cell to select it.",
-                 width="content", on_select=pick_head, selection_mode="points")
+                 on_select=pick_head, selection_mode="points")
         with cols[1]:
             shown = ("‖α_ij f(x_j)‖, the attention weight times the size of the value it mixes, as each row's share"
                      if value_weighted else "attention weights")
             plot(panel.attention_figure, "attention", f"Layer {panel.selected[0]} · head {panel.selected[1]}, {shown}: rows are "
                  "queries, columns the keys they look at; the empty upper triangle is the causal mask (no peeking ahead). "
-                 f"To the first token: {panel.sink_weight:.0%} of the weight, {panel.sink_norm:.0%} of ‖α f(x)‖.", width="content")
+                 f"To the first token: {panel.sink_weight:.0%} of the weight, {panel.sink_norm:.0%} of ‖α f(x)‖.")
             st.markdown(f"**Top heads for {views.SCORE_LABELS[score]}**")
             st.dataframe([{"layer": l, "head": h, "score": round(v, 3)} for l, h, v in panel.ranking], hide_index=True)
         to_pos = min(int(to_pos), int(query_pos))

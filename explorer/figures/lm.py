@@ -1,7 +1,9 @@
 """Plotly figures of the language-model page: arrays in, ``go.Figure`` out (built from dicts, validated once).
 
 Token text reaches Plotly only through ``plotly_text`` (Plotly labels understand a few HTML tags),
-and leading spaces are drawn as "␣" so students see the tokens as the model reads them.
+and leading spaces are drawn as "␣" so students see the tokens as the model reads them. Titles go
+through :func:`explorer.figures.layout.title_below_modebar`, so on a phone Plotly's toolbar never
+covers them; callers keep them short (at most ``TITLE_CHARS``) and explain in a caption.
 """
 
 from __future__ import annotations
@@ -11,9 +13,16 @@ from collections.abc import Sequence
 import numpy as np
 import plotly.graph_objects as go
 
-from explorer.figures.attention import _figure, plotly_text
+from explorer.figures.attention import COLORBAR_BAND_PX, _bottom_colorbar, _figure, plotly_text
+from explorer.figures.layout import Spec, title_below_modebar
 
 SEQUENTIAL = "Viridis"
+
+
+def _titled(title: str, margin: Spec, extra_top: int = 0) -> Spec:
+    """Layout entries for a title below the modebar band, with the top margin that holds both."""
+    spec, top = title_below_modebar(title, extra_top)
+    return dict(title=spec, margin=dict(margin, t=top))
 
 
 def show_piece(piece: str) -> str:
@@ -28,7 +37,7 @@ def next_token_bars(pieces: Sequence[str], probabilities: Sequence[float], ids: 
         [dict(type="bar", orientation="h", x=list(map(float, probabilities)), y=labels,
               text=[f"{p:.1%}" for p in probabilities], textposition="auto",
               hovertemplate="%{y}: %{x:.2%}<extra></extra>", marker=dict(color="#4c78a8"))],
-        dict(title=dict(text=title), height=max(220, 60 + 26 * len(labels)), margin=dict(l=10, r=10, t=40, b=30),
+        dict(_titled(title, dict(l=10, r=24, b=30)), height=max(220, 70 + 26 * len(labels)),  # r: room for "100%"
              xaxis=dict(title=dict(text="probability"), range=[0, 1], tickformat=".0%"),
              yaxis=dict(autorange="reversed", type="category", automargin=True)),
     )
@@ -42,14 +51,19 @@ def compare_bars(pieces: Sequence[str], before: Sequence[float], after: Sequence
               hovertemplate="%{y}: %{x:.2%}<extra>before</extra>", marker=dict(color="#9ecae9")),
          dict(type="bar", orientation="h", name="after", x=list(map(float, after)), y=labels,
               hovertemplate="%{y}: %{x:.2%}<extra>after</extra>", marker=dict(color="#e45756"))],
-        dict(title=dict(text=title), barmode="group", height=max(240, 80 + 34 * len(labels)),
-             margin=dict(l=10, r=10, t=40, b=30), xaxis=dict(title=dict(text="probability"), tickformat=".0%"),
+        dict(_titled(title, dict(l=10, r=10, b=30)), barmode="group", height=max(240, 90 + 34 * len(labels)),
+             xaxis=dict(title=dict(text="probability"), tickformat=".0%"),
              yaxis=dict(autorange="reversed", type="category", automargin=True), legend=dict(orientation="h")),
     )
 
 
 def head_map(scores: np.ndarray, title: str, score_name: str, selected: tuple[int, int] | None = None) -> go.Figure:
-    """Every head of every layer in one heatmap: layers as rows (0 at the top), heads as columns."""
+    """Every head of every layer in one heatmap: layers as rows (0 at the top), heads as columns.
+
+    The map takes its column's width (no fixed width) and its colour bar lies under it, so on a phone
+    the nine head columns keep the whole width instead of sharing it with a vertical bar. The column
+    is narrow on a wide window (about 230 px at 1,400 px), so the title names the score and the bar
+    says only "score"."""
     arr = np.asarray(scores, dtype=np.float32)
     n_layers, n_heads = arr.shape
     shapes = []
@@ -64,13 +78,15 @@ def head_map(scores: np.ndarray, title: str, score_name: str, selected: tuple[in
                 customdata=np.round(arr, 4).ravel().tolist(), marker=dict(size=14, opacity=0.01, color="white"),
                 hovertemplate="layer %{y} · head %{x}<br>" + score_name + " %{customdata:.3f}<extra></extra>",
                 showlegend=False, name="pick")
+    # Fixed ranges: autorange pads for the pick markers' size and showed layers -2..31 for 0..29.
     return _figure(
         [dict(type="heatmap", z=np.round(arr, 4), x=list(range(n_heads)), y=list(range(n_layers)), colorscale=SEQUENTIAL,
-              zmin=0.0, zmax=1.0, colorbar=dict(title=dict(text=score_name), thickness=12), hoverinfo="skip"),
+              zmin=0.0, zmax=1.0, colorbar=_bottom_colorbar("score"), hoverinfo="skip"),
          pick],
-        dict(title=dict(text=title), height=640, width=420, margin=dict(l=10, r=10, t=50, b=10), shapes=shapes,
+        dict(_titled(title, dict(l=10, r=10, b=COLORBAR_BAND_PX)), height=680, shapes=shapes,
              clickmode="event+select", dragmode=False,
-             xaxis=dict(title=dict(text="head"), dtick=1), yaxis=dict(title=dict(text="layer"), autorange="reversed", dtick=1)),
+             xaxis=dict(title=dict(text="head"), dtick=1, range=[-0.5, n_heads - 0.5], automargin=True),
+             yaxis=dict(title=dict(text="layer"), dtick=1, range=[n_layers - 0.5, -0.5], automargin=True)),
     )
 
 
@@ -84,7 +100,7 @@ def logit_lens(tokens: Sequence[Sequence[str]], probabilities: np.ndarray, posit
               textfont=dict(size=10), colorscale=SEQUENTIAL, zmin=0.0, zmax=1.0,
               colorbar=dict(title=dict(text="probability"), thickness=12),
               hovertemplate="after layer %{y}, at %{x}<br>top token %{text} (%{z:.1%})<extra></extra>")],
-        dict(title=dict(text=title), height=min(1000, 120 + 24 * probs.shape[0]), margin=dict(l=10, r=10, t=50, b=10),
+        dict(_titled(title, dict(l=10, r=10, b=10)), height=min(1000, 130 + 24 * probs.shape[0]),
              xaxis=dict(title=dict(text="position (input token)"), type="category", tickangle=-45, automargin=True),
              yaxis=dict(title=dict(text="layer"), autorange="reversed", dtick=1)),
     )
@@ -99,7 +115,7 @@ def loss_curves(before: Sequence[float] | np.ndarray, after: Sequence[float] | n
                          line=dict(color="#e45756"), hovertemplate="position %{x}: %{y:.2f} nats<extra>ablated</extra>"))
     return _figure(
         data,
-        dict(title=dict(text=title), height=320, margin=dict(l=10, r=10, t=50, b=30),
+        dict(_titled(title, dict(l=10, r=10, b=30)), height=330,
              xaxis=dict(title=dict(text="position of the predicted token")), yaxis=dict(title=dict(text="loss (nats)")),
              shapes=[dict(type="line", x0=period - 0.5, x1=period - 0.5, yref="paper", y0=0, y1=1, line=dict(dash="dot"))],
              legend=dict(orientation="h")),
@@ -117,7 +133,7 @@ def cache_and_timing(cache_kib: Sequence[float], cached_ms: Sequence[float], unc
          dict(type="scatter", mode="lines+markers", name="ms per step, without cache", x=steps[: len(uncached_ms)],
               y=list(map(float, uncached_ms)), yaxis="y2", line=dict(color="#e45756"),
               hovertemplate="step %{x}: %{y:.0f} ms<extra>without cache</extra>")],
-        dict(title=dict(text=title), height=340, margin=dict(l=10, r=10, t=50, b=30), legend=dict(orientation="h", y=-0.25),
+        dict(_titled(title, dict(l=10, r=10, b=30)), height=350, legend=dict(orientation="h", y=-0.25),
              xaxis=dict(title=dict(text="generated token")), yaxis=dict(title=dict(text="KiB")),
              yaxis2=dict(title=dict(text="ms"), overlaying="y", side="right", rangemode="tozero")),
     )

@@ -33,6 +33,7 @@ from explorer.exports import attention_csv, attention_npz, table_csv
 from explorer.figures import attention as attention_figs
 from explorer.figures import lm as figs
 from explorer.figures.lab import share_bars
+from explorer.figures.layout import title_below_modebar
 from explorer.inputs.params import ParamSpec
 from explorer.runs import lm as runs
 
@@ -43,6 +44,10 @@ LENS_POSITIONS = 10
 UNCACHED_STEPS = 8  # re-running the whole sequence per step is the slow way; timed for the first steps only
 GENERATION_TIME_LIMIT = 30.0
 TOP_N = 10
+# The selected head's map sits in the wider of two columns (1:3): about 700 px wide in a 1,400 px window
+# and 1,090 px in a 1,920 px one. Its height is chosen for a column between the two, so its cells stay
+# square-ish on both (the server never sees the browser's width).
+ATTENTION_COLUMN_PX = 800
 SCORE_LABELS = {
     "previous_token": "previous-token",
     "induction": "induction",
@@ -230,7 +235,7 @@ class NextToken:
 def next_token(ids: tuple[int, ...], sampling: runs.Sampling, ablate: tuple[tuple[int, int], ...] = ()) -> NextToken:
     lm = model()
     top = runs.next_token(lm.model, lm.tokenizer, ids, sampling, TOP_N, ablate_heads=ablate)
-    what = "plain softmax" if sampling.greedy else f"temperature {sampling.temperature:g}, top-k {sampling.top_k or 'off'}, top-p {sampling.top_p:g}"
+    what = "plain softmax" if sampling.greedy else f"T {sampling.temperature:g}, top-k {sampling.top_k or 'off'}, top-p {sampling.top_p:g}"
     figure = figs.next_token_bars([p for _, p, _ in top], [q for _, _, q in top], [i for i, _, _ in top], f"Next token ({what})")
     return NextToken(top, figure)
 
@@ -344,14 +349,15 @@ def head_panel(result: Analysis, score: str, layer: int | None = None, head: int
     where = "the built-in repeated random sequence" if score == "induction" else "this prompt"
     caption = f"{SCORE_LABELS[score]}: {roles.SCORE_CAPTIONS[score]}; computed on {where}."
     label = SCORE_LABELS[score]
-    map_figure = figs.head_map(values, f"{label} score of every head", label, selected)
+    # two short lines: the map's column is about 230 px wide in a 1,400 px window
+    map_figure = figs.head_map(values, f"{label}<br>score of every head", label, selected)
     n = len(result.pieces)
     weights = result.maps[selected[0], selected[1]].astype(np.float32)
     shown = row_shares(weights, result.value_norms[selected[0], selected[1]]) if weighted else weights
-    what = "‖α f(x)‖, each row's share" if weighted else "attention weights α"
+    what = "‖α f(x)‖" if weighted else "weights α"  # the page's caption says the rest
     attention_figure = attention_figs.attention_heatmap(
         shown, result.pieces, result.pieces, f"layer {selected[0]} · head {selected[1]} on the prompt: {what}",
-        zmax=1.0, keep=causal_mask(n, n), value_label="‖αf‖ share" if weighted else "weight",
+        zmax=1.0, keep=causal_mask(n, n), column_px=ATTENTION_COLUMN_PX, value_label="‖αf‖ share" if weighted else "weight",
     )
     return HeadPanel(score, caption, map_figure, selected, attention_figure, ranking, weighted,
                      float(result.sink_weight[selected]), float(result.sink_norm[selected]))
@@ -377,9 +383,10 @@ def sinks_figure(result: Analysis) -> go.Figure:
     """Per layer (mean over heads and queries): the share of attention weight on the first token against
     the share of ||alpha f(x)|| on it. The gap is the lesson: a sink takes weight but moves little."""
     layers = [str(layer) for layer in range(result.sink_weight.shape[0])]
-    figure = share_bars(layers, result.sink_weight.mean(axis=1), result.sink_norm.mean(axis=1),
-                        "What goes to the first token, per layer (mean over heads)")
-    figure.update_layout(xaxis_title="layer")
+    title = "What goes to the first token, per layer"  # "mean over heads" is in the page's caption
+    figure = share_bars(layers, result.sink_weight.mean(axis=1), result.sink_norm.mean(axis=1), title)
+    title_spec, top = title_below_modebar(title)
+    figure.update_layout(xaxis_title="layer", title=title_spec, margin_t=top, height=figure.layout.height + top - figure.layout.margin.t)
     return figure
 
 
@@ -409,7 +416,7 @@ def logit_lens(ids: tuple[int, ...], last: int = LENS_POSITIONS) -> Lens:
     tokens = tuple(tuple(pieces[r * width : (r + 1) * width]) for r in range(which.shape[0]))
     positions = tuple(range(start, len(ids)))
     labels = lm.tokenizer.pieces([ids[i] for i in positions])
-    figure = figs.logit_lens(tokens, best.numpy(), labels, "Logit lens: the top next-token guess after each layer")
+    figure = figs.logit_lens(tokens, best.numpy(), labels, "Logit lens: top next-token guess per layer")
     return Lens(positions, tokens, best.numpy(), figure)
 
 
@@ -470,7 +477,7 @@ def ablation(ids: tuple[int, ...], heads: tuple[tuple[int, int], ...], sampling:
                                "Next token before and after the ablation")
     demo_before, demo_after = induction_demo(), induction_demo(heads)
     loss_figure = figs.loss_curves(demo_before.losses, demo_after.losses if heads else None, demo_before.period,
-                                   "Loss per token on a random sequence repeated twice")
+                                   "Loss per token, random tokens repeated twice")
     return Ablation(heads, before, after_probs, after, figure, demo_before, demo_after, loss_figure)
 
 

@@ -105,7 +105,8 @@ def test_resolution_tab_compares_entropy_divided_by_ln_t(vit_resolution_page: Ap
     stats = next(s for s in _chart_specs(vit_resolution_page) if "Mean attention distance" in json_text(s))
     assert "ln T" in json_text(stats)
     entropy_traces = [t for t in stats["data"] if t.get("mode") == "markers" and t.get("yaxis") == "y2"]
-    assert len(entropy_traces) == 2
+    sizes = {t["hovertemplate"].split("<br>")[0] for t in entropy_traces}  # one marker trace per head and input size
+    assert len(sizes) == 2 and len(entropy_traces) == 2 * 4
     for trace in entropy_traces:
         values = _numbers(trace["y"])
         assert min(values) >= 0.0 and max(values) <= 1.0 + 1e-6

@@ -35,16 +35,21 @@ def _marker(step: int | None) -> list[Spec]:
     return [dict(type="line", x0=step, x1=step, xref="x", y0=0, y1=1, yref="y domain", line=dict(dash="dash", color="gray"))]
 
 
-def _decades(values: Iterable[float]) -> list[float]:
-    """Powers of ten covering ``values``: the only labelled ticks of a log axis.
+def _log_ticks(values: Iterable[float], most: int = 6) -> list[float] | None:
+    """Labelled ticks of a log axis over ``values``: 1, 2, 5 times powers of ten inside their range, only the
+    powers of ten when that gives more than ``most``, or None (Plotly's own) for a range too narrow for two.
 
-    Plotly labels a log axis's 2, 3, ... 9 between the decades too, in a small font that collides on a
-    360 px chart; one label per decade stays readable, and the minor grid lines keep the scale."""
+    Plotly's own log ticks label every digit between the decades in a small font that collides on a 300 px
+    chart, or, with one label per decade, leave a loss curve that spans 0.15-3.5 a single label ("1")."""
     positive = [v for v in values if v > 0]
     if not positive:
-        return [1.0]
-    low, high = math.floor(math.log10(min(positive))), math.ceil(math.log10(max(positive)))
-    return [10.0 ** e for e in range(low, high + 1)]
+        return None
+    low, high = min(positive), max(positive)
+    decades = range(math.floor(math.log10(low)), math.ceil(math.log10(high)) + 1)
+    ticks = [m * 10.0 ** e for e in decades for m in (1, 2, 5) if low <= m * 10.0 ** e <= high]
+    if len(ticks) > most:
+        return [10.0 ** e for e in decades if low <= 10.0 ** e <= high]
+    return ticks if len(ticks) >= 2 else None
 
 
 def loss_curves(curves: Mapping[str, Sequence[Sequence[float]]], title: str, marker_step: int | None = None) -> go.Figure:
@@ -54,9 +59,10 @@ def loss_curves(curves: Mapping[str, Sequence[Sequence[float]]], title: str, mar
              hovertemplate="step %{x}<br>loss %{y:.4f}<extra>" + name + "</extra>")
         for name, points in curves.items()
     ]
-    ticks = _decades(p[1] for points in curves.values() for p in points)
-    yaxis = dict(title=dict(text="training loss (log)"), type="log", tickvals=ticks, ticktext=[f"{t:g}" for t in ticks],
-                 minor=dict(ticks="", showgrid=True))
+    ticks = _log_ticks(p[1] for points in curves.values() for p in points)
+    yaxis: Spec = dict(title=dict(text="training loss (log)"), type="log")
+    if ticks is not None:
+        yaxis.update(tickvals=ticks, ticktext=[f"{t:g}" for t in ticks])
     return _figure(traces, title, 300, dict(xaxis=dict(title=dict(text="optimizer step")), yaxis=yaxis,
                                             shapes=_marker(marker_step)), legend_y=-0.25)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
@@ -72,6 +73,9 @@ def test_value_weighted_tab() -> None:
     shares = at.dataframe[0].value
     assert list(shares["head"]) == ["head 0", "head 1", "head 2", "head 3"]
     assert ((shares["weight to first token"] >= 0) & (shares["weight to first token"] <= 1)).all()
+    charts = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+    bars = [c["data"][0]["colorbar"]["title"]["text"] for c in charts[1:]]
+    assert bars == ["weight", "‖αf‖ / max"], "the right-hand map says it holds scaled norms, not weights"
 
 
 def test_bad_link_values_are_one_line_notices() -> None:

@@ -203,6 +203,39 @@ def check_run(result: RunResult, expected_seed: int | None, session: StreamlitSe
     return errors
 
 
+class Student:
+    """One simulated student: their seed, their session and their records; an expected failure (a broken
+    connection, a timeout) is recorded as a failed run instead of raised, so the other students go on."""
+
+    EXPECTED = (ProtocolError, OSError, TimeoutError, threading.BrokenBarrierError, KeyError, ValueError)
+
+    def __init__(self, base_url: str, index: int, records: list[RunRecord], lock: threading.Lock, timeout: float) -> None:
+        self.base_url, self.index, self.records, self.lock, self.timeout = base_url, index, records, lock, timeout
+        self.seed = 1000 + index
+        self.session: StreamlitSession | None = None
+
+    def connect(self) -> StreamlitSession:
+        self.session = StreamlitSession(self.base_url, timeout=self.timeout)
+        return self.session
+
+    def record(self, page: str, action: str, result: RunResult) -> None:
+        rec = RunRecord(self.index, page, action, result.seconds, result.status, check_run(result, self.seed, self.session))
+        with self.lock:
+            self.records.append(rec)
+
+    def __enter__(self) -> Student:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, _tb: object) -> bool:
+        if self.session is not None:
+            self.session.close()
+        if exc is not None and isinstance(exc, self.EXPECTED):
+            with self.lock:
+                self.records.append(RunRecord(self.index, "?", "session", 0.0, "failed", [f"{type(exc).__name__}: {exc}"]))
+            return True
+        return False
+
+
 def session_worker(
     base_url: str,
     index: int,
@@ -215,36 +248,22 @@ def session_worker(
     interact: bool = True,
 ) -> None:
     """One student: open the app with their seed, then visit every page ``rounds`` times."""
-    seed = 1000 + index
-
-    def record(page: str, action: str, result: RunResult) -> None:
-        rec = RunRecord(index, page, action, result.seconds, result.status, check_run(result, seed, session))
-        with lock:
-            records.append(rec)
-
-    session: StreamlitSession | None = None
-    try:
-        session = StreamlitSession(base_url, timeout=timeout)
+    with Student(base_url, index, records, lock, timeout) as student:
+        session = student.connect()
         if barrier is not None:
             barrier.wait(timeout=timeout)
         first = True
         for round_no in range(rounds):
             for offset in range(len(pages)):
                 page = pages[(index + offset) % len(pages)]  # sessions start on different pages
-                result = session.open(page, {"seed": seed} if first else None)
+                result = session.open(page, {"seed": student.seed} if first else None)
                 first = False
-                record(page, "open", result)
+                student.record(page, "open", result)
                 if not interact or result.status != "ok":
                     continue
                 action = pick_action(page, result, index + round_no)
                 if action:
-                    record(page, "interact", session.set(action))
-    except (ProtocolError, OSError, TimeoutError, threading.BrokenBarrierError, KeyError, ValueError) as exc:
-        with lock:
-            records.append(RunRecord(index, "?", "session", 0.0, "failed", [f"{type(exc).__name__}: {exc}"]))
-    finally:
-        if session is not None:
-            session.close()
+                    student.record(page, "interact", session.set(action))
 
 
 def class_worker(
@@ -263,37 +282,23 @@ def class_worker(
     A burst measures the worst moment; this is the steady pattern of a class working through the pages.
     """
     rng = random.Random(1000 + index)
-    seed = 1000 + index
-
-    def record(page: str, action: str, result: RunResult) -> None:
-        rec = RunRecord(index, page, action, result.seconds, result.status, check_run(result, seed, session))
-        with lock:
-            records.append(rec)
-
-    session: StreamlitSession | None = None
-    try:
+    with Student(base_url, index, records, lock, timeout) as student:
         time.sleep(rng.uniform(0, think[1]))
-        session = StreamlitSession(base_url, timeout=timeout)
+        session = student.connect()
         page = pages[index % len(pages)]
-        result = session.open(page, {"seed": seed})
-        record(page, "open", result)
+        result = session.open(page, {"seed": student.seed})
+        student.record(page, "open", result)
         step = 0
         while time.monotonic() + think[0] < until:
             time.sleep(rng.uniform(*think))
             step += 1
             action = pick_action(page, result, index + step) if result.status == "ok" and rng.random() < 0.7 else None
             if action:
-                record(page, "interact", session.set(action))
+                student.record(page, "interact", session.set(action))
             else:
                 page = rng.choice([p for p in pages if p != page] or list(pages))
                 result = session.open(page)
-                record(page, "open", result)
-    except (ProtocolError, OSError, TimeoutError, KeyError, ValueError) as exc:
-        with lock:
-            records.append(RunRecord(index, "?", "session", 0.0, "failed", [f"{type(exc).__name__}: {exc}"]))
-    finally:
-        if session is not None:
-            session.close()
+                student.record(page, "open", result)
 
 
 def run_class(

@@ -142,6 +142,7 @@ def test_value_weighted_toggle_changes_the_head_view(app: AppTest) -> None:
     weighted = attention_chart(app)
     assert "‖α f(x)‖" in weighted["layout"]["title"]["text"] and "‖α f(x)‖" not in plain["layout"]["title"]["text"]
     assert weighted["data"][0]["z"] != plain["data"][0]["z"]
+    assert [c["data"][0]["colorbar"]["title"]["text"] for c in (plain, weighted)] == ["weight", "‖αf‖ share"]  # the colour bar names the cells
     app.toggle(key="lm_vw").set_value(False).run()
     assert attention_chart(app)["data"][0]["z"] == plain["data"][0]["z"]
 

@@ -85,13 +85,17 @@ TITLE_CHARS = 44  # characters of that font that fit a phone's column with room 
 
 
 def wrap_title(text: str, width: int = TITLE_CHARS) -> str:
-    """Break a long title once, at the last space within ``width`` characters (Plotly never wraps).
+    """Break a long title once (Plotly never wraps), at the space within ``width`` characters that
+    leaves the two lines closest in length, so no word ("0" of "head 0") is left alone on line 2.
 
     About 49 characters of the title font fit a phone's 358 px column; a longer title ran off the chart."""
     if len(text) <= width or "<br>" in text:
         return text
-    cut = text.rfind(" ", 0, width + 1)
-    return text if cut <= 0 else text[:cut] + "<br>" + text[cut + 1:]
+    spaces = [i for i, char in enumerate(text[: width + 1]) if char == " " and i > 0]
+    if not spaces:
+        return text
+    cut = min(spaces, key=lambda i: abs(i - (len(text) - i - 1)))
+    return text[:cut] + "<br>" + text[cut + 1:]
 
 
 def title_below_modebar(text: str, extra_top: int = 0) -> tuple[Spec, int]:

@@ -138,7 +138,7 @@ def test_heatmap_entropy_and_matrix_keep_their_layout() -> None:
 
 
 def test_titles_sit_below_the_modebar_and_long_ones_wrap_for_a_phone() -> None:
-    from explorer.figures.layout import MODEBAR_BAND_PX, TITLE_CHARS  # noqa: PLC0415
+    from explorer.figures.layout import MODEBAR_BAND_PX, TITLE_CHARS, wrap_title  # noqa: PLC0415
 
     w = np.full((2, 2), 0.5)
     short = _spec(attention_heatmap(w, ["a", "b"], ["c", "d"], "short"))
@@ -148,6 +148,8 @@ def test_titles_sit_below_the_modebar_and_long_ones_wrap_for_a_phone() -> None:
     first, second = wrapped["layout"]["title"]["text"].split("<br>")
     assert len(first) <= TITLE_CHARS and f"{first} {second}" == long_title, "broken once, at a space, nothing lost"
     assert wrapped["layout"]["margin"]["t"] > short["layout"]["margin"]["t"], "room for the second line"
+    first, second = wrap_title("‖αf‖ Encoder self-attention · layer 0 · head 0").split("<br>")
+    assert len(second) >= 8, "balanced: no lone word left on the second line"
 
 
 def test_value_label_names_the_cells_on_the_colour_bar_and_in_the_hover() -> None:

@@ -8,6 +8,7 @@ covers them; callers keep them short (at most ``TITLE_CHARS``) and explain in a 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -19,10 +20,22 @@ from explorer.figures.layout import Spec, title_below_modebar
 SEQUENTIAL = "Viridis"
 
 
+LEGEND_BAND_PX = 28  # one line of a legend pinned to the bottom of the figure
+AXIS_BELOW_PX = 50  # tick labels and the x axis title under the plot
+
+
 def _titled(title: str, margin: Spec, extra_top: int = 0) -> Spec:
     """Layout entries for a title below the modebar band, with the top margin that holds both."""
     spec, top = title_below_modebar(title, extra_top)
     return dict(title=spec, margin=dict(margin, t=top))
+
+
+def _legend_below() -> Spec:
+    """A horizontal legend in a band at the figure's bottom (``LEGEND_BAND_PX`` a line), under the x axis title.
+
+    Placed in paper units (``y=-0.2``), a legend's distance from the axis depends on the figure's height
+    and sat on the axis title ("after" over "probability") on a phone."""
+    return dict(orientation="h", x=0.0, xanchor="left", y=0.0, yref="container", yanchor="bottom")
 
 
 def show_piece(piece: str) -> str:
@@ -51,9 +64,9 @@ def compare_bars(pieces: Sequence[str], before: Sequence[float], after: Sequence
               hovertemplate="%{y}: %{x:.2%}<extra>before</extra>", marker=dict(color="#9ecae9")),
          dict(type="bar", orientation="h", name="after", x=list(map(float, after)), y=labels,
               hovertemplate="%{y}: %{x:.2%}<extra>after</extra>", marker=dict(color="#e45756"))],
-        dict(_titled(title, dict(l=10, r=10, b=30)), barmode="group", height=max(240, 90 + 34 * len(labels)),
-             xaxis=dict(title=dict(text="probability"), tickformat=".0%"),
-             yaxis=dict(autorange="reversed", type="category", automargin=True), legend=dict(orientation="h")),
+        dict(_titled(title, dict(l=10, r=24, b=AXIS_BELOW_PX + LEGEND_BAND_PX)), barmode="group",
+             height=max(260, 140 + 34 * len(labels)), xaxis=dict(title=dict(text="probability"), tickformat=".0%"),
+             yaxis=dict(autorange="reversed", type="category", automargin=True), legend=_legend_below()),
     )
 
 
@@ -115,10 +128,10 @@ def loss_curves(before: Sequence[float] | np.ndarray, after: Sequence[float] | n
                          line=dict(color="#e45756"), hovertemplate="position %{x}: %{y:.2f} nats<extra>ablated</extra>"))
     return _figure(
         data,
-        dict(_titled(title, dict(l=10, r=10, b=30)), height=330,
+        dict(_titled(title, dict(l=10, r=10, b=AXIS_BELOW_PX + LEGEND_BAND_PX)), height=360,
              xaxis=dict(title=dict(text="position of the predicted token")), yaxis=dict(title=dict(text="loss (nats)")),
              shapes=[dict(type="line", x0=period - 0.5, x1=period - 0.5, yref="paper", y0=0, y1=1, line=dict(dash="dot"))],
-             legend=dict(orientation="h")),
+             legend=_legend_below()),
     )
 
 
@@ -128,14 +141,16 @@ def cache_and_timing(cache_kib: Sequence[float], cached_ms: Sequence[float], unc
     return _figure(
         [dict(type="bar", name="KV cache (KiB)", x=steps, y=list(map(float, cache_kib)), marker=dict(color="#c7c7c7"),
               hovertemplate="step %{x}: %{y:.0f} KiB<extra></extra>"),
-         dict(type="scatter", mode="lines+markers", name="ms per step, with cache", x=steps, y=list(map(float, cached_ms)),
+         dict(type="scatter", mode="lines+markers", name="ms per step, cached", x=steps, y=list(map(float, cached_ms)),
               yaxis="y2", hovertemplate="step %{x}: %{y:.0f} ms<extra>with cache</extra>"),
-         dict(type="scatter", mode="lines+markers", name="ms per step, without cache", x=steps[: len(uncached_ms)],
+         dict(type="scatter", mode="lines+markers", name="ms per step, uncached", x=steps[: len(uncached_ms)],
               y=list(map(float, uncached_ms)), yaxis="y2", line=dict(color="#e45756"),
               hovertemplate="step %{x}: %{y:.0f} ms<extra>without cache</extra>")],
-        dict(_titled(title, dict(l=10, r=10, b=30)), height=350, legend=dict(orientation="h", y=-0.25),
-             xaxis=dict(title=dict(text="generated token")), yaxis=dict(title=dict(text="KiB")),
-             yaxis2=dict(title=dict(text="ms"), overlaying="y", side="right", rangemode="tozero")),
+        # the legend takes one line on a wide window and one per series on a phone: its band holds three
+        dict(_titled(title, dict(l=10, r=10, b=AXIS_BELOW_PX + 3 * LEGEND_BAND_PX)), height=430, legend=_legend_below(),
+             xaxis=dict(title=dict(text="generated token"), dtick=max(1, math.ceil(len(steps) / 10))),  # whole tokens
+             yaxis=dict(title=dict(text="KiB")),
+             yaxis2=dict(title=dict(text="ms"), overlaying="y", side="right", rangemode="tozero", tickformat=".0f")),
     )
 
 

@@ -33,7 +33,6 @@ from explorer.exports import attention_csv, attention_npz, table_csv
 from explorer.figures import attention as attention_figs
 from explorer.figures import lm as figs
 from explorer.figures.lab import share_bars
-from explorer.figures.layout import title_below_modebar
 from explorer.inputs.params import ParamSpec
 from explorer.runs import lm as runs
 
@@ -383,10 +382,9 @@ def sinks_figure(result: Analysis) -> go.Figure:
     """Per layer (mean over heads and queries): the share of attention weight on the first token against
     the share of ||alpha f(x)|| on it. The gap is the lesson: a sink takes weight but moves little."""
     layers = [str(layer) for layer in range(result.sink_weight.shape[0])]
-    title = "What goes to the first token, per layer"  # "mean over heads" is in the page's caption
-    figure = share_bars(layers, result.sink_weight.mean(axis=1), result.sink_norm.mean(axis=1), title)
-    title_spec, top = title_below_modebar(title)
-    figure.update_layout(xaxis_title="layer", title=title_spec, margin_t=top, height=figure.layout.height + top - figure.layout.margin.t)
+    figure = share_bars(layers, result.sink_weight.mean(axis=1), result.sink_norm.mean(axis=1),
+                        "What goes to the first token, per layer")  # "mean over heads": in the page's caption
+    figure.update_layout(xaxis_title="layer")
     return figure
 
 

@@ -18,11 +18,21 @@ from tests.e2e.test_e2e_layout import GEOMETRY, PHONE, WIDE, _overlap
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
-# Width of the column each chart sits in (the main block when it is in none): a chart drawn narrower
-# than its column shrinks its element too, so the chart's own box cannot show that bug.
-COLUMN_WIDTHS = """
-() => [...document.querySelectorAll('[data-testid="stPlotlyChart"]')].map((chart) =>
-  (chart.closest('[data-testid="stColumn"]') || chart.closest('[data-testid="stMainBlockContainer"]')).getBoundingClientRect().width)
+# Per chart: the width of the column it sits in (the main block when it is in none; a chart drawn
+# narrower than its column shrinks its element too, so the chart's own box cannot show that bug), and
+# the boxes of its legend and axis titles (a legend placed in paper units sat on the x axis title).
+EXTRA = """
+() => [...document.querySelectorAll('[data-testid="stPlotlyChart"]')].map((chart) => {
+  const box = (e) => { const r = e.getBoundingClientRect(); return [r.left, r.top, r.right, r.bottom]; };
+  const column = chart.closest('[data-testid="stColumn"]') || chart.closest('[data-testid="stMainBlockContainer"]');
+  const legend = chart.querySelector('.legend');
+  return {
+    column: column.getBoundingClientRect().width,
+    legend: legend ? {text: 'legend', box: box(legend)} : null,
+    axis_titles: [...chart.querySelectorAll('.g-xtitle, .g-ytitle, .g-y2title')].filter(t => t.textContent)
+      .map(t => ({text: t.textContent, box: box(t)})),
+  };
+})
 """
 
 # Each tab with what it needs to draw its charts, and how many charts it draws.
@@ -42,14 +52,15 @@ def _charts(app: AppPage, viewport: dict[str, int], tab: str) -> list[dict[str, 
     app.wait_for_charts(minimum=minimum)
     app.page.wait_for_timeout(500)  # Plotly's resize to the column settles after the first draw
     charts = app.page.evaluate(GEOMETRY)
-    for chart, column in zip(charts, app.page.evaluate(COLUMN_WIDTHS)):
-        chart["column"] = column
+    for chart, extra in zip(charts, app.page.evaluate(EXTRA)):
+        chart.update(extra)
     assert len(charts) >= minimum, f"{tab}: {len(charts)} charts drawn, expected {minimum}"
     return charts
 
 
 def _assert_titles_clear(charts: list[dict[str, Any]], where: str) -> None:
-    """Every chart has a title drawn whole inside it, touching no other text and not the modebar."""
+    """Every chart has a title drawn whole inside it, touching no other text and not the modebar,
+    and its legend covers no axis title."""
     for chart in charts:
         title = chart["title"]
         assert title, f"{where}: a chart has no title"
@@ -61,6 +72,8 @@ def _assert_titles_clear(charts: list[dict[str, Any]], where: str) -> None:
                 assert not _overlap(a["box"], b["box"]), f"'{a['text']}' overlaps '{b['text']}' ({where})"
             if chart["modebar"]:
                 assert not _overlap(a["box"], chart["modebar"]), f"the modebar covers '{a['text']}' ({where})"
+        for axis_title in chart["axis_titles"] if chart["legend"] else []:
+            assert not _overlap(chart["legend"]["box"], axis_title["box"]), f"the legend covers '{axis_title['text']}' ({where})"
 
 
 @pytest.mark.parametrize("tab", list(TABS))

@@ -25,10 +25,11 @@ from explorer.inputs.text import (
 )
 from explorer.views import transformer as tfv
 from explorer.views.translation import DEFAULT_TEXT as SENTENCES
-from explorer.views.translation import TRANSLATORS, dates_notice, translator_shape
+from explorer.views.translation import TRANSLATORS, translator_shape
 from ui import cache
+from ui.dates_view import place_mistake, place_output, place_training_panel
 from ui.share import clean_link
-from ui.translator import output_box, place_steps, place_value_shares, plot, value_toggle
+from ui.translator import place_steps, place_value_shares, plot, value_toggle
 from ui.translator import render as render_translator
 
 DEFAULT_TEXT = "Thursday 26 November 2026"
@@ -132,15 +133,7 @@ if snaps is not None:
 elif snaps_error:
     top[1].caption(escape_markdown(f"Training steps unavailable: {snaps_error}"))
 if train_step is not None:
-    panel = tfv.training_panel(snaps, train_step)
-    with st.container(border=True):
-        st.markdown(panel.summary)
-        st.caption(panel.provenance)
-        left, right = st.columns(2)
-        with left:
-            plot(panel.loss, "train_loss", "Training loss of the snapshot run; the dashed line is the chosen step.")
-        with right:
-            plot(panel.metrics, "train_metrics", "Measured on held-out dates when the snapshots were written; the dashed line is the chosen step.")
+    place_training_panel(tfv.training_panel(snaps, train_step))
 
 if entry.warning:
     st.warning(entry.warning)
@@ -215,32 +208,7 @@ view = tfv.attention_view(run, entry.tokenizer.unk_id, n_layers_by_kind, setting
 
 # ---- Tokens and output ------------------------------------------------------------------------
 with output_area:
-    st.subheader("Tokens and output")
-    st.markdown("**Source tokens** (what the encoder reads; ⚠ = unknown character read as `<unk>`, ✂ = truncation)")
-    st.dataframe(view.tokens.style.apply(tfv.token_styles, axis=None) if view.tokens_highlight else view.tokens, width="stretch")
-    st.markdown("**Output**" + ("" if view.finished else " (stopped at the step limit, no end token)"))
-    output_box(view.output)
-    notice = dates_notice(text_check.text)
-    if notice.warning:
-        st.warning(escape_markdown(notice.warning), icon=":material/warning:")
-        st.markdown(":material/translate: [Translate a real sentence instead (English → Portuguese)](transformer?tf_model=en-pt)")
-    if notice.info:
-        st.info(notice.info)
-    with st.expander(f"What the dates model was trained on: {len(notice.formats)} formats, years {notice.years}"):
-        st.dataframe(notice.formats, hide_index=True)
-    if view.expected is not None and view.output == view.expected:
-        st.success(f"Correct: the reference parser also reads {view.expected}.", icon=":material/check_circle:")
-    elif view.expected is not None:
-        st.caption(f"✗ Not what the reference parser reads: {view.expected}.")
-    if run.decode.truncated or text_check.truncated:
-        st.caption(f"✂ Only the first {cfg.max_len} characters were read.")
-    st.markdown("**Decoding, step by step** (probabilities at temperature 1: the model's own distribution)")
-    st.dataframe(view.steps, hide_index=True, width="stretch")
-    st.caption(
-        "Each row is one decoder step: the target token the decoder reads (the previous output, starting from <s>), the token it "
-        "emitted, that token's probability and the top-k candidates; </s> ends the output. "
-        "'forced' rows came from the target prefix (teacher forcing): the model was told the token, and the row shows what it would have preferred."
-    )
+    place_output(view, text_check.text, cfg.max_len if run.decode.truncated or text_check.truncated else None)
 
 plot(
     view.heatmap, "heatmap", caption=
@@ -289,15 +257,6 @@ if head_mode != "single":
     st.caption(f"The maths is per head: showing head {step.head} (the heatmap above combines heads by {head_mode}).")
 place_steps(step, "Scaling by √d_k keeps the dot products from growing with d_k and saturating the softmax (Section 3.2.1).")
 if mistake:
-    if not step.has_mask:
-        st.info("This attention has no mask (every query may see every key), so 0 and −∞ agree. Pick decoder masked self-attention to see the leak.")
-    elif step.hidden:
-        st.error(escape_markdown(
-            f"With 0 instead of −∞, exp(0) = 1 gives the {len(step.hidden)} hidden future token(s) "
-            f"{', '.join(step.hidden[:8])}{' …' if len(step.hidden) > 8 else ''} a total weight of {step.leaked:.1%}: "
-            "their values leak into this query's output, so in training the model could copy the answer it should predict."
-        ))
-    else:
-        st.info("This query is the last position: it may see every key, so nothing is hidden and nothing leaks. Pick an earlier query.")
+    place_mistake(step)
 
 st.caption(f"Server time for this view: {(time.perf_counter() - started) * 1000:.0f} ms.")

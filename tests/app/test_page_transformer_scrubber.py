@@ -21,7 +21,7 @@ ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 def _heatmap(at: AppTest, title_start: str) -> dict:
     for chart in at.get("plotly_chart"):
         spec = json.loads(chart.proto.spec)
-        if spec["layout"]["title"]["text"].startswith(title_start):
+        if spec["layout"]["title"]["text"].replace("<br>", " ").startswith(title_start):
             return spec
     raise AssertionError(f"no chart titled {title_start!r}")
 

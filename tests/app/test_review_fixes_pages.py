@@ -62,7 +62,7 @@ def test_decoder_heatmap_leaves_the_masked_triangle_empty(untrained_decoder_page
 
     assert not untrained_decoder_page.exception
     specs = [json.loads(c.proto.spec) for c in untrained_decoder_page.get("plotly_chart")]
-    heatmap = next(s for s in specs if "masked self-attention · layer" in s["layout"]["title"]["text"])
+    heatmap = next(s for s in specs if "masked self-attention · layer" in s["layout"]["title"]["text"].replace("<br>", " "))
     packed = heatmap["data"][0]["z"]  # Plotly's typed-array form: dtype, base64 bytes, shape
     shape = tuple(int(n) for n in str(packed["shape"]).split(","))
     z = np.frombuffer(base64.b64decode(packed["bdata"]), dtype=packed["dtype"]).reshape(shape).astype(float)

@@ -150,7 +150,7 @@ def _cell_position(graph: Any, layer: int, head: int) -> tuple[float, float]:  #
 
 
 def _selected_head(app: AppPage) -> tuple[int, int]:
-    caption = app.main().get_by_text(re.compile(r"^Layer \d+ · head \d+: rows are queries")).first
+    caption = app.main().get_by_text(re.compile(r"^Layer \d+ · head \d+, [^:]*: rows are queries")).first
     caption.wait_for(state="visible", timeout=UI_SETTLE_MS)
     match = re.match(r"Layer (\d+) · head (\d+)", caption.inner_text())
     assert match, caption.inner_text()

@@ -22,7 +22,7 @@ from ui.share import clean_link
 PLOT_CONFIG = {"displaylogo": False, "toImageButtonOptions": {"format": "png", "scale": 2}}
 
 
-def plot(fig, key: str, caption: str, **options: object) -> None:  # noqa: ANN001
+def plot(fig, key: str, caption: str, **options: object) -> None:
     config = {**PLOT_CONFIG, "toImageButtonOptions": {**PLOT_CONFIG["toImageButtonOptions"], "filename": f"language_model_{key}"}}
     st.plotly_chart(fig, key=f"lm_{key}_chart", config=config, theme="streamlit", **options)
     st.caption(caption)
@@ -162,7 +162,7 @@ with tabs[1]:
             live = st.empty()
             so_far: list[int] = []
 
-            def show(step) -> None:  # noqa: ANN001 - one generated token, shown as it arrives
+            def show(step) -> None:  # one generated token, shown as it arrives
                 so_far.append(step.token_id)
                 live.code(views.partial_text(so_far) + " …", language=None, wrap_lines=True)
 

@@ -40,11 +40,11 @@ NO_STEPS = {  # why the training-step slider is not there, one line per model wi
 }
 
 
-def _shape(model_key: str):  # noqa: ANN202 - a ModelShape
+def _shape(model_key: str):  # a ModelShape
     return translator_shape(model_key) if model_key in TRANSLATORS else tfv.dates_shape(cache.zoo_model(tfv.MODELS[model_key]).config)
 
 
-def _snapshots():  # noqa: ANN202 - (Snapshots | None, one-line reason | None)
+def _snapshots():  # (Snapshots | None, one-line reason | None)
     try:
         return cache.lab_snapshots(), None
     except ValueError as error:  # missing or damaged files: the rest of the page works without them

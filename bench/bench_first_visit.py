@@ -35,9 +35,9 @@ from typing import Any
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tools.browser import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
-from tools.server import StreamlitServer, start_server  # noqa: E402
-from tools.warm import warm  # noqa: E402
+from tools.browser import CHROMIUM, CHROMIUM_ARGS
+from tools.server import StreamlitServer, start_server
+from tools.warm import warm
 
 ROOT = Path(__file__).resolve().parent.parent
 WARM_TARGET_S = 2.5
@@ -115,7 +115,7 @@ class Visit:
 
 
 def _decode_types(frames: list[bytes]) -> list[str]:
-    from streamlit.proto.ForwardMsg_pb2 import ForwardMsg  # noqa: PLC0415
+    from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
     kinds = []
     for payload in frames:
@@ -229,7 +229,7 @@ def summarise(visits: list[Visit], case: str, page: str, target: float) -> dict[
 
 
 def run(pages: list[str], repeats: int, cold_repeats: int) -> dict[str, Any]:
-    from playwright.sync_api import sync_playwright  # noqa: PLC0415
+    from playwright.sync_api import sync_playwright
 
     visits: list[Visit] = []
     log_dir = ROOT / "test-results"

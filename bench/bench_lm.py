@@ -53,7 +53,7 @@ print(json.dumps({{"before": before, "smollm2": smol, "all": rss(), "loaded": lo
 
 def measure_bandwidth(threads: int = THREADS) -> float:
     """Bytes per second of a float32 matrix-vector product over a 512 MiB matrix (best of 7)."""
-    import torch  # noqa: PLC0415
+    import torch
 
     torch.set_num_threads(threads)
     matrix = torch.randn(8192, 16384)  # 512 MiB
@@ -74,11 +74,11 @@ def memory() -> dict[str, object]:
 
 
 def main() -> None:
-    import torch  # noqa: PLC0415
+    import torch
 
-    from explorer.models.reference_llama import to_transformers_llama  # noqa: PLC0415
-    from explorer.pretrained import load_pretrained  # noqa: PLC0415
-    from explorer.runs.lm import generate  # noqa: PLC0415
+    from explorer.models.reference_llama import to_transformers_llama
+    from explorer.pretrained import load_pretrained
+    from explorer.runs.lm import generate
 
     torch.set_num_threads(THREADS)
     lm = load_pretrained("smollm2-135m")

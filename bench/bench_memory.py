@@ -15,9 +15,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import Measurement, print_table, write_json  # noqa: E402
-from tools.load import run_load  # noqa: E402
-from tools.server import start_server  # noqa: E402
+from bench.common import Measurement, print_table, write_json
+from tools.load import run_load
+from tools.server import start_server
 
 TARGET = 1.5
 RETURN_TARGET = 1.15  # "memory returns close to its starting level": after close <= 1.15x the warm level

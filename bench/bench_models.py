@@ -17,10 +17,10 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import Measurement, interleaved_medians, print_table, write_json  # noqa: E402
-from explorer.device import configure_threads  # noqa: E402
-from explorer.models import Transformer, TransformerConfig, ViT, ViTConfig  # noqa: E402
-from explorer.models.reference import to_torch_transformer, torch_transformer_logits  # noqa: E402
+from bench.common import Measurement, interleaved_medians, print_table, write_json
+from explorer.device import configure_threads
+from explorer.models import Transformer, TransformerConfig, ViT, ViTConfig
+from explorer.models.reference import to_torch_transformer, torch_transformer_logits
 
 FAST_TARGET, INSPECT_TARGET, VIT_TARGET = 1.05, 1.3, 1.0
 
@@ -64,11 +64,11 @@ def bench_transformer(repeats: int) -> list[Measurement]:
     return rows
 
 
-def _hf_vit_from(model: ViT):  # noqa: ANN202 - optional dependency's type
+def _hf_vit_from(model: ViT):  # optional dependency's type
     """``transformers``' ViT with our weights, or None when the package is not installed."""
     try:
-        from transformers import ViTConfig as HFConfig  # noqa: PLC0415
-        from transformers import ViTForImageClassification  # noqa: PLC0415
+        from transformers import ViTConfig as HFConfig
+        from transformers import ViTForImageClassification
     except ImportError:
         return None
     c = model.config

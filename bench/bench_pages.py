@@ -130,7 +130,7 @@ def measure_page(page: str, grid: tuple[int, int, int], cases: dict[str, dict[st
 
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time of a process and its threads so far (/proc/<pid>/stat)."""
-    import os  # noqa: PLC0415
+    import os
 
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
@@ -151,9 +151,9 @@ def wait_until_idle(pid: int, timeout: float = 600.0, window: float = 2.0, busy:
 
 def fresh_server_first_result(page: str = "language-model", repeats: int = 3) -> list[Measurement]:
     """A new visitor's first result on a just-started, warmed server, over the real websocket protocol."""
-    from tools.server import running_server  # noqa: PLC0415
-    from tools.stclient import StreamlitSession  # noqa: PLC0415
-    from tools.warm import warm  # noqa: PLC0415
+    from tools.server import running_server
+    from tools.stclient import StreamlitSession
+    from tools.warm import warm
 
     with running_server() as server:
         started = time.perf_counter()

@@ -41,11 +41,11 @@ from torch.profiler import ProfilerActivity, profile, schedule
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import Measurement, machine_description, print_table, write_json  # noqa: E402
-from explorer.device import configure_threads  # noqa: E402
-from explorer.profiling import build_request, profile_model  # noqa: E402
-from explorer.profiling.request import build_model, make_inputs  # noqa: E402
-from explorer.profiling.runner import _make_step, install_scopes, skeleton_copy  # noqa: E402
+from bench.common import Measurement, machine_description, print_table, write_json
+from explorer.device import configure_threads
+from explorer.profiling import build_request, profile_model
+from explorer.profiling.request import build_model, make_inputs
+from explorer.profiling.runner import _make_step, install_scopes, skeleton_copy
 
 TARGET = 1.1
 

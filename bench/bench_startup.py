@@ -30,11 +30,11 @@ def import_floor_seconds() -> float:
     return time.perf_counter() - start
 
 
-def app_start_seconds(browser) -> float:  # noqa: ANN001 - playwright Browser
+def app_start_seconds(browser) -> float:  # playwright Browser
     """Seconds from spawning ``streamlit run`` to the home page's title and links being visible."""
     port = free_port()
     start = time.perf_counter()
-    proc = subprocess.Popen(  # noqa: S603
+    proc = subprocess.Popen(
         streamlit_command(port, []), cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
     )
     try:
@@ -55,7 +55,7 @@ def app_start_seconds(browser) -> float:  # noqa: ANN001 - playwright Browser
 
 
 def main(repeats: int = 3) -> list[Measurement]:
-    from playwright.sync_api import sync_playwright  # noqa: PLC0415
+    from playwright.sync_api import sync_playwright
 
     floors, starts = [], []
     with sync_playwright() as p:

@@ -76,8 +76,8 @@ def prepare(entry: Any, image: Image.Image) -> tuple[torch.Tensor, Image.Image, 
 
 def shapes_prepare_steps(image: Image.Image, size: int, preprocess: Any) -> tuple[torch.Tensor, Image.Image, list[Step]]:
     """Shapes: polarity normalisation (``explorer.inputs.shapes_look``), letterbox, resize, normalise."""
-    from explorer.inputs.images import to_square  # noqa: PLC0415
-    from explorer.inputs.shapes_look import normalise_polarity  # noqa: PLC0415
+    from explorer.inputs.images import to_square
+    from explorer.inputs.shapes_look import normalise_polarity
 
     flipped, polarity = normalise_polarity(image.convert("RGB"))
     square = to_square(flipped, "pad")

@@ -25,10 +25,10 @@ def _train(args: argparse.Namespace) -> int:
 def _translate(args: argparse.Namespace) -> int:
     if args.model != "dates":
         return _translate_marian(args.model, args.text)
-    from explorer.decoding import generate  # noqa: PLC0415 - keep `--help` fast
-    from explorer.inputs.text import check_text  # noqa: PLC0415
-    from explorer.models import Transformer, TransformerConfig  # noqa: PLC0415
-    from explorer.zoo import load_model  # noqa: PLC0415
+    from explorer.decoding import generate  # keep `--help` fast
+    from explorer.inputs.text import check_text
+    from explorer.models import Transformer, TransformerConfig
+    from explorer.zoo import load_model
 
     entry = load_model("dates")
     model, config = entry.model, entry.config
@@ -45,8 +45,8 @@ def _translate(args: argparse.Namespace) -> int:
 
 def _translate_marian(direction: str, text: str) -> int:
     """Greedy translation with our rebuild of Mozilla's tiny Marian (``--model en-pt|pt-en``)."""
-    from explorer.inputs.translation import check_sentence  # noqa: PLC0415
-    from explorer.pretrained import ModelUnavailable, load_pretrained  # noqa: PLC0415
+    from explorer.inputs.translation import check_sentence
+    from explorer.pretrained import ModelUnavailable, load_pretrained
 
     try:
         entry = load_pretrained(f"marian-{direction}")
@@ -67,9 +67,9 @@ def _classify(args: argparse.Namespace) -> int:
     An unreadable file gets ``path<TAB>error: <reason>`` on its own line; the others are still
     classified, and the exit status is 2 if any file failed.
     """
-    from explorer.classify import classify  # noqa: PLC0415
-    from explorer.inputs.images import load_image  # noqa: PLC0415
-    from explorer.zoo import load_model  # noqa: PLC0415
+    from explorer.classify import classify
+    from explorer.inputs.images import load_image
+    from explorer.zoo import load_model
 
     results: list[str | None] = []
     images = []
@@ -102,14 +102,14 @@ def _classify(args: argparse.Namespace) -> int:
 
 
 def _profile(args: argparse.Namespace) -> int:
-    from explorer import profiling  # noqa: PLC0415
+    from explorer import profiling
 
     return int(profiling.run_cli(args))
 
 
 def _lab_cli(parser: argparse.ArgumentParser, module_name: str) -> None:
     """Options of a lab command (explorer.lab.cli, torch-free); its module is imported only when run."""
-    from explorer.lab.cli import add_arguments  # noqa: PLC0415
+    from explorer.lab.cli import add_arguments
 
     add_arguments(parser, module_name)
     parser.set_defaults(handler=lambda args: int(importlib.import_module(module_name).main(args)))
@@ -153,13 +153,13 @@ def build_parser() -> argparse.ArgumentParser:
     snapshots.set_defaults(handler=lambda args: int(importlib.import_module(
         "explorer.lab.vit_snapshots" if args.task == "shapes" else "explorer.lab.snapshots").main(args)))
 
-    from explorer.runs import lm_cli  # noqa: PLC0415 - argument definitions only; the model loads on use
+    from explorer.runs import lm_cli  # argument definitions only; the model loads on use
 
     lm_cli.add_commands(commands)
 
     profile = commands.add_parser("profile", help="per-module torch.profiler table")
     try:
-        from explorer import profiling  # noqa: PLC0415
+        from explorer import profiling
 
         profiling.add_cli_arguments(profile)
     except ImportError:  # pragma: no cover - profiler module not present yet
@@ -171,7 +171,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    from explorer.device import configure_threads  # noqa: PLC0415
+    from explorer.device import configure_threads
 
     configure_threads()
     try:

@@ -47,7 +47,7 @@ def _check_name(name: str) -> None:
         raise ValueError(f"unknown pretrained model {name!r}; choose one of {', '.join(PRETRAINED_NAMES)}")
 
 
-def module_bytes(model: Any) -> int:  # noqa: ANN401 - any nn.Module
+def module_bytes(model: Any) -> int:  # any nn.Module
     """Bytes of parameters and buffers, counting a storage shared by two names (tied embeddings) once."""
     seen: set[int] = set()
     total = 0
@@ -62,12 +62,12 @@ def module_bytes(model: Any) -> int:  # noqa: ANN401 - any nn.Module
 def _load(name: str, package_dir: Path | None) -> Pretrained:
     model: Any
     if name == "smollm2-135m":
-        from explorer.readers.gguf_llama import load_smollm2  # noqa: PLC0415 - heavy, loaded on demand
+        from explorer.readers.gguf_llama import load_smollm2  # heavy, loaded on demand
 
         model, tokenizer, meta = load_smollm2(package_dir)
         kind = "lm"
     else:
-        from explorer.readers.marian import load_marian  # noqa: PLC0415
+        from explorer.readers.marian import load_marian
 
         model, tokenizer, meta = load_marian(_MARIAN_DIRECTIONS[name], package_dir)
         kind = "marian"
@@ -104,11 +104,11 @@ def pretrained_status(name: str, package_dir: Path | None = None) -> str | None:
         return None
     try:
         if name == "smollm2-135m":
-            from explorer.readers.gguf_llama import check_file  # noqa: PLC0415
+            from explorer.readers.gguf_llama import check_file
 
             check_file(package_dir)
         else:
-            from explorer.readers import marian  # noqa: PLC0415
+            from explorer.readers import marian
 
             finder = getattr(marian, "find_files", None)
             if finder is not None:

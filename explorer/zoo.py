@@ -97,19 +97,19 @@ def _load_state(model: nn.Module, weights: Path) -> None:
 def _default_meta(base: str) -> dict[str, Any]:
     """What an untrained twin looks like when no sidecar can be read at all."""
     if base == "dates":
-        from explorer.tasks.tokenizer import CharTokenizer  # noqa: PLC0415 - torch-free tokenizer, imported only when needed
+        from explorer.tasks.tokenizer import CharTokenizer  # torch-free tokenizer, imported only when needed
 
         tokenizer = CharTokenizer()
         config = architectures.dates(tokenizer.vocab_size, tokenizer.pad_id)
         return {"name": "dates", "kind": "transformer", "config": config.to_dict(), "vocab": tokenizer.vocab}
     if base == "fashion":
-        from explorer.tasks import fashion  # noqa: PLC0415
+        from explorer.tasks import fashion
 
         return {
             "name": "fashion", "kind": "vit", "config": architectures.fashion_vit().to_dict(), "classes": list(fashion.CLASSES),
             "preprocess": {"image_size": fashion.IMAGE_SIZE, "mean": [fashion.MEAN], "std": [fashion.STD], "grayscale": True},
         }
-    from explorer.tasks import shapes  # noqa: PLC0415
+    from explorer.tasks import shapes
 
     vision = architectures.shapes_vit()
     return {
@@ -121,17 +121,17 @@ def _default_meta(base: str) -> dict[str, Any]:
 def _attach_io(entry: ZooModel) -> None:
     """Attach the tokenizer (dates) or class names and preprocessing (shapes) from the sidecar."""
     if entry.kind == "transformer":
-        from explorer.tasks.tokenizer import CharTokenizer  # noqa: PLC0415
+        from explorer.tasks.tokenizer import CharTokenizer
 
         entry.tokenizer = CharTokenizer.from_vocab(entry.meta["vocab"])
         return
     entry.classes = list(entry.meta.get("classes", []))
     if entry.name.removesuffix("-untrained") == "fashion":
-        from explorer.classify import fashion_preprocess  # noqa: PLC0415
+        from explorer.classify import fashion_preprocess
 
         entry.preprocess = fashion_preprocess  # PIL image -> (1, 28, 28): Fashion-MNIST's look, then normalised
         return
-    from explorer.tasks.shapes import preprocess  # noqa: PLC0415
+    from explorer.tasks.shapes import preprocess
 
     settings = entry.meta.get("preprocess", {})
     size = int(settings.get("image_size", entry.config.image_size))  # type: ignore[union-attr]

@@ -41,8 +41,8 @@ from urllib.parse import urlsplit
 if __package__ in (None, ""):  # run as a script: make "tools" importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tools.server import StreamlitServer, rss_bytes, start_server  # noqa: E402
-from tools.stclient import Element, ProtocolError, RunResult, StreamlitSession  # noqa: E402
+from tools.server import StreamlitServer, rss_bytes, start_server
+from tools.stclient import Element, ProtocolError, RunResult, StreamlitSession
 
 PAGES = ("transformer", "positional-encoding", "vit", "profiler", "home")
 

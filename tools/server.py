@@ -42,7 +42,7 @@ def wait_http_ok(url: str, timeout: float = 120.0, proc: subprocess.Popen | None
         if proc is not None and proc.poll() is not None:
             raise RuntimeError(f"server exited with code {proc.returncode} before {url} answered")
         try:
-            with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 (loopback only)
+            with urllib.request.urlopen(url, timeout=5) as response:  # (loopback only)
                 if response.status == 200:
                     return
                 last_error = f"HTTP {response.status}"
@@ -170,7 +170,7 @@ def start_server(
     run_env = dict(os.environ if env is None else env)
     run_env.setdefault("PYTHONUNBUFFERED", "1")
     with open(log_path, "wb") as log:
-        proc = subprocess.Popen(  # noqa: S603 (fixed argv)
+        proc = subprocess.Popen(  # (fixed argv)
             streamlit_command(port, extra_args),
             cwd=ROOT,
             stdout=log,

@@ -314,7 +314,7 @@ class StreamlitSession:
 
     def _fetch_cached(self, ref_hash: str, ref: ForwardMsg) -> ForwardMsg:
         """Resolve a cached-message reference over HTTP, as the frontend does."""
-        with urllib.request.urlopen(f"{self.base_url}/_stcore/message?hash={ref_hash}", timeout=30) as resp:  # noqa: S310
+        with urllib.request.urlopen(f"{self.base_url}/_stcore/message?hash={ref_hash}", timeout=30) as resp:
             full = ForwardMsg()
             full.ParseFromString(resp.read())
         full.metadata.CopyFrom(ref.metadata)

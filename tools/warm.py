@@ -15,8 +15,8 @@ from pathlib import Path
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tools.server import wait_http_ok  # noqa: E402
-from tools.stclient import StreamlitSession  # noqa: E402
+from tools.server import wait_http_ok
+from tools.stclient import StreamlitSession
 
 
 def warm(url: str, timeout: float = 300.0) -> int:

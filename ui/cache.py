@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 @st.cache_resource(max_entries=8, show_spinner=False)
 def zoo_model(name: str) -> ZooModel:
     """A shared zoo model (``explorer.zoo.load_model``): untrained weights with a ``warning`` if its checkpoint is unusable."""
-    from explorer.zoo import load_model  # noqa: PLC0415 - the home page never imports torch
+    from explorer.zoo import load_model  # the home page never imports torch
 
     return load_model(name)
 
@@ -39,7 +39,7 @@ def translation(name: str, trained: bool, text: str, temperature: float, top_k: 
 
     ``trained`` is part of the key so a run on fallback weights is never served once the checkpoint loads.
     """
-    from explorer.analysis.stepwise import translate_and_record  # noqa: PLC0415
+    from explorer.analysis.stepwise import translate_and_record
 
     entry = zoo_model(name)
     return translate_and_record(entry.model, entry.tokenizer, text, temperature=temperature, top_k=top_k, prefix=prefix, seed=seed)
@@ -48,9 +48,9 @@ def translation(name: str, trained: bool, text: str, temperature: float, top_k: 
 @st.cache_data(max_entries=64, show_spinner="Computing the answer from the model…")
 def lesson_reveal(reveal: str, args_json: str) -> Reveal:
     """A lesson step's reveal (``explorer.lessons.reveals``), computed from the shared zoo models."""
-    import json  # noqa: PLC0415
+    import json
 
-    from explorer.lessons.reveals import run_reveal  # noqa: PLC0415
+    from explorer.lessons.reveals import run_reveal
 
     return run_reveal(reveal, zoo_model, json.loads(args_json))
 
@@ -58,9 +58,9 @@ def lesson_reveal(reveal: str, args_json: str) -> Reveal:
 @st.cache_data(max_entries=32, show_spinner=False)
 def sample_image(class_name: str, seed: int, size: int) -> np.ndarray:
     """A sample image of the shapes task (the training generator: same class and seed, same picture)."""
-    import numpy as np  # noqa: PLC0415
+    import numpy as np
 
-    from explorer.tasks import shapes  # noqa: PLC0415
+    from explorer.tasks import shapes
 
     return np.asarray(shapes.sample_image(class_name, seed, size=size))
 
@@ -68,7 +68,7 @@ def sample_image(class_name: str, seed: int, size: int) -> np.ndarray:
 @st.cache_data(max_entries=16, show_spinner=False)
 def decoded_upload(data: bytes, filename: str) -> LoadedImage:
     """An uploaded file decoded and checked once (``explorer.inputs.images``; raises ``ImageInputError``)."""
-    from explorer.inputs import images  # noqa: PLC0415
+    from explorer.inputs import images
 
     return images.load_image_with_info(data, filename)
 
@@ -85,14 +85,14 @@ def vit_run(name: str, trained: bool, pixels: np.ndarray, size: int, step: int |
 @st.cache_data(max_entries=16, show_spinner="Running the model at the larger size...")
 def vit_summary(name: str, trained: bool, pixels: np.ndarray, size: int, step: int | None = None) -> RunSummary:
     """Maps and statistics only: at 128 px the full attention would be 67 MB per entry."""
-    from explorer.analysis.distance import RunSummary  # noqa: PLC0415
+    from explorer.analysis.distance import RunSummary
 
     return RunSummary(_vit_forward(name, pixels, size, step))
 
 
 def _vit_forward(name: str, pixels: np.ndarray, size: int, step: int | None) -> ViTRun:
     """The zoo model ``name``, or the shapes snapshot at ``step``, on ``pixels`` (uncached; the callers cache)."""
-    from explorer.views.vit import run_image, run_snapshot_image  # noqa: PLC0415
+    from explorer.views.vit import run_image, run_snapshot_image
 
     if step is not None:
         return run_snapshot_image(vit_snapshots(), step, pixels, size)
@@ -103,7 +103,7 @@ def _vit_forward(name: str, pixels: np.ndarray, size: int, step: int | None) -> 
 @st.cache_resource(show_spinner=False)
 def vit_snapshots() -> ViTSnapshots:
     """The shapes ViT's training snapshots (``explorer.lab.vit_snapshots``); raises ValueError when unusable."""
-    from explorer.lab.vit_snapshots import load_snapshots  # noqa: PLC0415
+    from explorer.lab.vit_snapshots import load_snapshots
 
     return load_snapshots()
 
@@ -111,8 +111,8 @@ def vit_snapshots() -> ViTSnapshots:
 @st.cache_data(max_entries=64, show_spinner="Timing the model…")
 def lab_latency(switches: tuple[str, ...]) -> Latency:
     """Measured prefill and per-token latency of a lab variant (``explorer.lab.latency``), once per process."""
-    from explorer.lab.latency import measure_latency  # noqa: PLC0415
-    from explorer.lab.switches import apply_switches, lab_base_config  # noqa: PLC0415
+    from explorer.lab.latency import measure_latency
+    from explorer.lab.switches import apply_switches, lab_base_config
 
     return measure_latency(apply_switches(lab_base_config(), switches))
 
@@ -120,7 +120,7 @@ def lab_latency(switches: tuple[str, ...]) -> Latency:
 @st.cache_resource(show_spinner=False)
 def lab_snapshots() -> Snapshots:
     """The dates model's training snapshots (``explorer.lab.snapshots``); raises ValueError when unusable."""
-    from explorer.lab.snapshots import load_snapshots  # noqa: PLC0415
+    from explorer.lab.snapshots import load_snapshots
 
     return load_snapshots()
 
@@ -128,6 +128,6 @@ def lab_snapshots() -> Snapshots:
 @st.cache_data(max_entries=64, show_spinner="Running the model at that training step…")
 def snapshot_translation(step: int, text: str, temperature: float, top_k: int, prefix: str, seed: int) -> TranslationRun:
     """``translation`` for the dates model after ``step`` training steps (``explorer.lab.snapshots.record_snapshot``)."""
-    from explorer.lab.snapshots import record_snapshot  # noqa: PLC0415
+    from explorer.lab.snapshots import record_snapshot
 
     return record_snapshot(lab_snapshots(), step, text, temperature=temperature, top_k=top_k, prefix=prefix, seed=seed)

@@ -17,7 +17,7 @@ from explorer.views.translation import dates_notice
 from ui.translator import output_box, plot
 
 
-def place_training_panel(panel: Any) -> None:  # noqa: ANN401 - a TrainingPanel
+def place_training_panel(panel: Any) -> None:  # a TrainingPanel
     """The snapshot's summary, where the snapshots come from, and the loss and held-out curves at the chosen step."""
     with st.container(border=True):
         st.markdown(panel.summary)
@@ -29,7 +29,7 @@ def place_training_panel(panel: Any) -> None:  # noqa: ANN401 - a TrainingPanel
             plot(panel.metrics, "train_metrics", "Measured on held-out dates when the snapshots were written; the dashed line is the chosen step.")
 
 
-def place_output(view: Any, text: str, read_chars: int | None) -> None:  # noqa: ANN401 - an AttentionView
+def place_output(view: Any, text: str, read_chars: int | None) -> None:  # an AttentionView
     """Source tokens, the output (checked against the reference date parser), what the model was trained on,
     and the decoding steps. ``read_chars``: the model's max_len when the input was cut to it, else None."""
     st.subheader("Tokens and output")
@@ -60,7 +60,7 @@ def place_output(view: Any, text: str, read_chars: int | None) -> None:  # noqa:
     )
 
 
-def place_mistake(step: Any) -> None:  # noqa: ANN401 - a StepView
+def place_mistake(step: Any) -> None:  # a StepView
     """What masking with 0 instead of −∞ does to this query: nothing without a mask, else the leaked weight."""
     if not step.has_mask:
         st.info("This attention has no mask (every query may see every key), so 0 and −∞ agree. Pick decoder masked self-attention to see the leak.")

@@ -49,7 +49,7 @@ def preload_library() -> None:
             return
         for name in (*THIRD_PARTY, *library_modules()):
             importlib.import_module(name)
-        from explorer.device import configure_threads  # noqa: PLC0415 - torch is imported by now
+        from explorer.device import configure_threads  # torch is imported by now
 
         configure_threads()  # once per process, before any page computes
         start_profiler_engine()
@@ -66,7 +66,7 @@ def start_profiler_engine() -> None:
     skips the init. Harmless, but a teacher reads it as an error. An empty CPU profile here, on
     the preload thread that just imported torch, initialises it where libkineto expects (~ms).
     """
-    from torch.profiler import ProfilerActivity, profile  # noqa: PLC0415 - torch is imported by now
+    from torch.profiler import ProfilerActivity, profile  # torch is imported by now
 
     with profile(activities=[ProfilerActivity.CPU]):
         pass
@@ -85,19 +85,19 @@ def warm_models() -> None:
     its own words.
     """
     try:
-        import numpy as np  # noqa: PLC0415
+        import numpy as np
 
-        from explorer.analysis.stepwise import translate_and_record  # noqa: PLC0415
-        from explorer.tasks import shapes  # noqa: PLC0415
-        from explorer.views.vit import run_image  # noqa: PLC0415
-        from explorer.zoo import load_model  # noqa: PLC0415
+        from explorer.analysis.stepwise import translate_and_record
+        from explorer.tasks import shapes
+        from explorer.views.vit import run_image
+        from explorer.zoo import load_model
 
         dates = load_model(WARM_MODELS[0])
         translate_and_record(dates.model, dates.tokenizer, "26 Nov 2026")
         vit = load_model(WARM_MODELS[1])
         size = int(vit.config.image_size)
         run_image(vit.model, vit.meta, np.asarray(shapes.sample_image(shapes.CLASSES[0], 0, size=size)), size)
-        from explorer.lab.vit_snapshots import load_snapshots  # noqa: PLC0415 - the ViT page's training replay reads them
+        from explorer.lab.vit_snapshots import load_snapshots  # the ViT page's training replay reads them
 
         load_snapshots()
     except Exception:  # noqa: BLE001 - warming is an optimisation; the page shows any real problem itself
@@ -112,8 +112,8 @@ def warm_translator() -> None:
     in the view's bounded per-input cache. The translation's default top-k is the page's.
     """
     try:
-        from explorer.pretrained import pretrained_status  # noqa: PLC0415
-        from explorer.views import translation  # noqa: PLC0415
+        from explorer.pretrained import pretrained_status
+        from explorer.views import translation
 
         if pretrained_status(translation.TRANSLATORS["en-pt"]) is None:
             translation.prepare("en-pt", translation.DEFAULT_TEXT["en-pt"], translation.DEFAULT_TOP_K)
@@ -129,8 +129,8 @@ def warm_language_model() -> None:
     page to report in its own words.
     """
     try:
-        from explorer.pretrained import pretrained_status  # noqa: PLC0415
-        from explorer.views import language_model  # noqa: PLC0415
+        from explorer.pretrained import pretrained_status
+        from explorer.views import language_model
 
         if pretrained_status(language_model.MODEL) is None:
             language_model.warm_defaults()
@@ -151,7 +151,7 @@ def chart_code_hint() -> str | None:
     """
     global _chart_hint
     if _chart_hint is None:
-        import streamlit  # noqa: PLC0415
+        import streamlit
 
         js = Path(streamlit.__file__).parent / "static" / "static" / "js"
         found = sorted(js.glob("PlotlyChart.*.js"))
@@ -171,7 +171,7 @@ def device_caption() -> str:
     """
     if not _done:
         return "Device: chosen once PyTorch has loaded (it loads in the background)."
-    from explorer.device import describe_device, pick_device  # noqa: PLC0415
+    from explorer.device import describe_device, pick_device
 
     try:
         return f"Device: {describe_device(pick_device())}"

@@ -20,7 +20,7 @@ MAX_PASTE = 5000  # the box takes a long paste; the checker cuts it to the model
 TOP_K_MAX = 10
 
 
-def plot(fig: Any, key: str, caption: str) -> None:  # noqa: ANN401 - a go.Figure
+def plot(fig: Any, key: str, caption: str) -> None:  # a go.Figure
     """Place a figure across its column, with a PNG download (the modebar camera) named after the chart, and its caption.
 
     The attention figures choose their height for a column of ``explorer.figures.attention.COLUMN_PX`` and
@@ -47,11 +47,11 @@ def value_toggle() -> bool:
     ))
 
 
-def place_value_shares(view: Any) -> None:  # noqa: ANN401 - an AttentionView or TranslatorView
+def place_value_shares(view: Any) -> None:  # an AttentionView or TranslatorView
     """With value weighting on: what it means, and per head how much weight vs weighted norm goes to the first key and the sink."""
     if view.value_shares is None:
         return
-    from explorer.views.transformer import VALUE_WEIGHTED_NOTE  # noqa: PLC0415
+    from explorer.views.transformer import VALUE_WEIGHTED_NOTE
 
     st.caption(VALUE_WEIGHTED_NOTE + " Head entropy, the step-by-step panel and the downloads stay on the weights α.")
     st.markdown(f"**Per head, layer {view.layer}: attention weight vs weighted norm**")
@@ -59,7 +59,7 @@ def place_value_shares(view: Any) -> None:  # noqa: ANN401 - an AttentionView or
     st.caption(escape_markdown(view.value_caption))
 
 
-def place_steps(step: Any, caption: str) -> None:  # noqa: ANN401 - a StepView
+def place_steps(step: Any, caption: str) -> None:  # a StepView
     """Eq. 1 for one head and one query: Q/K/V, the per-key table, the chart and the head's output row."""
     st.markdown(escape_markdown(f"Layer {step.layer}, head {step.head}, query {step.query} = {step.query_label}, d_k = {step.d_k}."))
     with st.expander("1 · Q, K and V (projections of the layer input)", expanded=False):
@@ -76,9 +76,9 @@ def place_steps(step: Any, caption: str) -> None:  # noqa: ANN401 - a StepView
     st.dataframe(step.output, width="stretch")
 
 
-def render(model_key: str, text_column: Any, shape: Any) -> None:  # noqa: ANN401 - a Streamlit container, a ModelShape
+def render(model_key: str, text_column: Any, shape: Any) -> None:  # a Streamlit container, a ModelShape
     """The whole translator view for ``model_key`` ("en-pt" or "pt-en"), widgets bounded by the model's ``shape``."""
-    from explorer.views import translation as tv  # noqa: PLC0415 - torch only on this page
+    from explorer.views import translation as tv  # torch only on this page
 
     source_lang, target_lang = tv.LANGUAGES[model_key]
     text_raw = text_column.text_area(
@@ -155,13 +155,13 @@ def render(model_key: str, text_column: Any, shape: Any) -> None:  # noqa: ANN40
         _step_by_step(tv, record, view)
 
 
-def _model(tv: Any, model_key: str) -> Any:  # noqa: ANN401 - the views.translation module, a MarianModel
-    from explorer.pretrained import load_pretrained  # noqa: PLC0415
+def _model(tv: Any, model_key: str) -> Any:  # the views.translation module, a MarianModel
+    from explorer.pretrained import load_pretrained
 
     return load_pretrained(tv.TRANSLATORS[model_key]).model
 
 
-def _step_by_step(tv: Any, record: Any, view: Any) -> None:  # noqa: ANN401
+def _step_by_step(tv: Any, record: Any, view: Any) -> None:
     """Eq. 1 for one head and one query, from the inputs the attention module saw."""
     st.subheader("Scaled dot-product attention, step by step")
     st.caption("Attention(Q, K, V) = softmax(Q Kᵀ / √d_k) V  (Vaswani et al. 2017, Eq. 1), for one head and one query of this sentence.")

@@ -67,15 +67,15 @@ def noise_set(n: int = 100, seed: int = SEED) -> list[Image.Image]:
 
 
 def shapes_set(n: int = 300) -> list[Image.Image]:
-    from explorer.tasks import shapes  # noqa: PLC0415
-    from explorer.training.shapes import HELDOUT_SEED  # noqa: PLC0415
+    from explorer.tasks import shapes
+    from explorer.training.shapes import HELDOUT_SEED
 
     images = shapes.generate(n, HELDOUT_SEED + 7)[0]
     return [Image.fromarray(a, mode="RGB") for a in images]
 
 
 def fashion_set(n: int = 300) -> list[Image.Image]:
-    from explorer.training.fashion import HELDOUT_FILE  # noqa: PLC0415
+    from explorer.training.fashion import HELDOUT_FILE
 
     with np.load(HELDOUT_FILE) as data:
         images = data["images"][:n]

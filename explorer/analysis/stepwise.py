@@ -243,7 +243,7 @@ def translate_and_record(
     The recording pass feeds ``<s>`` + every emitted token but the last, the same decoder input
     ``generate`` reports, so decoder query row i is the step that produced output token i.
     """
-    from explorer.decoding import DEFAULT_MAX_NEW_TOKENS, generate  # noqa: PLC0415
+    from explorer.decoding import DEFAULT_MAX_NEW_TOKENS, generate
 
     result = generate(
         model, tokenizer, text,  # type: ignore[arg-type]

@@ -62,7 +62,7 @@ def clean_drawing(class_name: str, dark_on_light: bool, size: int = 256, fill: f
     ``fill`` is the shape's circumscribed diameter as a fraction of the image side (the
     training shapes are 0.31-0.5 of it).
     """
-    from explorer.tasks.shapes import _POLYGONS, CLASSES  # noqa: PLC0415
+    from explorer.tasks.shapes import _POLYGONS, CLASSES
 
     if class_name not in CLASSES:
         raise ValueError(f"unknown shape {class_name!r}")

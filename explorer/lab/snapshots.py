@@ -91,8 +91,8 @@ def evaluate_snapshots(
     config: TransformerConfig, snapshots: dict[int, dict[str, torch.Tensor]], tokenizer: Any, heldout: list[Any]
 ) -> list[dict[str, Any]]:
     """Held-out exact match and alignment of each snapshot, as a student would see it (float16 weights)."""
-    from explorer.analysis.alignment import alignment_report  # noqa: PLC0415
-    from explorer.training.dates import evaluate  # noqa: PLC0415
+    from explorer.analysis.alignment import alignment_report
+    from explorer.training.dates import evaluate
 
     rows = []
     for step in sorted(snapshots):
@@ -115,7 +115,7 @@ def save_snapshots(result: dict[str, Any], out_dir: Path) -> Path:
     ``out_dir/dates.pt`` holds exactly the run's final weights it is referenced, not stored again
     (ten float16 copies would not fit in 5 MB), and its row carries the full-precision metrics.
     """
-    from explorer.training.dates import heldout_examples  # noqa: PLC0415
+    from explorer.training.dates import heldout_examples
 
     snapshots: dict[int, dict[str, torch.Tensor]] = dict(result["snapshots"])
     model: Transformer = result["model"]
@@ -202,7 +202,7 @@ def read_snapshots(directory: Path = CHECKPOINT_DIR) -> Snapshots[TransformerCon
             states[steps[-1]] = torch.load(directory / "dates.pt", map_location="cpu", weights_only=True)
     except FileNotFoundError as error:
         raise ValueError(f"training snapshots are missing ({Path(str(error.filename)).name}); run: python -m explorer snapshots dates") from error
-    except Exception as error:  # noqa: BLE001 - any damage means "unusable"; say which file family
+    except Exception as error:
         raise ValueError(f"training snapshots are unreadable ({type(error).__name__}); run: python -m explorer snapshots dates") from error
     if sorted(states) != sorted(steps):
         raise ValueError("training snapshots do not match their sidecar; run: python -m explorer snapshots dates")
@@ -225,8 +225,8 @@ def load_snapshots() -> Snapshots[TransformerConfig, Transformer]:
 
 def run_snapshot(snaps: Snapshots, step: int, text: str) -> Any:
     """Translate ``text`` with the model at ``step``: output, per-step top-k and every attention map."""
-    from explorer.decoding import generate  # noqa: PLC0415
-    from explorer.tasks.tokenizer import CharTokenizer  # noqa: PLC0415
+    from explorer.decoding import generate
+    from explorer.tasks.tokenizer import CharTokenizer
 
     tokenizer = CharTokenizer.from_vocab(snaps.meta["vocab"])
     return generate(snaps.model(step), tokenizer, text)
@@ -234,7 +234,7 @@ def run_snapshot(snaps: Snapshots, step: int, text: str) -> Any:
 
 def snapshot_tokenizer(snaps: Snapshots) -> Any:
     """The character tokenizer the snapshots were trained with (their sidecar's vocabulary)."""
-    from explorer.tasks.tokenizer import CharTokenizer  # noqa: PLC0415
+    from explorer.tasks.tokenizer import CharTokenizer
 
     return CharTokenizer.from_vocab(snaps.meta["vocab"])
 
@@ -245,7 +245,7 @@ def record_snapshot(
     """Decode ``text`` with the model at ``step`` and record every map and attention input
     (``explorer.analysis.stepwise.translate_and_record``), so every view of the Transformer page
     can be replayed at that point of training, the step-by-step panel included."""
-    from explorer.analysis.stepwise import translate_and_record  # noqa: PLC0415
+    from explorer.analysis.stepwise import translate_and_record
 
     return translate_and_record(snaps.model(step), snapshot_tokenizer(snaps), text, temperature=temperature, top_k=top_k,
                                 prefix=prefix, seed=seed)
@@ -258,8 +258,8 @@ def compare_with_shipped(model: Transformer, directory: Path = CHECKPOINT_DIR) -
 
 def main(args: Any) -> int:
     """`python -m explorer snapshots dates`: retrain with the shipped settings, save only the snapshots."""
-    from explorer.training.dates import save, train  # noqa: PLC0415
-    from explorer.zoo import read_sidecar  # noqa: PLC0415
+    from explorer.training.dates import save, train
+    from explorer.zoo import read_sidecar
 
     try:
         shipped = read_sidecar("dates", CHECKPOINT_DIR)

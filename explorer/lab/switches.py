@@ -116,8 +116,8 @@ def variant_name(names: Iterable[str]) -> str:
 
 def lab_base_config(**overrides: Any) -> TransformerConfig:
     """The original Transformer at the dates model's size (the shipped checkpoint's shape)."""
-    from explorer.tasks.tokenizer import CharTokenizer  # noqa: PLC0415
-    from explorer.training.dates import make_config  # noqa: PLC0415
+    from explorer.tasks.tokenizer import CharTokenizer
+    from explorer.training.dates import make_config
 
     return make_config(CharTokenizer(), **overrides)
 

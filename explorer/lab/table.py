@@ -58,7 +58,7 @@ class Budget:
 
 def heldout_loss(model: torch.nn.Module, tokenizer: Any, examples: list[Any]) -> float:
     """Teacher-forced cross-entropy per target token on the held-out sample (what training minimises)."""
-    from explorer.training.dates import make_batch  # noqa: PLC0415
+    from explorer.training.dates import make_batch
 
     src, src_mask, tgt_in, tgt_mask, tgt_out = make_batch(examples, tokenizer)
     with torch.inference_mode():
@@ -78,7 +78,7 @@ def _curve(losses: list[float], every: int) -> list[list[float]]:
 
 def train_variant(switches: tuple[str, ...], budget: Budget) -> dict[str, Any]:
     """Train one mix from scratch with ``budget``; return its row of the table."""
-    from explorer.training.dates import heldout_examples, train  # noqa: PLC0415
+    from explorer.training.dates import heldout_examples, train
 
     config = apply_switches(lab_base_config(), switches)
     result = train(

@@ -43,7 +43,7 @@ _lock = threading.Lock()
 
 def shipped_settings(directory: Path = CHECKPOINT_DIR) -> Any:
     """The ``TrainSettings`` of the shipped ``shapes.json`` (seed, steps, optimiser, data pool)."""
-    from explorer.training.shapes import TrainSettings  # noqa: PLC0415
+    from explorer.training.shapes import TrainSettings
 
     meta = json.loads((directory / "shapes.json").read_text(encoding="utf-8"))
     names = {f.name for f in fields(TrainSettings)} - {"config"}
@@ -52,7 +52,7 @@ def shipped_settings(directory: Path = CHECKPOINT_DIR) -> Any:
 
 def train_run(settings: Any, progress: bool = True, log: Any = print) -> tuple[ViT, dict[str, Any]]:
     """Train the shapes ViT per ``settings`` on :data:`THREADS` thread(s), keeping the snapshots."""
-    from explorer.training.shapes import train_model  # noqa: PLC0415
+    from explorer.training.shapes import train_model
 
     torch.set_num_threads(THREADS)
     steps = [s for s in SNAPSHOT_STEPS if s < settings.steps] + [settings.steps]
@@ -66,7 +66,7 @@ def evaluate_snapshots(config: ViTConfig, snapshots: dict[int, dict[str, torch.T
     box over those patches' share of the image (1 = no better than a uniform map); see
     :func:`explorer.training.shapes.evaluate`.
     """
-    from explorer.training.shapes import evaluate, heldout_set  # noqa: PLC0415
+    from explorer.training.shapes import evaluate, heldout_set
 
     images, labels, boxes = heldout_set(heldout_size)
     rows = []
@@ -133,7 +133,7 @@ def read_snapshots(directory: Path = CHECKPOINT_DIR) -> ViTSnapshots:
         curve = tuple((int(a), float(b)) for a, b in meta["loss_curve"])
     except FileNotFoundError as error:
         raise ValueError(f"ViT training snapshots are missing ({Path(str(error.filename)).name}); run: {COMMAND}") from error
-    except Exception as error:  # noqa: BLE001 - any damage means "unusable"
+    except Exception as error:
         raise ValueError(f"ViT training snapshots are unreadable ({type(error).__name__}); run: {COMMAND}") from error
     if sorted(states) != sorted(steps) or len(meta["snapshots"]) != len(steps):
         raise ValueError(f"ViT training snapshots do not match their sidecar; run: {COMMAND}")

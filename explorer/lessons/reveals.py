@@ -74,7 +74,7 @@ def _dates(get: ModelGetter) -> tuple[Any, Any]:
 
 
 def _checked_text(text: str, entry_config: Any, tokenizer: Any) -> str:
-    from explorer.inputs.text import check_text  # noqa: PLC0415
+    from explorer.inputs.text import check_text
 
     check = check_text(text, tokenizer, entry_config.max_len)
     if not check.ok:
@@ -89,7 +89,7 @@ def masked_future_weight(get: ModelGetter, text: str = DEFAULT_TEXT) -> Reveal:
 
     The causal mask (Vaswani et al. Section 3.2.3) sets those scores to -inf, so the softmax gives exactly 0.
     """
-    from explorer.analysis.stepwise import translate_and_record  # noqa: PLC0415
+    from explorer.analysis.stepwise import translate_and_record
 
     model, tokenizer = _dates(get)
     run = translate_and_record(model, tokenizer, _checked_text(text, model.config, tokenizer))
@@ -105,7 +105,7 @@ def masked_future_weight(get: ModelGetter, text: str = DEFAULT_TEXT) -> Reveal:
 @reveal("number", ("leak_percent", "layer", "head", "n_queries"))
 def zero_mask_leak(get: ModelGetter, text: str = DEFAULT_TEXT, layer: int = 0, head: int = 0) -> Reveal:
     """Mean share of weight that goes to future positions when the mask fills scores with 0 instead of -inf (%)."""
-    from explorer.analysis.stepwise import steps_from_run, translate_and_record  # noqa: PLC0415
+    from explorer.analysis.stepwise import steps_from_run, translate_and_record
 
     model, tokenizer = _dates(get)
     run = translate_and_record(model, tokenizer, _checked_text(text, model.config, tokenizer))
@@ -121,8 +121,8 @@ def month_alignment(get: ModelGetter, n_examples: int = 200) -> Reveal:
     Over held-out dates: for the two month characters of YYYY-MM-DD, which source field holds the
     cross-attention peak (heads averaged)? Bahdanau et al. 2015's soft alignment, measured.
     """
-    from explorer.analysis.alignment import ISO_FIELDS, alignment_report, cross_attention_batch  # noqa: PLC0415
-    from explorer.training.dates import heldout_examples  # noqa: PLC0415
+    from explorer.analysis.alignment import ISO_FIELDS, alignment_report, cross_attention_batch
+    from explorer.training.dates import heldout_examples
 
     if not 1 <= n_examples <= 1700:
         raise ValueError("n_examples must be between 1 and 1700")
@@ -146,7 +146,7 @@ def month_alignment(get: ModelGetter, n_examples: int = 200) -> Reveal:
 @reveal("number", ("accuracy_percent", "n_examples", "n_wrong"))
 def dates_accuracy(get: ModelGetter, n_examples: int = 340) -> Reveal:
     """Exact-match accuracy (%) of greedy decoding on held-out dates (never seen in training, any format)."""
-    from explorer.training.dates import evaluate, heldout_examples  # noqa: PLC0415
+    from explorer.training.dates import evaluate, heldout_examples
 
     if not 1 <= n_examples <= 1700:
         raise ValueError("n_examples must be between 1 and 1700")
@@ -162,8 +162,8 @@ def dates_accuracy(get: ModelGetter, n_examples: int = 340) -> Reveal:
 def start_token_norm_share(get: ModelGetter, text: str = DEFAULT_TEXT, layer: int = 0) -> Reveal:
     """Decoder self-attention: for the head that puts most weight on <s>, the share of its weighted norm
     ||alpha f(x)|| (Kobayashi et al. 2020) that goes to <s> (%), over queries after the first."""
-    from explorer.analysis.stepwise import attention_module, translate_and_record  # noqa: PLC0415
-    from explorer.analysis.value_weighted import first_token_share, value_norms, value_weighted  # noqa: PLC0415
+    from explorer.analysis.stepwise import attention_module, translate_and_record
+    from explorer.analysis.value_weighted import first_token_share, value_norms, value_weighted
 
     model, tokenizer = _dates(get)
     if not 0 <= layer < model.config.n_decoder_layers:
@@ -190,7 +190,7 @@ def sinusoidal_offset(get: ModelGetter, d_model: int = 64, offset: int = 3) -> R
 
     Each sin/cos pair gives cos(w k) whatever pos is, so the dot product depends on k alone.
     """
-    from explorer.models.positions import sinusoidal_encoding  # noqa: PLC0415
+    from explorer.models.positions import sinusoidal_encoding
 
     if not 2 <= d_model <= 1024 or d_model % 2 or not 1 <= offset <= 100:
         raise ValueError("d_model must be even, 2..1024, and offset 1..100")
@@ -204,7 +204,7 @@ def sinusoidal_offset(get: ModelGetter, d_model: int = 64, offset: int = 3) -> R
 @reveal("choice", ("difference", "score_a", "score_b"), ("identical (up to rounding)", "a little different", "very different"))
 def rope_offset(get: ModelGetter, first: int = 0, second: int = 10, offset: int = 3, seed: int = 0) -> Reveal:
     """RoPE (Su et al. 2021): q at position p, k at p + offset; compare the score at two positions p."""
-    from explorer.models.positions import apply_rope  # noqa: PLC0415
+    from explorer.models.positions import apply_rope
 
     generator = torch.Generator().manual_seed(seed)
     q, k = torch.randn(1, 1, 1, 64, generator=generator, dtype=torch.float64), torch.randn(1, 1, 1, 64, generator=generator, dtype=torch.float64)
@@ -249,9 +249,9 @@ def vit_position_similarity(get: ModelGetter) -> Reveal:
 @reveal("number", ("learned_params", "max_len", "d_model"))
 def learned_position_params(get: ModelGetter) -> Reveal:
     """Parameters that learned positions would add to the dates model: a max_len x d_model table per side."""
-    from dataclasses import replace  # noqa: PLC0415
+    from dataclasses import replace
 
-    from explorer.lab.costs import count_params  # noqa: PLC0415
+    from explorer.lab.costs import count_params
 
     config = get("dates").config
     extra = count_params(replace(config, positions="learned")) - count_params(replace(config, positions="sinusoidal"))
@@ -260,8 +260,8 @@ def learned_position_params(get: ModelGetter) -> Reveal:
 
 # ----------------------------------------------------------------------------- the ViT and rollout
 def _shape_sample(get: ModelGetter, shape: str, seed: int) -> tuple[Any, Any, np.ndarray]:
-    from explorer.analysis.distance import run_vit  # noqa: PLC0415
-    from explorer.tasks.shapes import CLASSES, sample_with_box  # noqa: PLC0415
+    from explorer.analysis.distance import run_vit
+    from explorer.tasks.shapes import CLASSES, sample_with_box
 
     if shape not in CLASSES:
         raise ValueError(f"shape must be one of {', '.join(CLASSES)}")
@@ -284,7 +284,7 @@ def vit_prediction(get: ModelGetter, shape: str = "star", seed: int = 0) -> Reve
 @reveal("number", ("ratio", "box_share", "raw_share"))
 def rollout_on_object(get: ModelGetter, shape: str = "star", seed: int = 0) -> Reveal:
     """Attention rollout (Abnar & Zuidema 2020) of [CLS] on the object's box, as a multiple of the box's area share."""
-    from explorer.analysis.rollout import box_mass_ratio, box_patch_mask, cls_rollout_map  # noqa: PLC0415
+    from explorer.analysis.rollout import box_mass_ratio, box_patch_mask, cls_rollout_map
 
     entry, run, box = _shape_sample(get, shape, seed)
     maps = cls_rollout_map([torch.from_numpy(a[None]) for a in run.attention])
@@ -298,7 +298,7 @@ def rollout_on_object(get: ModelGetter, shape: str = "star", seed: int = 0) -> R
 @reveal("choice", ("first_layer_px", "last_layer_px", "uniform_px"), ("nearer", "farther", "about the same"))
 def vit_attention_distance(get: ModelGetter, shape: str = "star", seed: int = 0) -> Reveal:
     """Mean attention distance (ViT paper, Fig. 7 right) of layer 0's heads compared with the last layer's."""
-    from explorer.analysis.distance import mean_attention_distance, uniform_attention_distance  # noqa: PLC0415
+    from explorer.analysis.distance import mean_attention_distance, uniform_attention_distance
 
     _, run, _ = _shape_sample(get, shape, seed)
     dist = mean_attention_distance(run.attention, run.grid, run.patch_size)  # (L, H)
@@ -313,9 +313,9 @@ def vit_attention_distance(get: ModelGetter, shape: str = "star", seed: int = 0)
 @reveal("number", ("score_factor", "total_factor", "short", "long"))
 def quadratic_growth(get: ModelGetter, short: int = 256, long: int = 512) -> Reveal:
     """Factor by which attention's score FLOPs grow when source and target lengths go from ``short`` to ``long``."""
-    from dataclasses import replace  # noqa: PLC0415
+    from dataclasses import replace
 
-    from explorer.lab.costs import forward_flops  # noqa: PLC0415
+    from explorer.lab.costs import forward_flops
 
     if not 1 <= short < long <= 8192:
         raise ValueError("need 1 <= short < long <= 8192")
@@ -328,9 +328,9 @@ def quadratic_growth(get: ModelGetter, short: int = 256, long: int = 512) -> Rev
 @reveal("number", ("crossover", "d_model", "d_ff"))
 def quadratic_crossover(get: ModelGetter) -> Reveal:
     """Sequence length (source = target) from which attention scores cost more FLOPs than everything else."""
-    from dataclasses import replace  # noqa: PLC0415
+    from dataclasses import replace
 
-    from explorer.lab.costs import forward_flops  # noqa: PLC0415
+    from explorer.lab.costs import forward_flops
 
     config = replace(get("dates").config, max_len=8192)
     n = 1
@@ -345,9 +345,9 @@ def quadratic_crossover(get: ModelGetter) -> Reveal:
 @reveal("number", ("mha_bytes", "mqa_bytes", "heads", "layers"))
 def kv_cache_per_token(get: ModelGetter) -> Reveal:
     """Bytes of self-attention KV cache per generated token for the dates decoder (float32), and with multi-query."""
-    from dataclasses import replace  # noqa: PLC0415
+    from dataclasses import replace
 
-    from explorer.lab.costs import kv_cache_bytes  # noqa: PLC0415
+    from explorer.lab.costs import kv_cache_bytes
 
     config = get("dates").config
     mha = kv_cache_bytes(config).self_per_token
@@ -358,7 +358,7 @@ def kv_cache_per_token(get: ModelGetter) -> Reveal:
 @reveal("number", ("ratio", "flops_first", "flops_last", "steps"))
 def no_cache_cost(get: ModelGetter, steps: int = 10) -> Reveal:
     """Without a KV cache each step re-runs the decoder on the whole prefix: FLOPs of the last step over the first."""
-    from explorer.lab.costs import forward_flops  # noqa: PLC0415
+    from explorer.lab.costs import forward_flops
 
     config = get("dates").config
     if not 2 <= steps < config.max_len:

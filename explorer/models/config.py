@@ -72,7 +72,7 @@ class _ConfigMixin:
         return asdict(self)  # type: ignore[call-overload]
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]):  # noqa: ANN206 - returns cls
+    def from_dict(cls, data: dict[str, Any]):  # returns cls
         """Build a config from a dict, ignoring unknown keys (older or newer sidecars)."""
         known = {f.name for f in fields(cls)}  # type: ignore[arg-type]
         return cls(**{k: v for k, v in data.items() if k in known})

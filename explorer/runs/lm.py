@@ -255,7 +255,7 @@ def generate(
 
 
 def finish_generation(
-    tokenizer: Any,  # noqa: ANN401
+    tokenizer: Any,
     prompt_ids: Iterable[int],
     steps: list[Step],
     max_new_tokens: int,

@@ -16,13 +16,13 @@ from explorer.runs.lm import MAX_NEW_TOKENS, MAX_PROMPT_TOKENS, MAX_TOP_K, TEMPE
 
 
 def _error(message: str) -> Exception:
-    from explorer.cli import CliError  # noqa: PLC0415 - cli imports this module
+    from explorer.cli import CliError  # cli imports this module
 
     return CliError(message)
 
 
-def _load(name: str) -> Any:  # noqa: ANN401 - a Pretrained
-    from explorer.pretrained import ModelUnavailable, load_pretrained  # noqa: PLC0415
+def _load(name: str) -> Any:  # a Pretrained
+    from explorer.pretrained import ModelUnavailable, load_pretrained
 
     try:
         return load_pretrained(name)
@@ -31,7 +31,7 @@ def _load(name: str) -> Any:  # noqa: ANN401 - a Pretrained
 
 
 def _generate(args: argparse.Namespace) -> int:
-    from explorer.runs.lm import Sampling, check_prompt, clean_text, iter_generate  # noqa: PLC0415
+    from explorer.runs.lm import Sampling, check_prompt, clean_text, iter_generate
 
     if not clean_text(args.text)[0].strip():  # refuse before spending seconds on loading the model
         raise _error("the prompt is empty: type some text")
@@ -63,7 +63,7 @@ def _generate(args: argparse.Namespace) -> int:
 
 
 def _heads(args: argparse.Namespace) -> int:
-    from explorer.analysis.head_roles import SCORES, head_roles  # noqa: PLC0415
+    from explorer.analysis.head_roles import SCORES, head_roles
 
     lm = _load(args.model)
     rows = head_roles(lm.model, lm.tokenizer).table()
@@ -78,7 +78,7 @@ def _heads(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_commands(commands: Any) -> None:  # noqa: ANN401 - argparse's private _SubParsersAction
+def add_commands(commands: Any) -> None:  # argparse's private _SubParsersAction
     """Register ``generate`` and ``heads`` on the main parser's subcommands."""
     generate = commands.add_parser(
         "generate", help="continue a prompt with SmolLM2-135M-Instruct (our own implementation, greedy by default)"

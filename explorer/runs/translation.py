@@ -109,7 +109,7 @@ def run_marian(name: str, model: object, tokenizer: object, text: str, src_ids: 
 
 def run_dates(model: object, tokenizer: object, text: str, top_k: int = 5) -> TranslationRecord:
     """The dates model through the page's existing recorder (``analysis.stepwise.translate_and_record``)."""
-    from explorer.analysis.stepwise import translate_and_record  # noqa: PLC0415 - torch only when running
+    from explorer.analysis.stepwise import translate_and_record  # torch only when running
 
     run = translate_and_record(model, tokenizer, text, top_k=max(1, top_k))  # type: ignore[arg-type]
     result = run.decode

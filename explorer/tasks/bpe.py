@@ -100,7 +100,7 @@ class ByteBPETokenizer:
         """Render the model's own Jinja chat template (from the GGUF metadata) in a sandbox."""
         if not self.chat_template:
             raise ValueError("this model has no chat template")
-        from jinja2.sandbox import ImmutableSandboxedEnvironment  # noqa: PLC0415 - only chat mode needs it
+        from jinja2.sandbox import ImmutableSandboxedEnvironment  # only chat mode needs it
 
         template: Any = _compile_template(self.chat_template, ImmutableSandboxedEnvironment)
         return template.render(messages=list(messages), add_generation_prompt=add_generation_prompt)

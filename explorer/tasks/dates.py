@@ -215,7 +215,7 @@ def render(d: date, fmt: str, rng: random.Random | None = None, noise: bool = Tr
 class _NoPadRandom(random.Random):
     """A Random whose ``random()`` is always 0.99, so optional zero padding is off (canonical form)."""
 
-    def random(self) -> float:  # noqa: D102
+    def random(self) -> float:
         return 0.99
 
 

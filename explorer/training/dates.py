@@ -311,7 +311,7 @@ def main(args: argparse.Namespace | None = None) -> int:
         print("error: --steps, --batch-size and --threads must be at least 1", file=sys.stderr)
         return 2
     out_dir = getattr(args, "out_dir", None) or CHECKPOINT_DIR
-    from explorer.lab.snapshots import SNAPSHOT_STEPS, save_snapshots  # noqa: PLC0415
+    from explorer.lab.snapshots import SNAPSHOT_STEPS, save_snapshots
 
     result = train(
         seed=int(getattr(args, "seed", 0) or 0),

@@ -272,7 +272,7 @@ def heldout_sample(labels: np.ndarray, per_class: int = HELDOUT_PER_CLASS, seed:
 
 def finalize(model: ViT, meta: dict[str, Any], seed: int = 0, log=print, heldout_path: Path | None = HELDOUT_FILE) -> dict[str, Any]:
     """Evaluate once on the test split and add calibration and OOD statistics to ``meta``."""
-    from explorer.analysis import ood  # noqa: PLC0415
+    from explorer.analysis import ood
 
     settings = meta["training"]
     images, labels = task.load_split("train")
@@ -280,9 +280,9 @@ def finalize(model: ViT, meta: dict[str, Any], seed: int = 0, log=print, heldout
     if settings.get("limit"):
         train_idx = train_idx[: settings["limit"]]
         val_idx = val_idx[: max(50, settings["limit"] // 10)]
-    from PIL import Image  # noqa: PLC0415
+    from PIL import Image
 
-    from explorer.classify import fashion_preprocess  # noqa: PLC0415
+    from explorer.classify import fashion_preprocess
 
     def through_steps(arrays: np.ndarray) -> torch.Tensor:
         """What an upload of these images would feed the model (``explorer.inputs.fashion_look``)."""
@@ -331,7 +331,7 @@ def finalize(model: ViT, meta: dict[str, Any], seed: int = 0, log=print, heldout
         meta["metrics"]["heldout_sample_accuracy"] = round(sample_acc, 4)
         meta["metrics"]["heldout_sample_size"] = len(idx)
         log(f"wrote {heldout_path} ({len(idx)} test images; accuracy on them {sample_acc:.4f})")
-    from explorer.analysis import ood_report  # noqa: PLC0415
+    from explorer.analysis import ood_report
 
     pick = np.random.default_rng(seed).choice(len(test_images), 1000, replace=False)
     in_images = [Image.fromarray(test_images[i], mode="L") for i in pick]
@@ -350,10 +350,10 @@ def transformed_accuracy(model: ViT, images: np.ndarray, labels: np.ndarray, n: 
     Issue 17's "done when": upscaled, inverted to a light background, off-centre, coloured
     (``explorer.inputs.fashion_look.phone_photo_like``), then ``to_fashion_look``.
     """
-    from PIL import Image  # noqa: PLC0415
+    from PIL import Image
 
-    from explorer.classify import fashion_preprocess  # noqa: PLC0415
-    from explorer.inputs.fashion_look import phone_photo_like  # noqa: PLC0415
+    from explorer.classify import fashion_preprocess
+    from explorer.inputs.fashion_look import phone_photo_like
 
     rng = np.random.default_rng(seed + 17)
     pick = rng.choice(len(images), n, replace=False)

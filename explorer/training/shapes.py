@@ -287,13 +287,13 @@ def evaluate_honesty(model: ViT, meta: dict[str, Any], seed: int = 0, log=print)
     and threshold: 1 000 images of ``VALIDATION_SEED``; reported figures: the held-out set,
     passed through the same steps an upload takes (polarity normalisation included).
     """
-    import functools  # noqa: PLC0415
+    import functools
 
-    from PIL import Image  # noqa: PLC0415
+    from PIL import Image
 
-    from explorer.analysis import ood, ood_report  # noqa: PLC0415
-    from explorer.classify import shapes_prepare_steps  # noqa: PLC0415
-    from explorer.inputs.shapes_look import clean_drawing, object_is_darker  # noqa: PLC0415
+    from explorer.analysis import ood, ood_report
+    from explorer.classify import shapes_prepare_steps
+    from explorer.inputs.shapes_look import clean_drawing, object_is_darker
 
     pre = meta["preprocess"]
     mean, std = tuple(pre["mean"]), tuple(pre["std"])

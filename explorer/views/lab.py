@@ -58,7 +58,7 @@ class CompareView:
     curves_caption: str = ""
 
 
-def measured_config(switches: tuple[str, ...]):  # noqa: ANN201 - TransformerConfig
+def measured_config(switches: tuple[str, ...]):  # TransformerConfig
     return apply_switches(lab_base_config(), switches)
 
 
@@ -201,7 +201,7 @@ def provenance_note(meta: Mapping) -> str:
 
 def training_view(snaps: Snapshots, step: int, text: str, layer: int) -> TrainingView:
     """The dates model at ``step`` on ``text`` (already validated), with the training curves marked there."""
-    from explorer.lab.snapshots import run_snapshot  # noqa: PLC0415
+    from explorer.lab.snapshots import run_snapshot
 
     index = snaps.index_of(step)
     n_layers = snaps.config.n_decoder_layers
@@ -233,8 +233,8 @@ class ValueView:
 
 def value_view(run: AttentionRun, model: Transformer, kind: str, layer: int, head: int) -> ValueView:
     """Weights against value-weighted norms for one layer of a dates-model run that recorded its inputs."""
-    from explorer.analysis.stepwise import attention_module  # noqa: PLC0415
-    from explorer.analysis.value_weighted import first_token_share, value_norms, value_weighted  # noqa: PLC0415
+    from explorer.analysis.stepwise import attention_module
+    from explorer.analysis.value_weighted import first_token_share, value_norms, value_weighted
 
     maps = run.maps[kind]
     n_layers, n_heads = maps.shape[:2]
@@ -265,7 +265,7 @@ VALUE_MAP_COLUMN_PX = 450  # the two maps sit side by side: each fills half a wi
 
 
 def _map(arr: np.ndarray, kind: str, src: list[int], tgt: list[int], title: str, value_label: str) -> go.Figure:
-    from explorer.tasks.tokenizer import CharTokenizer  # noqa: PLC0415
+    from explorer.tasks.tokenizer import CharTokenizer
 
     tok = CharTokenizer()
     src_tokens = [tok.token(i) for i in src]

@@ -148,7 +148,7 @@ def bounded(maxsize: int) -> Callable[[Callable[..., _R]], Callable[..., _R]]:
             return False, None
 
         @functools.wraps(fn)
-        def wrapper(*args: Any, **callbacks: Any) -> _R:  # noqa: ANN401
+        def wrapper(*args: Any, **callbacks: Any) -> _R:
             found, value = lookup(args)
             if found:
                 return value  # type: ignore[return-value]
@@ -178,8 +178,8 @@ def partial_text(ids: list[int]) -> str:
     return model().tokenizer.decode(ids, skip_special=True)
 
 
-def model() -> Any:  # noqa: ANN401 - a Pretrained
-    from explorer.pretrained import load_pretrained  # noqa: PLC0415
+def model() -> Any:  # a Pretrained
+    from explorer.pretrained import load_pretrained
 
     return load_pretrained(MODEL)
 
@@ -264,7 +264,7 @@ def induction_reference() -> np.ndarray:
     return roles.induction_scores(lm.model, lm.tokenizer.vocab_size)
 
 
-def attention_and_inputs(net: Any, ids: tuple[int, ...]) -> tuple[np.ndarray, list[torch.Tensor]]:  # noqa: ANN401
+def attention_and_inputs(net: Any, ids: tuple[int, ...]) -> tuple[np.ndarray, list[torch.Tensor]]:
     """Every head's attention (L, H, T, T) and what each layer's self-attention read (per layer (T, D)).
 
     The inputs are the normalised residual stream each layer attended over: ||f_h(x_j)|| needs the

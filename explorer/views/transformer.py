@@ -64,14 +64,14 @@ class ModelShape:
     max_queries: int
 
 
-def dates_shape(config: Any) -> ModelShape:  # noqa: ANN401 - a TransformerConfig
+def dates_shape(config: Any) -> ModelShape:  # a TransformerConfig
     """The dates architecture's shape; queries: at most ``max_len`` characters or decoder steps."""
     return ModelShape(max(config.n_encoder_layers, config.n_decoder_layers), config.n_decoder_layers, config.n_heads, config.max_len)
 
 
 def model_choices() -> dict[str, str]:
     """The page's model radio, value -> caption; the first is a new visitor's (a real translation)."""
-    from explorer.views.translation import MODEL_LABELS, TRANSLATORS  # noqa: PLC0415 - that module imports this one
+    from explorer.views.translation import MODEL_LABELS, TRANSLATORS  # that module imports this one
 
     return {**{key: MODEL_LABELS[key] for key in TRANSLATORS}, "trained": MODEL_LABELS["dates"], "untrained": "dates, untrained (random weights)"}
 
@@ -382,7 +382,7 @@ class TrainingPanel:
     provenance: str
 
 
-def training_panel(snaps: Any, step: int) -> TrainingPanel:  # noqa: ANN401 - explorer.lab.snapshots.Snapshots
+def training_panel(snaps: Any, step: int) -> TrainingPanel:  # explorer.lab.snapshots.Snapshots
     """Loss curve, held-out exact match and cross-attention alignment of the snapshot run, marked at ``step``.
 
     Numbers come from the snapshots' sidecar (measured when they were written); ``ValueError`` for a step

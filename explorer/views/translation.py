@@ -112,7 +112,7 @@ class Prepared:
 @functools.lru_cache(maxsize=64)
 def prepare(model_key: str, text: str, top_k: int) -> Prepared:
     """Load (once per process), check and translate; bounded per input so a class's reruns are cheap."""
-    from explorer.pretrained import ModelUnavailable, load_pretrained  # noqa: PLC0415 - torch only when translating
+    from explorer.pretrained import ModelUnavailable, load_pretrained  # torch only when translating
 
     try:
         entry = load_pretrained(TRANSLATORS[model_key])
@@ -127,8 +127,8 @@ def prepare(model_key: str, text: str, top_k: int) -> Prepared:
 def translator_shape(model_key: str) -> ModelShape:
     """The loaded translator's layer and head counts (the config's defaults when it is not installed: the page
     then shows the install line, and a link's layer or head only needs a range to be checked against)."""
-    from explorer.models.marian import MarianConfig  # noqa: PLC0415
-    from explorer.pretrained import ModelUnavailable, load_pretrained  # noqa: PLC0415
+    from explorer.models.marian import MarianConfig
+    from explorer.pretrained import ModelUnavailable, load_pretrained
 
     try:
         config = load_pretrained(TRANSLATORS[model_key]).model.config

@@ -39,8 +39,8 @@ MAX_SEED = 1_000_000
 
 def link_schema(config: ViTConfig, step_choices: Sequence[str]) -> dict[str, ParamSpec]:
     """What a shared link may set on the page; bounds from ``config``, the larger of the two models (the widgets clamp)."""
-    from explorer.tasks import fashion  # noqa: PLC0415
-    from explorer.views.vit_sources import PHOTO_NAMES  # noqa: PLC0415
+    from explorer.tasks import fashion
+    from explorer.views.vit_sources import PHOTO_NAMES
 
     n_patches = (config.image_size // config.patch_size) ** 2
     return {
@@ -94,7 +94,7 @@ def model_tensor(meta: dict, pixels: np.ndarray, size: int) -> torch.Tensor:
 
 def run_image(model: torch.nn.Module, meta: dict, pixels: np.ndarray, size: int) -> distance.ViTRun:
     """One forward pass on ``pixels`` resized to ``size``; probabilities temperature-scaled when the sidecar has T."""
-    from explorer.views.vit_sources import calibrated  # noqa: PLC0415
+    from explorer.views.vit_sources import calibrated
 
     mean, std = normalisation(meta)
     run = distance.run_vit(model, model_tensor(meta, pixels, size), mean, std)

@@ -34,7 +34,7 @@ def base_name(model_name: str) -> str:
 
 @functools.lru_cache(maxsize=1)
 def _heldout() -> tuple[np.ndarray, np.ndarray]:
-    from explorer.training.fashion import HELDOUT_FILE  # noqa: PLC0415
+    from explorer.training.fashion import HELDOUT_FILE
 
     with np.load(HELDOUT_FILE) as data:
         return data["images"].copy(), data["labels"].copy()
@@ -74,7 +74,7 @@ class Prepared:
 def thumbnail(image: Image.Image | np.ndarray, side: int = 160) -> np.ndarray:
     """A display-safe square copy (letterboxed, at most ``side`` px): a 4000 x 10 strip shown at 150 px
     wide would otherwise be 0 px tall."""
-    from explorer.inputs.images import to_square  # noqa: PLC0415
+    from explorer.inputs.images import to_square
 
     pil = Image.fromarray(image) if isinstance(image, np.ndarray) else image
     square = to_square(pil.convert("RGB"), "pad")
@@ -88,7 +88,7 @@ def thumbnail(image: Image.Image | np.ndarray, side: int = 160) -> np.ndarray:
 def prepare(model_name: str, image: Image.Image, fit: str = "pad") -> Prepared:
     """Fashion: grayscale, dark background, background to black, centred crop, 28 x 28.
     Shapes: light shape on dark (polarity), then square (``fit``) as before."""
-    from explorer.inputs.images import to_square  # noqa: PLC0415
+    from explorer.inputs.images import to_square
 
     if base_name(model_name) == "fashion":
         look, steps = to_fashion_look(image)

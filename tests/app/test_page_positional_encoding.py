@@ -31,7 +31,7 @@ def z_shape(chart: dict, trace: int = 0) -> tuple[int, ...]:
     return tuple(int(x) for x in chart["data"][trace]["z"]["shape"].split(","))
 
 
-def texts(elements) -> str:  # noqa: ANN001 - AppTest element lists
+def texts(elements) -> str:  # AppTest element lists
     return " ".join(str(e.value) for e in elements)
 
 

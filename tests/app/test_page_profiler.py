@@ -34,7 +34,7 @@ def _titles(at: AppTest) -> list[str]:
     return out
 
 
-def _frame(at: AppTest, column: str):  # noqa: ANN202 - a pandas DataFrame
+def _frame(at: AppTest, column: str):  # a pandas DataFrame
     for frame in at.dataframe:
         value = frame.value
         if column in getattr(value, "columns", []):
@@ -42,7 +42,7 @@ def _frame(at: AppTest, column: str):  # noqa: ANN202 - a pandas DataFrame
     raise AssertionError(f"no dataframe with column {column!r}")
 
 
-def _button(at: AppTest, label: str):  # noqa: ANN202 - a Button element
+def _button(at: AppTest, label: str):  # a Button element
     for button in at.button:
         if button.label == label:
             return button

@@ -46,7 +46,7 @@ def _titles(at: AppTest) -> list[str]:
     return out
 
 
-def _frame(at: AppTest, column: str):  # noqa: ANN202
+def _frame(at: AppTest, column: str):
     for frame in at.dataframe:
         if column in getattr(frame.value, "columns", []):
             return frame.value

@@ -24,7 +24,7 @@ def _titles(at: AppTest) -> list[str]:
     return [c["layout"]["title"]["text"].replace("<br>", " ") for c in _charts(at)]
 
 
-def _frame(at: AppTest, column: str):  # noqa: ANN202 - a pandas DataFrame
+def _frame(at: AppTest, column: str):  # a pandas DataFrame
     """The first dataframe on the page that has ``column``."""
     for frame in at.dataframe:
         value = frame.value

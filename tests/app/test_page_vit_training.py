@@ -11,7 +11,7 @@ from explorer.lab.vit_snapshots import load_snapshots
 
 
 @pytest.fixture(scope="module")
-def snaps():  # noqa: ANN201 - ViTSnapshots
+def snaps():  # ViTSnapshots
     return load_snapshots()
 
 
@@ -19,7 +19,7 @@ def texts(at: AppTest) -> str:
     return " ".join([c.value for c in at.caption] + [m.value for m in at.metric])
 
 
-def test_a_link_to_the_first_step_reproduces_its_view(open_page: Callable[..., AppTest], snaps) -> None:  # noqa: ANN001
+def test_a_link_to_the_first_step_reproduces_its_view(open_page: Callable[..., AppTest], snaps) -> None:
     step = snaps.steps[0]
     at = open_page("vit", vit_step=str(step), vit_tab="Rollout")
     assert not at.exception

@@ -21,7 +21,7 @@ def test_picking_a_patch_through_session_state_logs_no_widget_warning(caplog: py
     API' when that widget also has a value= default; a teacher reads it as an error. The warning is
     shown once per process, so the flag is reset first.
     """
-    policies._shown_default_value_warning = False  # noqa: SLF001 - once-per-process flag of the warning under test
+    policies._shown_default_value_warning = False
     at = AppTest.from_file(VIT, default_timeout=120).run()
     assert not at.exception
     assert at.slider(key="vit_patch").value == 36  # the centre patch of the 8 x 8 grid

@@ -55,10 +55,10 @@ def test_untrained_note_gives_measured_numbers_not_nearly_uniform(untrained_deco
 
 def test_decoder_heatmap_leaves_the_masked_triangle_empty(untrained_decoder_page: AppTest) -> None:
     """Item 10: masked cells are drawn as gaps, not in the colour of weight 0; the caption's 'empty upper triangle' is true."""
-    import base64  # noqa: PLC0415
-    import json  # noqa: PLC0415
+    import base64
+    import json
 
-    import numpy as np  # noqa: PLC0415
+    import numpy as np
 
     assert not untrained_decoder_page.exception
     specs = [json.loads(c.proto.spec) for c in untrained_decoder_page.get("plotly_chart")]
@@ -84,7 +84,7 @@ def vit_resolution_page() -> AppTest:
 
 
 def _chart_specs(at: AppTest) -> list[dict]:
-    import json  # noqa: PLC0415
+    import json
 
     return [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
 
@@ -127,16 +127,16 @@ def test_vit_page_numbers_layers_and_heads_from_zero() -> None:
 
 
 def json_text(spec: dict) -> str:
-    import json  # noqa: PLC0415
+    import json
 
     return json.dumps(spec)
 
 
 def _numbers(values: object) -> list[float]:
     """A Plotly array from chart JSON: a plain list or the typed-array form (dtype, base64 bytes)."""
-    import base64  # noqa: PLC0415
+    import base64
 
-    import numpy as np  # noqa: PLC0415
+    import numpy as np
 
     if isinstance(values, dict):
         return np.frombuffer(base64.b64decode(values["bdata"]), dtype=values["dtype"]).astype(float).tolist()

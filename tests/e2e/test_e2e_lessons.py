@@ -29,7 +29,7 @@ UI_SETTLE_MS = 20_000
 
 def _expected_reveal() -> tuple[str, str, int]:
     """The verdict and explanation the page must show for ``GUESS``, from the library, and the lesson's length."""
-    from explorer.zoo import load_model  # noqa: PLC0415 - loads torch only when the test runs
+    from explorer.zoo import load_model  # loads torch only when the test runs
 
     lessons, errors = load_lessons()
     assert not errors, errors

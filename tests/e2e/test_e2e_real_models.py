@@ -48,7 +48,7 @@ def translations() -> dict[str, Any]:
     return out
 
 
-def code_blocks(scope: Any) -> Any:  # noqa: ANN401 - a Playwright locator
+def code_blocks(scope: Any) -> Any:  # a Playwright locator
     return scope.locator('[data-testid="stCode"]')
 
 
@@ -58,7 +58,7 @@ def expect_output(app: AppPage, text: str) -> None:
     expect(boxes.filter(has_text=text).first).to_be_visible(timeout=UI_SETTLE_MS)
 
 
-def grid_rows(app: AppPage, containing: str, frame: Any = None) -> list[str]:  # noqa: ANN401 - a Playwright locator
+def grid_rows(app: AppPage, containing: str, frame: Any = None) -> list[str]:  # a Playwright locator
     """Text of every rendered dataframe row (accessible grid) that contains ``containing``.
 
     The grid renders only the rows on screen, so a ``frame`` below the fold is scrolled into view first.
@@ -74,14 +74,14 @@ def grid_rows(app: AppPage, containing: str, frame: Any = None) -> list[str]:  #
     return matching
 
 
-def chart(app: AppPage, key: str) -> Any:  # noqa: ANN401
+def chart(app: AppPage, key: str) -> Any:
     """The Plotly graph div of the chart with this Streamlit key, once drawn."""
     graph = app.keyed(key).locator(".js-plotly-plot")
     graph.locator(".main-svg").first.wait_for(state="attached", timeout=UI_SETTLE_MS * 3)
     return graph
 
 
-def bar_labels(graph: Any) -> list[str]:  # noqa: ANN401
+def bar_labels(graph: Any) -> list[str]:
     """Category labels of a chart's first bar trace, most likely first (largest value first)."""
     return graph.evaluate(
         "gd => { const t = gd._fullData[0]; const h = t.orientation === 'h';"
@@ -138,7 +138,7 @@ def test_translator_default_switch_models_and_shared_link(app: AppPage, translat
 # ---------------------------------------------------------------------------------------------
 
 
-def _cell_position(graph: Any, layer: int, head: int) -> tuple[float, float]:  # noqa: ANN401
+def _cell_position(graph: Any, layer: int, head: int) -> tuple[float, float]:
     """Viewport pixels of a head-map cell's centre, from Plotly's own axis mapping (x = head, y = layer)."""
     graph.scroll_into_view_if_needed()
     x, y = graph.evaluate(

@@ -78,7 +78,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory, missing_tool: Callable[[st
         check = subprocess.run([NGINX, "-t", "-p", str(prefix), "-c", str(conf), "-e", str(prefix / "error.log")],
                                capture_output=True, text=True, check=False)
         assert check.returncode == 0, check.stderr
-        nginx = subprocess.Popen(  # noqa: S603
+        nginx = subprocess.Popen(
             [NGINX, "-p", str(prefix), "-c", str(conf), "-e", str(prefix / "error.log"), "-g", "daemon off;"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL, start_new_session=True,
         )
@@ -94,7 +94,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory, missing_tool: Callable[[st
 
 def browser_like_session(url: str) -> tuple[StreamlitSession, str]:
     """GET the page (nginx sets the route cookie), then open the websocket carrying that cookie."""
-    with urllib.request.urlopen(f"{url}/", timeout=30) as response:  # noqa: S310 (loopback)
+    with urllib.request.urlopen(f"{url}/", timeout=30) as response:  # (loopback)
         cookie_header = response.headers.get("Set-Cookie", "")
     match = re.search(r"explorer_route=([0-9a-f]{32})", cookie_header)
     assert match, f"nginx did not set the route cookie: {cookie_header!r}"
@@ -150,6 +150,6 @@ def test_replicas_share_the_cookie_secret_and_stay_healthy(cluster: Cluster) -> 
         assert replica.proc.poll() is None, replica.log_tail()
         environ = Path(f"/proc/{replica.pid}/environ").read_bytes().split(b"\0")
         secrets_seen.add(next(v for v in environ if v.startswith(b"STREAMLIT_SERVER_COOKIE_SECRET=")))
-        with urllib.request.urlopen(f"{replica.url}/_stcore/health", timeout=10) as response:  # noqa: S310
+        with urllib.request.urlopen(f"{replica.url}/_stcore/health", timeout=10) as response:
             assert response.read().strip() == b"ok"
     assert len(secrets_seen) == 1, "replicas must share one cookie secret"

@@ -44,7 +44,7 @@ print("profiled")
 
 
 def run_script(env_extra: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    import os  # noqa: PLC0415
+    import os
 
     env = {k: v for k, v in os.environ.items() if k != "KINETO_LOG_LEVEL"}
     env.update({"PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1", **(env_extra or {})})

@@ -18,7 +18,7 @@ from explorer.figures.attention import (
 )
 
 
-def _spec(fig) -> dict:  # noqa: ANN001
+def _spec(fig) -> dict:
     return json.loads(pio.to_json(fig, validate=False))
 
 
@@ -138,7 +138,7 @@ def test_heatmap_entropy_and_matrix_keep_their_layout() -> None:
 
 
 def test_titles_sit_below_the_modebar_and_long_ones_wrap_for_a_phone() -> None:
-    from explorer.figures.layout import MODEBAR_BAND_PX, TITLE_CHARS, wrap_title  # noqa: PLC0415
+    from explorer.figures.layout import MODEBAR_BAND_PX, TITLE_CHARS, wrap_title
 
     w = np.full((2, 2), 0.5)
     short = _spec(attention_heatmap(w, ["a", "b"], ["c", "d"], "short"))

@@ -14,23 +14,23 @@ SHIPPED = json.loads((CHECKPOINT_DIR / "dates.json").read_text())
 
 
 @pytest.fixture(scope="module")
-def snaps():  # noqa: ANN201 - Snapshots
+def snaps():  # Snapshots
     return load_snapshots()
 
 
 @pytest.fixture(scope="module")
-def heldout():  # noqa: ANN201 - list of examples
+def heldout():  # list of examples
     return heldout_examples(SHIPPED["metrics"]["heldout_size"])
 
 
-def test_files_are_small_and_cover_training(snaps) -> None:  # noqa: ANN001
+def test_files_are_small_and_cover_training(snaps) -> None:
     assert (CHECKPOINT_DIR / WEIGHTS_NAME).stat().st_size + (CHECKPOINT_DIR / SIDECAR_NAME).stat().st_size < 5_000_000
     assert snaps.steps[0] == 0 and snaps.steps[-1] == SHIPPED["training"]["steps"]
     assert 8 <= len(snaps.steps) <= 12 and list(snaps.steps) == sorted(set(snaps.steps))
 
 
 @pytest.mark.slow
-def test_first_snapshot_is_near_chance_and_last_is_the_shipped_accuracy(snaps, heldout) -> None:  # noqa: ANN001
+def test_first_snapshot_is_near_chance_and_last_is_the_shipped_accuracy(snaps, heldout) -> None:
     tokenizer = load_model("dates").tokenizer
     first = evaluate(snaps.model(snaps.steps[0]), tokenizer, heldout)["heldout_accuracy"]
     last = evaluate(snaps.model(snaps.steps[-1]), tokenizer, heldout)["heldout_accuracy"]
@@ -41,13 +41,13 @@ def test_first_snapshot_is_near_chance_and_last_is_the_shipped_accuracy(snaps, h
     assert snaps.metrics[-1]["heldout_accuracy"] == pytest.approx(last, abs=0.002)  # float16 copy of the float32 final
 
 
-def test_recorded_metrics_rise_from_chance(snaps) -> None:  # noqa: ANN001
+def test_recorded_metrics_rise_from_chance(snaps) -> None:
     accuracy = [m["heldout_accuracy"] for m in snaps.metrics]
     assert accuracy[0] < 0.01 and accuracy[-1] > 0.97
     assert snaps.metrics[-1]["alignment"] > snaps.metrics[0]["alignment"] + 0.3
 
 
-def test_a_middle_snapshot_runs_on_the_students_input(snaps) -> None:  # noqa: ANN001
+def test_a_middle_snapshot_runs_on_the_students_input(snaps) -> None:
     out_first = run_snapshot(snaps, snaps.steps[0], "26 Nov 2026").text
     out_last = run_snapshot(snaps, snaps.steps[-1], "26 Nov 2026").text
     assert out_last == "2026-11-26" and out_first != out_last
@@ -55,7 +55,7 @@ def test_a_middle_snapshot_runs_on_the_students_input(snaps) -> None:  # noqa: A
         snaps.model(7)
 
 
-def test_missing_files_are_one_line(tmp_path) -> None:  # noqa: ANN001
+def test_missing_files_are_one_line(tmp_path) -> None:
     with pytest.raises(ValueError, match="^training snapshots are missing .*run: python -m explorer snapshots dates$"):
         read_snapshots(tmp_path)
     (tmp_path / SIDECAR_NAME).write_text("{not json")

@@ -90,7 +90,7 @@ def test_every_reveal_function_declares_its_values() -> None:
 
 
 # ----------------------------------------------------------------------------- reveals follow the model
-def _untrained(name: str):  # noqa: ANN202 - ZooModel
+def _untrained(name: str):  # ZooModel
     return load_model(f"{name}-untrained")
 
 

@@ -30,7 +30,7 @@ LONGER = "Every summer, thousands of tourists visit the island, and the old harb
 
 @pytest.fixture(scope="module")
 def marian() -> tuple[MarianModel, MarianTokenizer]:
-    from explorer.pretrained import load_pretrained  # noqa: PLC0415 - the process-wide copy other tests share
+    from explorer.pretrained import load_pretrained  # the process-wide copy other tests share
 
     entry = load_pretrained("marian-en-pt")
     return entry.model, entry.tokenizer

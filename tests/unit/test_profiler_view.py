@@ -15,7 +15,7 @@ from explorer.profiling.shared import RECENT_RUNS, RecentRuns
 from explorer.views import profiler as views
 
 
-def _result(request) -> ProfileResult:  # noqa: ANN001
+def _result(request) -> ProfileResult:
     return ProfileResult(
         request=request, estimate=None, rows=[], events=None, step_us=[1.0], wall_profiled_s=[1.0], wall_plain_s=[1.0],  # type: ignore[arg-type]
         backward_flops=0, timeline=MemoryTimeline(t_ms=[], bytes=[], spans=[]), device_label="cpu", started_at="12:00:00",

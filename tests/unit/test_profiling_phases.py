@@ -79,7 +79,7 @@ def test_eager_path_runs_the_explicit_softmax(generator):
     ids = torch.randint(0, CFG.vocab_size, (1, 8))
     eager = profile_phases(generator, ids, 2, warmup=0, active=1, attention_path="eager", keep_trace=True)
     fused = profile_phases(generator, ids, 2, warmup=0, active=1, keep_trace=True)
-    names = lambda r: {e.get("name") for e in json.loads(gzip.decompress(r.chrome_trace_gz))["traceEvents"]}  # noqa: E731
+    names = lambda r: {e.get("name") for e in json.loads(gzip.decompress(r.chrome_trace_gz))["traceEvents"]}
     assert "aten::softmax" in names(eager) and not any("scaled_dot_product" in str(n) for n in names(eager))
     assert any("scaled_dot_product" in str(n) for n in names(fused))
     assert eager.prefill.flops == fused.prefill.flops  # same maths, same count

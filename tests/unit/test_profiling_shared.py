@@ -13,7 +13,7 @@ from explorer.profiling.runner import MemoryTimeline, ProfileResult
 from explorer.profiling.shared import RecentRuns, sharing_key
 
 
-def fake_result(request, started_at: str = "12:00:00") -> ProfileResult:  # noqa: ANN001
+def fake_result(request, started_at: str = "12:00:00") -> ProfileResult:
     """A ProfileResult with only the fields sharing looks at filled in (no torch run needed)."""
     return ProfileResult(
         request=request, estimate=None, rows=[], events=None, step_us=[1.0], wall_profiled_s=[1.0], wall_plain_s=[1.0],  # type: ignore[arg-type]
@@ -24,7 +24,7 @@ def fake_result(request, started_at: str = "12:00:00") -> ProfileResult:  # noqa
 class Counter:
     """A run function that counts its calls and can be slow or fail."""
 
-    def __init__(self, request, delay: float = 0.0, fail: bool = False) -> None:  # noqa: ANN001
+    def __init__(self, request, delay: float = 0.0, fail: bool = False) -> None:
         self.request, self.delay, self.fail, self.calls = request, delay, fail, 0
         self._lock = threading.Lock()
 

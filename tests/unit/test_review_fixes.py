@@ -74,7 +74,7 @@ def test_fully_masked_rows_are_left_out_of_the_head_mean() -> None:
 
 
 def test_causal_mask_matches_the_models_mask_when_queries_are_the_last_positions() -> None:
-    from explorer.models.attention import build_keep_mask  # noqa: PLC0415
+    from explorer.models.attention import build_keep_mask
 
     for tq, tk in ((4, 4), (1, 5), (3, 7)):
         model = build_keep_mask(1, tq, tk, None, True, torch.device("cpu"))[0, 0].numpy()
@@ -104,7 +104,7 @@ def test_sharpest_and_most_diffuse_skip_heads_without_a_choice() -> None:
 
 def test_entropy_heatmap_says_dark_is_sharp_under_viridis_and_marks_empty_heads() -> None:
     """Item 10: under Viridis 0 is dark and 1 is light, so dark = sharp (it said the reverse)."""
-    import plotly.colors  # noqa: PLC0415
+    import plotly.colors
 
     scale = plotly.colors.get_colorscale("Viridis")
     brightness = [sum(plotly.colors.hex_to_rgb(c)) if c.startswith("#") else sum(plotly.colors.unlabel_rgb(c)) for _, c in (scale[0], scale[-1])]
@@ -257,7 +257,7 @@ def _png_header_only(width: int, height: int) -> bytes:
 
 def test_pillow_bomb_guard_stays_on() -> None:
     """Hole 8: with the app's own pixel cap raised, Pillow's guard must still refuse a 400-megapixel header."""
-    from explorer.inputs import images  # noqa: PLC0415
+    from explorer.inputs import images
 
     assert Image.MAX_IMAGE_PIXELS is not None and Image.MAX_IMAGE_PIXELS <= 200_000_000
     with pytest.raises(images.ImageInputError, match="too many pixels"):
@@ -276,7 +276,7 @@ class _Marker:
 
 
 def test_zoo_never_runs_code_from_a_checkpoint(tmp_path: Path) -> None:
-    from explorer import zoo  # noqa: PLC0415
+    from explorer import zoo
 
     twin = zoo.load_uncached("dates-untrained", tmp_path)
     (tmp_path / "dates.json").write_text(json.dumps(twin.meta), encoding="utf-8")
@@ -359,7 +359,7 @@ def _steps(keep: np.ndarray | None) -> object:
 
 def test_stepwise_title_mentions_grey_only_when_something_is_masked() -> None:
     causal = np.tril(np.ones((3, 3), bool))
-    titles = lambda fig: " ".join(a.text for a in fig.layout.annotations)  # noqa: E731
+    titles = lambda fig: " ".join(a.text for a in fig.layout.annotations)
     unmasked = attention_figures.stepwise_figure(_steps(None), 0, list("abc"))
     assert "grey" not in titles(unmasked)
     last = attention_figures.stepwise_figure(_steps(causal), 2, list("abc"))
@@ -440,7 +440,7 @@ def test_head_statistics_figure_draws_the_uniform_reference() -> None:
 
 # ------------------------------------------------------------------ item 10: layers and heads numbered from 0 everywhere
 def test_vit_figures_and_exports_number_layers_and_heads_from_zero() -> None:
-    import csv  # noqa: PLC0415
+    import csv
 
     maps = np.random.default_rng(0).random((2, 3, 2, 2))
     overview = vit_figures.overview_figure(maps)
@@ -458,7 +458,7 @@ def test_vit_figures_and_exports_number_layers_and_heads_from_zero() -> None:
 # ------------------------------------------------------------------ hole 3: the ViT page's rollout map is [CLS]'s row
 def test_vit_view_rollout_map_is_the_cls_row_of_rollout() -> None:
     """Hole 3: the page once took the [CLS] column (what patches draw from [CLS]) instead of its row."""
-    from explorer.views import vit as vit_view  # noqa: PLC0415
+    from explorer.views import vit as vit_view
 
     attentions = _random_attention(layers=3, heads_=2, tokens=1 + 6, seed=5)  # a 2 x 3 grid: rows and columns differ
     stacked = np.stack([a[0].numpy() for a in attentions])  # (L, H, T, T)

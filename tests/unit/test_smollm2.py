@@ -19,13 +19,13 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def smol():  # noqa: ANN201
+def smol():
     if pretrained_status("smollm2-135m") is not None:
         pytest.skip(pretrained_status("smollm2-135m"))
     return load_pretrained("smollm2-135m")
 
 
-def test_loaded_read_only_and_measured(smol) -> None:  # noqa: ANN001
+def test_loaded_read_only_and_measured(smol) -> None:
     model = smol.model
     assert not model.training and not any(p.requires_grad for p in model.parameters())
     assert model.config.n_layers == 30 and model.config.n_heads == 9 and model.config.n_kv_heads == 3
@@ -35,14 +35,14 @@ def test_loaded_read_only_and_measured(smol) -> None:  # noqa: ANN001
     assert smol.meta["license"] == "apache-2.0" and smol.meta["path"].endswith(".gguf")
 
 
-def test_the_capital_of_france_is_paris(smol) -> None:  # noqa: ANN001
+def test_the_capital_of_france_is_paris(smol) -> None:
     prompt = check_prompt("The capital of France is", smol.tokenizer)
     result = generate(smol.model, smol.tokenizer, prompt.ids, max_new_tokens=1)
     assert result.steps[0].piece == " Paris"
     assert result.steps[0].probability > 0.5
 
 
-def test_kv_cache_generation_equals_full_recompute(smol) -> None:  # noqa: ANN001
+def test_kv_cache_generation_equals_full_recompute(smol) -> None:
     ids = check_prompt("Once upon a time, there was a", smol.tokenizer).ids
     cached = generate(smol.model, smol.tokenizer, ids, max_new_tokens=12, stop_at_eos=False)
     uncached = generate(smol.model, smol.tokenizer, ids, max_new_tokens=12, stop_at_eos=False, use_cache=False)
@@ -54,7 +54,7 @@ def test_kv_cache_generation_equals_full_recompute(smol) -> None:  # noqa: ANN00
     assert cached.steps[-1].cache_tokens == len(ids) + 11
 
 
-def test_sampling_reproducible_from_the_seed(smol) -> None:  # noqa: ANN001
+def test_sampling_reproducible_from_the_seed(smol) -> None:
     ids = check_prompt("My favourite food is", smol.tokenizer).ids
     runs = [
         generate(smol.model, smol.tokenizer, ids, 8, Sampling(temperature=1.0, top_k=50, top_p=0.9, seed=seed), stop_at_eos=False).new_ids
@@ -64,7 +64,7 @@ def test_sampling_reproducible_from_the_seed(smol) -> None:  # noqa: ANN001
     assert runs[0] != runs[2]
 
 
-def test_chat_template_ids_are_the_special_tokens(smol) -> None:  # noqa: ANN001
+def test_chat_template_ids_are_the_special_tokens(smol) -> None:
     tokenizer = smol.tokenizer
     assert tokenizer.encode("<|im_start|>") == [1] and tokenizer.encode("<|im_end|>") == [2]
     assert tokenizer.tokens[tokenizer.bos_id] == "<|im_start|>" and tokenizer.tokens[tokenizer.eos_id] == "<|im_end|>"
@@ -89,7 +89,7 @@ def round_trip_strings() -> list[str]:
     return strings
 
 
-def test_tokenizer_round_trips_any_text(smol) -> None:  # noqa: ANN001
+def test_tokenizer_round_trips_any_text(smol) -> None:
     tokenizer = smol.tokenizer
     for text in round_trip_strings():
         ids = tokenizer.encode(text)
@@ -97,19 +97,19 @@ def test_tokenizer_round_trips_any_text(smol) -> None:  # noqa: ANN001
         assert "".join(tokenizer.pieces(ids)).replace("<0x", "") != "" or text == ""
 
 
-def test_digits_are_split_one_by_one(smol) -> None:  # noqa: ANN001
+def test_digits_are_split_one_by_one(smol) -> None:
     """SmolLM2's pre-tokenizer puts every digit on its own (tokenizers' Digits(individual_digits=True))."""
     pieces = smol.tokenizer.pieces(smol.tokenizer.encode("in 2024"))
     assert pieces[-4:] == ["2", "0", "2", "4"]
 
 
-def test_an_induction_head_scores_above_0_8(smol) -> None:  # noqa: ANN001
+def test_an_induction_head_scores_above_0_8(smol) -> None:
     scores = induction_scores(smol.model, smol.tokenizer.vocab_size)
     layer, head = np.unravel_index(np.argmax(scores), scores.shape)
     assert scores[layer, head] >= 0.8, (layer, head, scores.max())
 
 
-def test_head_roles_are_probabilities(smol) -> None:  # noqa: ANN001
+def test_head_roles_are_probabilities(smol) -> None:
     roles = head_roles(smol.model, smol.tokenizer)
     for name, values in roles.scores.items():
         assert values.shape == (30, 9), name
@@ -118,7 +118,7 @@ def test_head_roles_are_probabilities(smol) -> None:  # noqa: ANN001
     assert len(table) == 270 and table[0]["layer"] == 0 and table[-1]["head"] == 8
 
 
-def test_attention_of_the_real_model_is_causal_and_normalised(smol) -> None:  # noqa: ANN001
+def test_attention_of_the_real_model_is_causal_and_normalised(smol) -> None:
     ids = torch.tensor([smol.tokenizer.encode("Attention rows sum to one.")])
     with torch.inference_mode():
         out = smol.model(ids, return_attention=True, return_hidden=True)

@@ -22,7 +22,7 @@ PROMPTS = (
 
 
 @pytest.fixture(scope="module")
-def pair():  # noqa: ANN201
+def pair():
     if pretrained_status("smollm2-135m") is not None:
         pytest.skip(pretrained_status("smollm2-135m"))
     pytest.importorskip("transformers")
@@ -34,7 +34,7 @@ def pair():  # noqa: ANN201
 
 
 @pytest.mark.parametrize("prompt", PROMPTS)
-def test_logits_equal_transformers(pair, prompt: str) -> None:  # noqa: ANN001
+def test_logits_equal_transformers(pair, prompt: str) -> None:
     ours, theirs = pair
     ids = torch.tensor([ours.tokenizer.encode(prompt)])
     with torch.inference_mode():
@@ -43,7 +43,7 @@ def test_logits_equal_transformers(pair, prompt: str) -> None:  # noqa: ANN001
     assert (got - expected).abs().max().item() <= 1e-3
 
 
-def test_greedy_continuation_equals_transformers_generate(pair) -> None:  # noqa: ANN001
+def test_greedy_continuation_equals_transformers_generate(pair) -> None:
     ours, theirs = pair
     ids = ours.tokenizer.encode(PROMPTS[0])
     mine = generate(ours.model, ours.tokenizer, ids, max_new_tokens=20, stop_at_eos=False).new_ids
@@ -52,7 +52,7 @@ def test_greedy_continuation_equals_transformers_generate(pair) -> None:  # noqa
     assert list(mine) == out[0, len(ids) :].tolist()
 
 
-def test_attention_maps_equal_transformers_output_attentions(pair) -> None:  # noqa: ANN001
+def test_attention_maps_equal_transformers_output_attentions(pair) -> None:
     """The maps the page shows are the ones BertViz would show from transformers (eager attention)."""
     ours, theirs = pair
     ids = torch.tensor([ours.tokenizer.encode(PROMPTS[1])])

@@ -130,7 +130,7 @@ def test_recording_does_not_change_the_model() -> None:
     assert not model.training
     for key, value in model.state_dict().items():
         assert torch.equal(value, before[key])
-    assert not any(m._forward_hooks for m in model.modules())  # noqa: SLF001
+    assert not any(m._forward_hooks for m in model.modules())
 
 
 def test_translate_and_record_lines_up_with_generation() -> None:

@@ -15,11 +15,11 @@ from explorer.zoo import load_model
 
 
 @pytest.fixture(scope="module")
-def dates():  # noqa: ANN201 - ZooModel
+def dates():  # ZooModel
     return load_model("dates")
 
 
-def test_url_schema_follows_the_models_layer_and_head_counts(dates) -> None:  # noqa: ANN001
+def test_url_schema_follows_the_models_layer_and_head_counts(dates) -> None:
     small = tfv.url_schema(tfv.dates_shape(dates.config))
     marian = MarianConfig()
     big = tfv.url_schema(tfv.ModelShape(marian.n_encoder_layers, marian.n_decoder_layers, marian.n_heads, 320))
@@ -57,7 +57,7 @@ def test_sink_shares_are_the_hand_computed_percentages() -> None:
     assert "'c' (position 2)" in caption and "60%" in caption and "27%" in caption and "a sink" in caption
 
 
-def test_value_weighted_maps_bound_each_heads_real_output(dates) -> None:  # noqa: ANN001
+def test_value_weighted_maps_bound_each_heads_real_output(dates) -> None:
     """Triangle inequality: ||sum_j alpha_ij f(x_j)|| (the head's real output through W_O) <= sum_j ||alpha_ij f(x_j)||."""
     run = translate_and_record(dates.model, dates.tokenizer, "26 Nov 2026").attention
     kind, layer = "decoder_cross", 1
@@ -75,7 +75,7 @@ def test_value_weighted_maps_bound_each_heads_real_output(dates) -> None:  # noq
         assert (np.linalg.norm(real, axis=-1) <= weighted[layer, head].sum(-1) + 1e-4).all()
 
 
-def test_value_weighted_view_labels_its_maps_as_norms(dates) -> None:  # noqa: ANN001
+def test_value_weighted_view_labels_its_maps_as_norms(dates) -> None:
     """With value weighting on, the heatmap and the overview say what their cells hold (‖αf‖), not "weight"."""
     text = "26 Nov 2026"
     run = translate_and_record(dates.model, dates.tokenizer, text)
@@ -89,7 +89,7 @@ def test_value_weighted_view_labels_its_maps_as_norms(dates) -> None:  # noqa: A
 
 
 def test_training_panel_marks_the_chosen_step_and_quotes_the_sidecar() -> None:
-    from explorer.lab.snapshots import load_snapshots  # noqa: PLC0415
+    from explorer.lab.snapshots import load_snapshots
 
     snaps = load_snapshots()
     step = snaps.steps[4]

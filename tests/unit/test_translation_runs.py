@@ -38,7 +38,7 @@ def test_merge_grid_is_the_mean_over_each_words_pieces() -> None:
 
 @pytest.fixture(scope="module")
 def english() -> object:
-    from explorer.pretrained import ModelUnavailable, load_pretrained  # noqa: PLC0415
+    from explorer.pretrained import ModelUnavailable, load_pretrained
 
     try:
         return load_pretrained("marian-en-pt")
@@ -77,7 +77,7 @@ def test_last_layer_aligns_the_checked_pairs_and_layer_0_does_not(english: objec
 
 
 def test_dates_record_has_all_three_kinds() -> None:
-    from explorer.zoo import load_model  # noqa: PLC0415
+    from explorer.zoo import load_model
 
     entry = load_model("dates")
     record = run_dates(entry.model, entry.tokenizer, "26 Nov 2026", top_k=3)

@@ -17,7 +17,7 @@ from explorer.views.translation import (
 
 @pytest.fixture(scope="module")
 def english() -> object:
-    from explorer.pretrained import ModelUnavailable, load_pretrained  # noqa: PLC0415
+    from explorer.pretrained import ModelUnavailable, load_pretrained
 
     try:
         return load_pretrained("marian-en-pt")
@@ -79,7 +79,7 @@ def test_slash_dates_are_a_teaching_moment() -> None:
 
 @pytest.mark.parametrize("view_name", ["encoder", "cross"])
 def test_step_by_step_uses_the_inputs_the_model_saw(english: object, default_record: object, view_name: str) -> None:
-    from explorer.views.translation import translator_step_view  # noqa: PLC0415
+    from explorer.views.translation import translator_step_view
 
     view = translator_view(default_record, TranslatorSettings("en-pt", view=view_name, layer=1, head=3))  # type: ignore[arg-type]
     step = translator_step_view(english.model, default_record, view, query=2)  # type: ignore[attr-defined, arg-type]
@@ -88,7 +88,7 @@ def test_step_by_step_uses_the_inputs_the_model_saw(english: object, default_rec
 
 
 def test_step_by_step_is_absent_for_the_ssru(english: object, default_record: object) -> None:
-    from explorer.views.translation import translator_step_view  # noqa: PLC0415
+    from explorer.views.translation import translator_step_view
 
     view = translator_view(default_record, TranslatorSettings("en-pt", view="decoder"))  # type: ignore[arg-type]
     assert translator_step_view(english.model, default_record, view, 0) is None  # type: ignore[attr-defined, arg-type]
@@ -96,7 +96,7 @@ def test_step_by_step_is_absent_for_the_ssru(english: object, default_record: ob
 
 def test_value_weighted_maps_say_they_hold_norms(english: object, default_record: object) -> None:
     """With value weighting on, Marian's heatmap and overview label their cells ‖αf‖, not "weight"."""
-    from explorer.views.transformer import VALUE_LABEL  # noqa: PLC0415
+    from explorer.views.transformer import VALUE_LABEL
 
     view = translator_view(default_record, TranslatorSettings("en-pt", view="encoder", value_weighted=True), english.model)  # type: ignore[arg-type, attr-defined]
     assert view.heatmap is not None and view.overview is not None

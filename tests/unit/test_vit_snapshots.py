@@ -24,11 +24,11 @@ CHANCE = 1 / len(task.CLASSES)
 
 
 @pytest.fixture(scope="module")
-def snaps():  # noqa: ANN201 - ViTSnapshots
+def snaps():  # ViTSnapshots
     return load_snapshots()
 
 
-def test_files_are_small_and_cover_training(snaps) -> None:  # noqa: ANN001
+def test_files_are_small_and_cover_training(snaps) -> None:
     assert (CHECKPOINT_DIR / WEIGHTS_NAME).stat().st_size + (CHECKPOINT_DIR / SIDECAR_NAME).stat().st_size < 3_000_000
     assert snaps.steps[0] == 0 and snaps.steps[-1] == snaps.meta["training"]["steps"]
     assert 8 <= len(snaps.steps) <= 12 and list(snaps.steps) == sorted(set(snaps.steps))
@@ -38,7 +38,7 @@ def test_files_are_small_and_cover_training(snaps) -> None:  # noqa: ANN001
     assert (snaps.meta["training"]["seed"], snaps.meta["training"]["lr"]) == (shipped.seed, shipped.lr)
 
 
-def test_recorded_metrics_rise_from_chance(snaps) -> None:  # noqa: ANN001
+def test_recorded_metrics_rise_from_chance(snaps) -> None:
     accuracy = [m["heldout_accuracy"] for m in snaps.metrics]
     focus = [m["rollout_box_ratio_patches"] for m in snaps.metrics]
     assert abs(accuracy[0] - CHANCE) < 0.1 and accuracy[-1] > 0.9
@@ -46,7 +46,7 @@ def test_recorded_metrics_rise_from_chance(snaps) -> None:  # noqa: ANN001
 
 
 @pytest.mark.slow
-def test_first_snapshot_is_near_chance_and_last_is_the_recorded_accuracy(snaps) -> None:  # noqa: ANN001
+def test_first_snapshot_is_near_chance_and_last_is_the_recorded_accuracy(snaps) -> None:
     images, labels, boxes = heldout_set(1_000)
     first = evaluate(snaps.model(snaps.steps[0]), images, labels, boxes)
     last = evaluate(snaps.model(snaps.steps[-1]), images, labels, boxes)
@@ -56,7 +56,7 @@ def test_first_snapshot_is_near_chance_and_last_is_the_recorded_accuracy(snaps) 
     assert last["rollout_box_ratio_patches"] == pytest.approx(snaps.metrics[-1]["rollout_box_ratio_patches"], abs=1e-3)
 
 
-def test_snapshots_are_distinct_frozen_models(snaps) -> None:  # noqa: ANN001
+def test_snapshots_are_distinct_frozen_models(snaps) -> None:
     first, last = snaps.model(snaps.steps[0]), snaps.model(snaps.steps[-1])
     assert snaps.model(snaps.steps[-1]) is last  # built once, shared
     assert not any(p.requires_grad for p in last.parameters()) and not last.training
@@ -70,12 +70,12 @@ def test_snapshots_are_distinct_frozen_models(snaps) -> None:  # noqa: ANN001
         snaps.model(7)
 
 
-def test_missing_files_are_one_line(tmp_path) -> None:  # noqa: ANN001
+def test_missing_files_are_one_line(tmp_path) -> None:
     with pytest.raises(ValueError, match=f"^ViT training snapshots are missing .*run: {COMMAND}$"):
         read_snapshots(tmp_path)
 
 
-def test_damaged_or_mismatched_files_are_one_line(tmp_path) -> None:  # noqa: ANN001
+def test_damaged_or_mismatched_files_are_one_line(tmp_path) -> None:
     meta = json.loads((CHECKPOINT_DIR / SIDECAR_NAME).read_text())
     (tmp_path / SIDECAR_NAME).write_text(json.dumps(meta))
     (tmp_path / WEIGHTS_NAME).write_bytes(b"not a torch file")
@@ -86,7 +86,7 @@ def test_damaged_or_mismatched_files_are_one_line(tmp_path) -> None:  # noqa: AN
         read_snapshots(tmp_path)
 
 
-def test_a_snapshot_runs_through_the_page_view(snaps) -> None:  # noqa: ANN001
+def test_a_snapshot_runs_through_the_page_view(snaps) -> None:
     from explorer.views import vit as views
 
     pixels = np.asarray(task.sample_image("circle", 0))

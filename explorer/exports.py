@@ -12,6 +12,7 @@ import csv
 import io
 import re
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -56,52 +57,53 @@ def _as_layers_heads(maps: np.ndarray, query_tokens: Sequence[str], key_tokens: 
     return arr
 
 
-def attention_csv(
-    maps: np.ndarray,
-    query_tokens: Sequence[str],
-    key_tokens: Sequence[str],
-    kind: str = "",
-    head_names: Sequence[str] | None = None,
-) -> bytes:
-    """Attention as CSV, one row per (layer, head, query, key).
+@dataclass(frozen=True)
+class AttentionTable:
+    """Attention maps with their labels, ready to download as CSV or NPZ.
 
-    ``maps`` is (L, H, Tq, Tk) or one (Tq, Tk) map; ``head_names`` labels the head axis (e.g.
-    ["mean"] for combined heads). Tokens are quoted text, so commas, quotes or a leading ``=``
-    cannot break the file or inject a formula.
+    ``maps`` is (L, H, Tq, Tk) or one (Tq, Tk) map; ``head_names`` labels the head axis (e.g. ["mean"]
+    for combined heads). Shapes are checked when a file is written, so a view can hand out
+    ``table.csv`` and ``table.npz`` and only the one a student asks for is built.
     """
-    arr = _as_layers_heads(maps, query_tokens, key_tokens)
-    n_layers, n_heads = arr.shape[:2]
-    names = list(head_names) if head_names is not None else [str(h) for h in range(n_heads)]
-    rows = (
-        [kind, layer, names[head], qi, spreadsheet_safe(qt), ki, spreadsheet_safe(kt), round(float(arr[layer, head, qi, ki]), 6)]
-        for layer in range(n_layers)
-        for head in range(n_heads)
-        for qi, qt in enumerate(query_tokens)
-        for ki, kt in enumerate(key_tokens)
-    )
-    header = ["kind", "layer", "head", "query_index", "query_token", "key_index", "key_token", "weight"]
-    return _csv_bytes(header, rows, quote_text=True)
 
+    maps: np.ndarray
+    query_tokens: Sequence[str]
+    key_tokens: Sequence[str]
+    kind: str = ""
+    head_names: Sequence[str] | None = None
 
-def attention_npz(
-    maps: np.ndarray,
-    query_tokens: Sequence[str],
-    key_tokens: Sequence[str],
-    kind: str = "",
-    head_names: Sequence[str] | None = None,
-) -> bytes:
-    """Attention as ``weights`` (L, H, Tq, Tk) float32 plus the token and head labels."""
-    arr = _as_layers_heads(maps, query_tokens, key_tokens)
-    names = list(head_names) if head_names is not None else [str(h) for h in range(arr.shape[1])]
-    return arrays_npz(
-        {
-            "weights": arr,
-            "query_tokens": np.array(list(query_tokens), dtype=str),
-            "key_tokens": np.array(list(key_tokens), dtype=str),
-            "head_names": np.array(names, dtype=str),
-            "kind": np.array(kind),
-        }
-    )
+    def _checked(self) -> tuple[np.ndarray, list[str]]:
+        arr = _as_layers_heads(self.maps, self.query_tokens, self.key_tokens)
+        names = list(self.head_names) if self.head_names is not None else [str(h) for h in range(arr.shape[1])]
+        return arr, names
+
+    def csv(self) -> bytes:
+        """One row per (layer, head, query, key); tokens are quoted text, so commas, quotes or a
+        leading ``=`` cannot break the file or inject a formula."""
+        arr, names = self._checked()
+        n_layers, n_heads = arr.shape[:2]
+        rows = (
+            [self.kind, layer, names[head], qi, spreadsheet_safe(qt), ki, spreadsheet_safe(kt), round(float(arr[layer, head, qi, ki]), 6)]
+            for layer in range(n_layers)
+            for head in range(n_heads)
+            for qi, qt in enumerate(self.query_tokens)
+            for ki, kt in enumerate(self.key_tokens)
+        )
+        header = ["kind", "layer", "head", "query_index", "query_token", "key_index", "key_token", "weight"]
+        return _csv_bytes(header, rows, quote_text=True)
+
+    def npz(self) -> bytes:
+        """``weights`` (L, H, Tq, Tk) float32 plus the token and head labels."""
+        arr, names = self._checked()
+        return arrays_npz(
+            {
+                "weights": arr,
+                "query_tokens": np.array(list(self.query_tokens), dtype=str),
+                "key_tokens": np.array(list(self.key_tokens), dtype=str),
+                "head_names": np.array(names, dtype=str),
+                "kind": np.array(self.kind),
+            }
+        )
 
 
 def arrays_npz(arrays: Mapping[str, Any]) -> bytes:

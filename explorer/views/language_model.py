@@ -29,7 +29,7 @@ import torch
 from explorer.analysis import head_roles as roles
 from explorer.analysis.heads import causal_mask
 from explorer.analysis.value_weighted import first_token_share, value_norms, value_weighted
-from explorer.exports import attention_csv, attention_npz, table_csv
+from explorer.exports import AttentionTable, table_csv
 from explorer.figures import attention as attention_figs
 from explorer.figures import lm as figs
 from explorer.figures.lab import share_bars
@@ -532,11 +532,11 @@ def generation(
 
 
 def head_csv(result: Analysis, layer: int, head: int) -> bytes:
-    return attention_csv(result.maps[layer, head].astype(np.float32), result.pieces, result.pieces, kind="self")
+    return AttentionTable(result.maps[layer, head].astype(np.float32), result.pieces, result.pieces, kind="self").csv()
 
 
 def all_attention_npz(result: Analysis) -> bytes:
-    return attention_npz(result.maps.astype(np.float32), result.pieces, result.pieces, kind="self")
+    return AttentionTable(result.maps.astype(np.float32), result.pieces, result.pieces, kind="self").npz()
 
 
 def scores_csv(result: Analysis) -> bytes:

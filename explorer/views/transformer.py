@@ -26,7 +26,7 @@ import plotly.graph_objects as go
 from explorer.analysis.heads import COMBINE_MODES, combine_heads, entropy_by_kind, sharpest_and_most_diffuse
 from explorer.analysis.stepwise import KIND_LABELS, TranslationRun, attention_module, steps_from_run
 from explorer.analysis.value_weighted import first_token_share, value_norms, value_weighted
-from explorer.exports import attention_csv, attention_npz
+from explorer.exports import AttentionTable
 from explorer.figures import attention as figs
 from explorer.figures import lab as lab_figs
 from explorer.inputs.params import ParamSpec
@@ -308,6 +308,7 @@ def attention_view(
     entropy = entropy_by_kind({kind: weights}, {kind: run.attention.keep_mask(kind)})[kind]
     sharpest, most_diffuse = sharpest_and_most_diffuse(entropy)
     tokens = _token_table(list(settings.text), dec.source_tokens, dec.source_ids, unk_id, settings.cut)  # type: ignore[attr-defined]
+    download = AttentionTable(weights, q_tokens, k_tokens, kind)
     return AttentionView(
         tokens=tokens,
         tokens_highlight=bool(_column_styles(tokens).astype(bool).any()),
@@ -329,8 +330,8 @@ def attention_view(
         sharpest=sharpest,
         most_diffuse=most_diffuse,
         export_stem=f"attention_{kind}_{settings.model}",
-        csv=lambda: attention_csv(weights, q_tokens, k_tokens, kind),
-        npz=lambda: attention_npz(weights, q_tokens, k_tokens, kind),
+        csv=download.csv,
+        npz=download.npz,
         value_shares=shares,
         value_caption=share_caption,
     )

@@ -29,7 +29,7 @@ import plotly.graph_objects as go
 from explorer.analysis.alignment import translator_alignment_layer, word_alignment
 from explorer.analysis.heads import combine_heads, entropy_by_kind
 from explorer.analysis.stepwise import KIND_LABELS, steps_for_head
-from explorer.exports import attention_csv, attention_npz
+from explorer.exports import AttentionTable
 from explorer.figures import attention as figs
 from explorer.inputs.text import display_token
 from explorer.inputs.translation import MAX_TOKENS, SentenceCheck, check_sentence
@@ -253,6 +253,7 @@ def translator_view(record: TranslationRecord, settings: TranslatorSettings, mod
     else:
         shown, title = combine_heads(maps[layer], settings.head_mode), f"{label} · layer {layer} · {settings.head_mode} over {n_heads} heads"
     entropy = entropy_by_kind({kind: weights})[kind]
+    download = AttentionTable(weights, q_tokens, k_tokens, kind)
     return TranslatorView(
         **common,
         note=None,
@@ -263,8 +264,8 @@ def translator_view(record: TranslationRecord, settings: TranslatorSettings, mod
         head=head,
         n_layers=n_layers,
         n_heads=n_heads,
-        csv=lambda: attention_csv(weights, q_tokens, k_tokens, kind),
-        npz=lambda: attention_npz(weights, q_tokens, k_tokens, kind),
+        csv=download.csv,
+        npz=download.npz,
         value_shares=shares,
         value_caption=share_caption,
     )

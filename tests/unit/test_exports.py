@@ -15,7 +15,7 @@ from explorer import exports
 
 def test_attention_csv_is_tidy_and_safe() -> None:
     maps = np.arange(2 * 1 * 2 * 3, dtype=np.float32).reshape(2, 1, 2, 3) / 10
-    data = exports.attention_csv(maps, ["a", "=cmd"], ["x", ",", '"'], kind="encoder_self")
+    data = exports.AttentionTable(maps, ["a", "=cmd"], ["x", ",", '"'], kind="encoder_self").csv()
     rows = list(csv.reader(io.StringIO(data.decode("utf-8"))))
     assert rows[0] == ["kind", "layer", "head", "query_index", "query_token", "key_index", "key_token", "weight"]
     assert len(rows) == 1 + 2 * 1 * 2 * 3
@@ -24,17 +24,17 @@ def test_attention_csv_is_tidy_and_safe() -> None:
     assert all(not r[4].startswith("=") for r in rows[1:])  # no formula injection
     assert float(rows[-1][7]) == pytest.approx(maps[1, 0, 1, 2], abs=1e-6)
     with pytest.raises(ValueError):
-        exports.attention_csv(maps, ["a"], ["x", "y", "z"])
+        exports.AttentionTable(maps, ["a"], ["x", "y", "z"]).csv()
 
 
 def test_attention_npz_round_trips_without_pickle() -> None:
     maps = np.random.default_rng(0).random((2, 4, 3, 5)).astype(np.float32)
-    data = exports.attention_npz(maps, ["a", "b", "c"], list("vwxyz"), kind="decoder_cross")
+    data = exports.AttentionTable(maps, ["a", "b", "c"], list("vwxyz"), kind="decoder_cross").npz()
     loaded = np.load(io.BytesIO(data), allow_pickle=False)
     np.testing.assert_array_equal(loaded["weights"], maps)
     assert list(loaded["query_tokens"]) == ["a", "b", "c"]
     assert str(loaded["kind"]) == "decoder_cross"
-    single = np.load(io.BytesIO(exports.attention_npz(maps[0, 0], ["a", "b", "c"], list("vwxyz"))))
+    single = np.load(io.BytesIO(exports.AttentionTable(maps[0, 0], ["a", "b", "c"], list("vwxyz")).npz()))
     assert single["weights"].shape == (1, 1, 3, 5)
 
 

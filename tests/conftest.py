@@ -76,3 +76,14 @@ def open_page() -> Callable[..., AppTest]:
         return at.run()
 
     return open_
+
+
+@pytest.fixture(scope="session")
+def english() -> object:
+    """Mozilla's English -> Portuguese Marian (``explorer.pretrained.Pretrained``); the test is skipped without its wheel."""
+    from explorer.pretrained import ModelUnavailable, load_pretrained
+
+    try:
+        return load_pretrained("marian-en-pt")
+    except ModelUnavailable as missing:
+        pytest.skip(str(missing))

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from apptools import chart_titles, frame_with
 from streamlit.testing.v1 import AppTest
 
 from explorer.profiling import is_locked, profiler_lock
@@ -24,22 +25,6 @@ SMALL = dict(prof_d_model="32", prof_heads="2", prof_layers="1", prof_d_ff="64",
 def _no_shared_results() -> None:
     """Each test measures for itself: results shared between sessions (one process) are dropped first."""
     RECENT_RUNS.clear()
-
-
-def _titles(at: AppTest) -> list[str]:
-    out = []
-    for chart in at.get("plotly_chart"):
-        title = json.loads(chart.proto.spec)["layout"].get("title", {})
-        out.append(title.get("text", "") if isinstance(title, dict) else str(title))
-    return out
-
-
-def _frame(at: AppTest, column: str):  # a pandas DataFrame
-    for frame in at.dataframe:
-        value = frame.value
-        if column in getattr(value, "columns", []):
-            return value
-    raise AssertionError(f"no dataframe with column {column!r}")
 
 
 def _button(at: AppTest, label: str):  # a Button element
@@ -65,7 +50,7 @@ def test_defaults_profile_and_render_tables_and_charts(open_page: Callable[..., 
     _clean(at)
     labels = {m.label: m.value for m in at.metric}
     assert "profiler overhead" in labels and labels["profiler overhead"].startswith("x")
-    modules = _frame(at, "self ms")
+    modules = frame_with(at, "self ms")
     names = [n.strip("\u2003") for n in modules["module"]]
     assert names[0] == "(model)" and "self_attn" in names and "feed_forward" in names
     assert (modules["total ms"] >= modules["self ms"] - 1e-9).all()
@@ -73,19 +58,19 @@ def test_defaults_profile_and_render_tables_and_charts(open_page: Callable[..., 
 
     _open(at, "Operators")
     _clean(at)
-    ops = _frame(at, "self CPU ms")
+    ops = frame_with(at, "self CPU ms")
     assert len(ops) == 20 and "aten::addmm" in set(ops["operator"])
 
     _open(at, "Pictures")
     _clean(at)
-    titles = _titles(at)
+    titles = chart_titles(at)
     assert any("time goes" in t for t in titles)
     assert any("Top modules" in t for t in titles)
     assert any("Memory during one step" in t for t in titles)
 
     _open(at, "Honest numbers")
     _clean(at)
-    assert any("with and without the profiler" in t for t in _titles(at))
+    assert any("with and without the profiler" in t for t in chart_titles(at))
 
     _open(at, "Export")
     _clean(at)
@@ -135,7 +120,7 @@ def test_link_reproduces_the_configuration(open_page: Callable[..., AppTest]) ->
     assert at.radio(key="prof_model").value == "vit"
     assert at.radio(key="prof_mode").value == "train"
     assert at.number_input(key="prof_image").value == 16
-    names = [n.strip("\u2003") for n in _frame(at, "self ms")["module"]]
+    names = [n.strip("\u2003") for n in frame_with(at, "self ms")["module"]]
     assert "[backward]" in names and "patch_embed" in names
 
 
@@ -146,13 +131,13 @@ def test_operator_options_change_the_table(open_page: Callable[..., AppTest]) ->
     at.number_input(key="prof_op_limit").set_value(50)
     at.run()
     _clean(at)
-    ops = _frame(at, "self CPU ms")
+    ops = frame_with(at, "self CPU ms")
     assert "aten::linear" in set(ops["operator"]) and "aten::addmm" not in set(ops["operator"])
     at.toggle(key="prof_op_shapes").set_value(True)
     at.selectbox(key="prof_op_sort").set_value("calls")
     at.run()
     _clean(at)
-    ops = _frame(at, "self CPU ms")
+    ops = frame_with(at, "self CPU ms")
     assert "input shapes" in ops.columns and ops["input shapes"].astype(bool).any()
     assert list(ops["calls"]) == sorted(ops["calls"], reverse=True)
 
@@ -165,13 +150,13 @@ def test_diff_against_a_kept_baseline(open_page: Callable[..., AppTest]) -> None
     at.number_input(key="prof_batch").set_value(4)
     at.run()
     _clean(at)
-    diff = _frame(at, "Δ total ms")
+    diff = frame_with(at, "Δ total ms")
     row = diff.set_index("path").loc["generator"]
     assert row["Δ MFLOP"] > 0  # batch 2 -> 4 doubles the generator's FLOPs
     assert row["total current / baseline"] == pytest.approx(row["current total ms"] / row["baseline total ms"])
-    operators = _frame(at, "baseline self ms")
+    operators = frame_with(at, "baseline self ms")
     assert "operator" in operators.columns and not any(c.endswith("_us") for c in operators.columns)  # one unit: ms
-    titles = _titles(at)
+    titles = chart_titles(at)
     assert any("Per-module change" in t for t in titles) and any("Per-operator change" in t for t in titles)
 
 
@@ -183,7 +168,7 @@ def test_scaling_sweep_shows_log_log_fits(open_page: Callable[..., AppTest]) -> 
     _button(at, "Run scaling sweep").click()
     at.run()
     _clean(at)
-    exponents = _frame(at, "time exponent")
+    exponents = frame_with(at, "time exponent")
     assert set(exponents["kind"]) >= {"attention", "feed_forward"}
     flops = dict(zip(exponents["kind"], exponents["FLOP exponent"]))
     assert flops["feed_forward"] == pytest.approx(1.0, abs=0.01) and flops["attention"] > 1.0

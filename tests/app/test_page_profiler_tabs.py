@@ -3,10 +3,10 @@ scaling sweep and honest-number statements computed from the run."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
+from apptools import chart_titles, frame_with
 from streamlit.testing.v1 import AppTest
 
 from explorer.profiling.shared import RECENT_RUNS
@@ -38,21 +38,6 @@ def _click(at: AppTest, label: str) -> AppTest:
     return at.run()
 
 
-def _titles(at: AppTest) -> list[str]:
-    out = []
-    for chart in at.get("plotly_chart"):
-        title = json.loads(chart.proto.spec)["layout"].get("title", {})
-        out.append(title.get("text", "") if isinstance(title, dict) else str(title))
-    return out
-
-
-def _frame(at: AppTest, column: str):
-    for frame in at.dataframe:
-        if column in getattr(frame.value, "columns", []):
-            return frame.value
-    raise AssertionError(f"no dataframe with column {column!r}")
-
-
 def test_llm_phases_tab_profiles_prefill_and_decode() -> None:
     at = _page(prof_tab="LLM phases", prof_gen_prompt="16", prof_gen_new="2", **SMALL)
     _clean(at)
@@ -64,13 +49,13 @@ def test_llm_phases_tab_profiles_prefill_and_decode() -> None:
     _clean(at)
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["prefill"].endswith("tok/s") and metrics["decode"].endswith("tok/s") and "KV cache" in metrics
-    titles = _titles(at)
+    titles = chart_titles(at)
     assert any("by kind" in t for t in titles) and any("part of the model" in t for t in titles)
-    table = _frame(at, "path")
+    table = frame_with(at, "path")
     assert "layers.0.self_attn" in set(table["path"])  # full dotted paths, never cut
     at.radio(key="prof_gen_phase").set_value("decode").run()
     _clean(at)
-    assert (_frame(at, "path")["calls"] > 1).any()  # decode calls each module once per new token
+    assert (frame_with(at, "path")["calls"] > 1).any()  # decode calls each module once per new token
 
 
 @pytest.mark.slow
@@ -79,7 +64,7 @@ def test_llm_phases_prompt_sweep_shows_attention_share_by_length() -> None:
     at.selectbox(key="prof_gen_model").set_value("tiny-lm").run()  # not through the URL: see the test above
     at = _click(at, "Sweep prompt length")
     _clean(at)
-    assert any("vs prompt length" in t for t in _titles(at))
+    assert any("vs prompt length" in t for t in chart_titles(at))
     assert any("share of the prefill" in c.value for c in at.caption)
 
 
@@ -88,8 +73,8 @@ def test_eager_vs_fused_tab_compares_the_same_model() -> None:
     _clean(at)
     at = _click(at, "Compare fused and eager")
     _clean(at)
-    assert any("fused vs explicit softmax" in t for t in _titles(at))
-    table = _frame(at, "eager / fused")
+    assert any("fused vs explicit softmax" in t for t in chart_titles(at))
+    table = frame_with(at, "eager / fused")
     assert "encoder.layers.0.self_attn" in set(table["module"])
     assert any("Attention with the maps (eager)" in m.value for m in at.markdown)
 
@@ -100,8 +85,8 @@ def test_python_view_tab_shows_the_call_tree_and_the_guide() -> None:
     assert any("py-spy" in m.value for m in at.markdown)  # the guide is there before any run
     at = _click(at, "Profile the Python")
     _clean(at)
-    assert any("Python call by call" in t for t in _titles(at))
-    shares = _frame(at, "share %")
+    assert any("Python call by call" in t for t in chart_titles(at))
+    shares = frame_with(at, "share %")
     assert "torch ops (C++)" in set(shares["where"]) and abs(shares["share %"].sum() - 100) < 1
     assert any("pyinstrument sampled" in c.value for c in at.caption)
 
@@ -111,7 +96,7 @@ def test_default_sweep_reaches_eight_d_model_and_states_its_exponents() -> None:
     _clean(at)
     at = _click(at, "Run scaling sweep")  # empty sizes: the default sweep
     _clean(at)
-    exponents = _frame(at, "time exponent")
+    exponents = frame_with(at, "time exponent")
     assert {"FLOP exponent", "± (std. error)"} <= set(exponents.columns)
     sweep = at.session_state["profiler_scaling"][1]
     assert sweep.batch_size == 1 and sweep.tokens[-1] == 8 * 32
@@ -138,4 +123,4 @@ def test_llm_phases_tab_with_smollm2() -> None:
     at = _click(at, "Profile generation")
     _clean(at)
     assert "KV cache" in {m.label for m in at.metric}
-    assert "layers.0.self_attn" in set(_frame(at, "path")["path"])
+    assert "layers.0.self_attn" in set(frame_with(at, "path")["path"])

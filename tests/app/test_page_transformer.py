@@ -8,29 +8,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from apptools import chart_specs, chart_titles, frame_with
 from streamlit.testing.v1 import AppTest
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGE = str(ROOT / "app_pages" / "transformer.py")
 HAS_CHECKPOINT = (ROOT / "explorer" / "checkpoints" / "dates.pt").exists()
-
-
-def _charts(at: AppTest) -> list[dict]:
-    return [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
-
-
-def _titles(at: AppTest) -> list[str]:
-    """Chart titles as read, with a long title's line break (wrapped for a phone) read as the space it replaced."""
-    return [c["layout"]["title"]["text"].replace("<br>", " ") for c in _charts(at)]
-
-
-def _frame(at: AppTest, column: str):  # a pandas DataFrame
-    """The first dataframe on the page that has ``column``."""
-    for frame in at.dataframe:
-        value = frame.value
-        if column in getattr(value, "columns", []):
-            return value
-    raise AssertionError(f"no dataframe with column {column!r}")
 
 
 def _plain(markdown: str) -> str:
@@ -61,7 +44,7 @@ def test_defaults_render_every_chart_without_exception(open_page: Callable[..., 
     at = open_page("transformer", tf_model="trained")
     assert not at.exception
     assert not at.error
-    titles = _titles(at)
+    titles = chart_titles(at)
     assert titles[0] == "Encoder self-attention · layer 0 · head 0"
     assert titles[1] == "Encoder self-attention: every layer × head"
     assert titles[2].startswith("Head entropy")
@@ -70,15 +53,15 @@ def test_defaults_render_every_chart_without_exception(open_page: Callable[..., 
     assert not at.code, "no st.code box: it loads the 1.6 MB syntax-highlighter chunk"
     assert len(at.dataframe) >= 3  # tokens, decoding steps, step-by-step table
     assert "greedy" in _messages(at)  # temperature 0 says what it means
-    steps = _frame(at, "step")
+    steps = frame_with(at, "step")
     assert steps["reads"][0] == "<s>"  # target tokens as the decoder sees them
     shown = _messages(at) + " ".join(m.value for m in at.success)
     assert "2026-11-26" in shown  # the reference parser's answer is always shown next to the model's
-    overview = _charts(at)[1]
+    overview = chart_specs(at)[1]
     assert {t.get("coloraxis") for t in overview["data"]} == {"coloraxis"}  # one colour scale
     assert _zero_colour_is_dark(overview["layout"]["coloraxis"]["colorscale"])
-    assert _zero_colour_is_dark(_charts(at)[0]["data"][0]["colorscale"])
-    hover = _charts(at)[0]["data"][0]["hovertemplate"]
+    assert _zero_colour_is_dark(chart_specs(at)[0]["data"][0]["colorscale"])
+    hover = chart_specs(at)[0]["data"][0]["hovertemplate"]
     assert "query" in hover and "key" in hover and "weight" in hover
     downloads = at.get("download_button")
     assert len(downloads) == 2  # CSV and NPZ of the current view
@@ -101,13 +84,13 @@ def test_changing_view_layer_head_and_head_mode(open_page: Callable[..., AppTest
     at.number_input(key="tf_head").set_value(2)
     at.run()
     assert not at.exception
-    assert _titles(at)[0] == "Decoder cross-attention · layer 1 · head 2"
-    heat = _charts(at)[0]["data"][0]
+    assert chart_titles(at)[0] == "Decoder cross-attention · layer 1 · head 2"
+    heat = chart_specs(at)[0]["data"][0]
     assert heat["x"][0].startswith("0:")  # keys are source characters
     assert heat["y"][0] == "0:&lt;s&gt;"  # queries are decoder inputs, from the start token (escaped for plotly)
-    assert _titles(at)[3] == "Query 0:&lt;s&gt;: scores and weights"
+    assert chart_titles(at)[3] == "Query 0:&lt;s&gt;: scores and weights"
     at.radio(key="tf_heads").set_value("max").run()
-    assert _titles(at)[0] == "Decoder cross-attention · layer 1 · max over 4 heads"
+    assert chart_titles(at)[0] == "Decoder cross-attention · layer 1 · max over 4 heads"
     assert "Layer 1, head 2" in " ".join(m.value for m in at.markdown)
 
 
@@ -121,7 +104,7 @@ def test_temperature_above_zero_samples_reproducibly(open_page: Callable[..., Ap
     assert "greedy" not in " ".join(c.value for c in at.caption)
     sampled = at.main.text[0].value
     assert sampled != greedy
-    assert {"step", "reads", "token", "p", "#1"} <= set(_frame(at, "step").columns)
+    assert {"step", "reads", "token", "p", "#1"} <= set(frame_with(at, "step").columns)
     again = open_page("transformer", tf_model="untrained", tf_temp="2.0")
     assert again.main.text[0].value == sampled  # seeded: the same link gives the same sample
 
@@ -130,7 +113,7 @@ def test_teacher_forcing_prefix_is_marked_forced(open_page: Callable[..., AppTes
     at = open_page("transformer", tf_model="trained")
     at.text_input(key="tf_prefix").set_value("19").run()
     assert not at.exception
-    steps = _frame(at, "step")
+    steps = frame_with(at, "step")
     assert list(steps["token"][:2]) == ["1", "9"]
     assert list(steps["forced"][:2]) == ["yes", "yes"]
     assert at.main.text[0].value.startswith("19")
@@ -141,7 +124,7 @@ def test_mask_mistake_shows_the_leak_in_decoder_self_attention(open_page: Callab
     assert not at.exception
     assert at.toggle(key="tf_mistake").value is True
     assert any("leak" in _plain(e.value) and "exp(0) = 1" in _plain(e.value) for e in at.error)
-    table = _frame(at, "softmax weight")
+    table = frame_with(at, "softmax weight")
     assert "weight (mask 0)" in table.columns
     assert (table["mask"] == "hide").sum() == len(table) - 1  # query 0 may only see itself
     at.radio(key="tf_view").set_value("encoder").run()
@@ -150,7 +133,7 @@ def test_mask_mistake_shows_the_leak_in_decoder_self_attention(open_page: Callab
 
 def test_step_by_step_reproduces_the_models_weights(open_page: Callable[..., AppTest]) -> None:
     at = open_page("transformer", tf_model="trained", tf_view="decoder", tf_layer="1", tf_head="3", tf_query="2")
-    table = _frame(at, "softmax weight")
+    table = frame_with(at, "softmax weight")
     assert (table["softmax weight"] - table["model's weight"]).abs().max() < 1e-3
     assert abs(table["softmax weight"].sum() - 1.0) < 1e-3
     assert any("match the model's own" in c.value for c in at.caption)
@@ -194,7 +177,7 @@ def test_truncation_is_marked_in_the_token_table(open_page: Callable[..., AppTes
     at = open_page("transformer", tf_model="trained", tf_text="1" * 10_000)
     assert not at.exception
     assert "10,000 characters" in _messages(at)
-    assert "✂" in _frame(at, "✂").columns
+    assert "✂" in frame_with(at, "✂").columns
 
 
 def _token_table_styles(at: AppTest) -> str | None:
@@ -235,8 +218,8 @@ def test_url_reproduces_the_view(open_page: Callable[..., AppTest]) -> None:
     assert at.number_input(key="tf_layer").value == 1 and at.number_input(key="tf_head").value == 3
     assert at.slider(key="tf_query").value == 2 and at.slider(key="tf_topk").value == 3
     assert at.number_input(key="tf_temp").value == 0.5
-    assert _titles(at)[0] == "Decoder cross-attention · layer 1 · mean over 4 heads"
-    assert [c for c in _frame(at, "step").columns if c.startswith("#")] == ["#1", "#2", "#3"]
+    assert chart_titles(at)[0] == "Decoder cross-attention · layer 1 · mean over 4 heads"
+    assert [c for c in frame_with(at, "step").columns if c.startswith("#")] == ["#1", "#2", "#3"]
 
 
 @pytest.mark.parametrize(
@@ -255,7 +238,7 @@ def test_hostile_url_values_fall_back_with_a_notice(open_page: Callable[..., App
     assert any(phrase in w for w in _warnings(at)), _warnings(at)
     assert not any("<b>" in w.value for w in at.warning)  # the hostile value itself is never echoed
     if "tf_model" not in params:
-        assert _titles(at)[0] == "Encoder self-attention · layer 0 · head 0"  # defaults
+        assert chart_titles(at)[0] == "Encoder self-attention · layer 0 · head 0"  # defaults
 
 
 def test_blank_prefix_is_ignored_with_a_message(open_page: Callable[..., AppTest]) -> None:
@@ -263,20 +246,20 @@ def test_blank_prefix_is_ignored_with_a_message(open_page: Callable[..., AppTest
     at.text_input(key="tf_prefix").set_value("   ").run()
     assert not at.exception
     assert "prefix is ignored" in _messages(at)
-    assert not any(s == "yes" for s in _frame(at, "step")["forced"])
+    assert not any(s == "yes" for s in frame_with(at, "step")["forced"])
 
 
 def test_switching_to_a_shorter_view_resets_an_out_of_range_query(open_page: Callable[..., AppTest]) -> None:
     at = open_page("transformer", tf_model="trained")
-    n_source = len(_frame(at, "softmax weight"))  # encoder keys = source length
+    n_source = len(frame_with(at, "softmax weight"))  # encoder keys = source length
     at.slider(key="tf_query").set_value(n_source - 1).run()
     assert not at.exception
     at.radio(key="tf_view").set_value("decoder").run()
     assert not at.exception
-    n_decoder = len(_frame(at, "softmax weight"))
+    n_decoder = len(frame_with(at, "softmax weight"))
     assert n_decoder < n_source
     assert at.slider(key="tf_query").value == 0
-    assert _titles(at)[3].startswith("Query 0:")
+    assert chart_titles(at)[3].startswith("Query 0:")
 
 
 def test_page_survives_a_damaged_checkpoint(open_page: Callable[..., AppTest], monkeypatch: pytest.MonkeyPatch, tmp_path: Path, fresh_zoo_cache: None) -> None:

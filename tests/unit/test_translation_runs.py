@@ -36,16 +36,6 @@ def test_merge_grid_is_the_mean_over_each_words_pieces() -> None:
     np.testing.assert_allclose(grid, [[(0.1 + 0.2 + 0.3 + 0.3) / 4, (0.7 + 0.4) / 2]])
 
 
-@pytest.fixture(scope="module")
-def english() -> object:
-    from explorer.pretrained import ModelUnavailable, load_pretrained
-
-    try:
-        return load_pretrained("marian-en-pt")
-    except ModelUnavailable as missing:
-        pytest.skip(str(missing))
-
-
 def _record(entry: object, text: str) -> object:
     return run_marian("marian-en-pt", entry.model, entry.tokenizer, text, entry.tokenizer.encode(text), top_k=3)  # type: ignore[attr-defined]
 

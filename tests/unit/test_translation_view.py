@@ -16,16 +16,6 @@ from explorer.views.translation import (
 
 
 @pytest.fixture(scope="module")
-def english() -> object:
-    from explorer.pretrained import ModelUnavailable, load_pretrained
-
-    try:
-        return load_pretrained("marian-en-pt")
-    except ModelUnavailable as missing:
-        pytest.skip(str(missing))
-
-
-@pytest.fixture(scope="module")
 def default_record(english: object) -> object:
     checked = check(DEFAULT_TEXT["en-pt"], english.tokenizer)  # type: ignore[attr-defined]
     return run("en-pt", english, checked, top_k=5)

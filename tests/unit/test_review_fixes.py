@@ -33,6 +33,7 @@ from explorer.figures import vit as vit_figures
 from explorer.models.attention import MultiHeadAttention
 from explorer.models.config import TransformerConfig
 from explorer.models.positions import interpolate_pos_embed, sinusoidal_encoding
+from explorer.models.reference import copy_attention_into_torch
 from explorer.models.transformer import Transformer
 
 
@@ -290,14 +291,9 @@ def test_zoo_never_runs_code_from_a_checkpoint(tmp_path: Path) -> None:
 # ------------------------------------------------------------------ thin: causal fast path and the sqrt(d_model) scale
 def _mha_pair(seed: int = 0) -> tuple[MultiHeadAttention, nn.MultiheadAttention]:
     torch.manual_seed(seed)
-    ref = nn.MultiheadAttention(32, 4, batch_first=True).eval()
     ours = MultiHeadAttention(32, 4).eval()
-    q, k, v = ref.in_proj_weight.detach().chunk(3)
-    qb, kb, vb = ref.in_proj_bias.detach().chunk(3)
-    with torch.no_grad():
-        for proj, w, b in ((ours.q_proj, q, qb), (ours.k_proj, k, kb), (ours.v_proj, v, vb), (ours.out_proj, ref.out_proj.weight, ref.out_proj.bias)):
-            proj.weight.copy_(w)
-            proj.bias.copy_(b)
+    ref = nn.MultiheadAttention(32, 4, batch_first=True).eval()
+    copy_attention_into_torch(ours, ref)
     return ours, ref
 
 

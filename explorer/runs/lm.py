@@ -16,7 +16,7 @@ import time
 import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 import torch
 
@@ -231,27 +231,31 @@ def iter_generate(
                 return
 
 
+class GenerateOptions(TypedDict, total=False):
+    """The keyword options of :func:`iter_generate` that :func:`generate` passes through."""
+
+    use_cache: bool
+    top_n: int
+    ablate_heads: Iterable[tuple[int, int]] | None
+    stop_at_eos: bool
+    time_limit: float | None
+
+
 def generate(
     model: Any,
     tokenizer: Any,
     prompt_ids: Iterable[int],
     max_new_tokens: int = 16,
     sampling: Sampling | None = None,
-    use_cache: bool = True,
-    top_n: int = 5,
-    ablate_heads: Iterable[tuple[int, int]] | None = None,
-    stop_at_eos: bool = True,
-    time_limit: float | None = None,
+    **options: Unpack[GenerateOptions],
 ) -> Generation:
     """Generate up to ``max_new_tokens`` tokens after ``prompt_ids``; stops at end-of-sequence or ``time_limit`` s.
 
     ``Step.seconds`` of the first step includes reading the prompt (prefill); ``prefill_seconds`` repeats it.
     """
     prompt = tuple(int(i) for i in prompt_ids)
-    steps = list(
-        iter_generate(model, tokenizer, prompt, max_new_tokens, sampling, use_cache, top_n, ablate_heads, stop_at_eos, time_limit)
-    )
-    return finish_generation(tokenizer, prompt, steps, max_new_tokens, use_cache, stop_at_eos)
+    steps = list(iter_generate(model, tokenizer, prompt, max_new_tokens, sampling, **options))
+    return finish_generation(tokenizer, prompt, steps, max_new_tokens, options.get("use_cache", True), options.get("stop_at_eos", True))
 
 
 def finish_generation(

@@ -43,6 +43,7 @@ if __package__ in (None, ""):  # run as a script: make "tools" importable
 
 from tools.server import StreamlitServer, rss_bytes, start_server
 from tools.stclient import Element, ProtocolError, RunResult, StreamlitSession
+from ui.share import link_in_box
 
 PAGES = ("transformer", "positional-encoding", "vit", "profiler", "home")
 
@@ -92,10 +93,8 @@ def link_seed(result: RunResult) -> int | None:
     """The seed in the sidebar's "link to this view", which the server builds from its own
     ``st.query_params``: 0 when the link carries none (the default is left out), None with no link."""
     for element in result.elements:
-        if element.kind != "code":
-            continue
-        text = element.proto.code_text
-        if text.startswith(("http://", "https://", "?")):
+        text = link_in_box(element.proto.body) if element.kind == "html" else None
+        if text is not None:
             match = LINK_SEED.search(text)
             return int(match.group(1)) if match else 0
     return None

@@ -32,9 +32,9 @@ def server() -> Iterator[StreamlitServer]:
 
 
 def outputs(result: RunResult) -> list[str]:
-    """The ISO dates the Transformer page printed (its output code block; the sidebar link is left out)."""
-    codes = [e.proto.code_text for e in result.elements if e.kind == "code"]
-    return [c for c in codes if re.fullmatch(r"\d{4}-\d{2}-\d{2}", c)]
+    """The ISO dates the Transformer page printed (its plain-text output box)."""
+    texts = [e.text() for e in result.elements if e.kind == "text"]
+    return [t for t in texts if re.fullmatch(r"\d{4}-\d{2}-\d{2}", t)]
 
 
 def test_small_load_has_zero_errors(server: StreamlitServer) -> None:
@@ -81,12 +81,13 @@ def test_seed_travels_with_sidebar_navigation(server: StreamlitServer) -> None:
 
 def test_link_seed_reads_the_servers_link() -> None:
     """The probe reads the sidebar link; a link without seed means the default 0 (it can disagree)."""
-    from streamlit.proto.Code_pb2 import Code
+    from streamlit.proto.Html_pb2 import Html
 
     from tools.stclient import Element
+    from ui.share import link_box_html
 
     def run_with(link: str) -> RunResult:
-        return RunResult(page="x", status="ok", seconds=0.0, elements=[Element((1, 2), "code", Code(code_text=link))])
+        return RunResult(page="x", status="ok", seconds=0.0, elements=[Element((1, 2), "html", Html(body=link_box_html(link)))])
 
     assert link_seed(run_with("http://127.0.0.1:1/vit?seed=12&vit_layer=2")) == 12
     assert link_seed(run_with("http://127.0.0.1:1/vit?vit_layer=2")) == 0

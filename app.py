@@ -63,5 +63,4 @@ try:
     navigation.run()
 finally:
     link_to_this_view(link_slot.container())  # redrawn after the page's widgets, so the link holds their final values
-    if on_home:
-        preload_in_background()  # after the home page is drawn, so the import never slows its first paint
+    preload_in_background()  # after the page is drawn (the home page's import, every page's warm-up), once per process

@@ -24,6 +24,12 @@ from explorer.device import configure_threads  # noqa: E402
 
 configure_threads()
 
+# AppTests run app.py in this process: its start-up warm-up (SmolLM2, the translators) would load every
+# model in the background of the whole run. Servers the tests start are other processes and still warm.
+import ui.preload  # noqa: E402
+
+ui.preload._background_started = True
+
 STRICT_ENV = "EXPLORER_REQUIRE_SYSTEM_TOOLS"
 
 

@@ -180,14 +180,17 @@ def device_caption() -> str:
 
 
 def preload_in_background() -> None:
-    """Start :func:`preload_library` on a daemon thread (once), so the home page never waits for it.
+    """Start the library import and the model warm-up on a daemon thread, once per process.
 
-    The first visitor reads the home page while torch and the library import; by the time they open
-    a model page the import (and the GC freeze) is done or under way, and that page waits on the lock.
+    Called after every page's run, whichever page a server's first visitor opens. From the home page the
+    import runs here, so the home page never waits for it: by the time the visitor opens a model page
+    the import (and the GC freeze) is done or under way, and that page waits on the lock. From a shared
+    link to a model page the import already ran on the page's own thread; the models of the other pages
+    are then warmed here, after that first page is drawn.
     """
     global _background_started
     with _background_lock:
-        if _done or _background_started:
+        if _background_started:
             return
         _background_started = True
     threading.Thread(target=_preload_and_warm, name="explorer-preload", daemon=True).start()

@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from streamlit.testing.v1 import AppTest
 
 from ui.share import link_in_box
@@ -47,6 +48,7 @@ def test_every_view_offers_a_link_that_carries_the_seed() -> None:
     assert any("seed=7" in (link_in_box(h.value) or "") for h in at.sidebar.get("html"))
 
 
+@pytest.mark.slow  # a few seconds: the full suite runs it, the fast lane stays under 2 minutes
 def test_home_page_does_not_import_torch() -> None:
     """The first page a visitor sees draws without waiting for torch (start-up, bench/bench_startup.py);
     the library import starts on a background thread only after the page is drawn (disabled here)."""

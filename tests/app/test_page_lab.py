@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from streamlit.testing.v1 import AppTest
 
 from explorer.lab.costs import count_params
@@ -26,6 +27,7 @@ def _number(cell: str) -> int:
     return int(cell.replace(",", ""))
 
 
+@pytest.mark.slow  # a few seconds: the full suite runs it, the fast lane stays under 2 minutes
 def test_compare_a_mix_from_the_link() -> None:
     at = _page(lab_switches=["multi-query", "parallel layers"])
     assert not at.exception
@@ -39,6 +41,7 @@ def test_compare_a_mix_from_the_link() -> None:
     assert "multi-query" in captions and "parallel layers" in captions and "Here:" in captions
 
 
+@pytest.mark.slow  # a few seconds: the full suite runs it, the fast lane stays under 2 minutes
 def test_choosing_switches_updates_the_comparison() -> None:
     at = _page()
     assert list(at.dataframe[0].value.columns) == ["original"]

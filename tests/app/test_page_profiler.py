@@ -142,6 +142,7 @@ def test_operator_options_change_the_table(open_page: Callable[..., AppTest]) ->
     assert list(ops["calls"]) == sorted(ops["calls"], reverse=True)
 
 
+@pytest.mark.slow  # a few seconds: the full suite runs it, the fast lane stays under 2 minutes
 def test_diff_against_a_kept_baseline(open_page: Callable[..., AppTest]) -> None:
     at = open_page("profiler", prof_tab="Diff", **SMALL)
     _clean(at)
@@ -239,6 +240,7 @@ def test_a_busy_profiler_pauses_auto_run_and_a_click_waits_with_a_visible_status
     assert not is_locked()
 
 
+@pytest.mark.slow  # a few seconds: the full suite runs it, the fast lane stays under 2 minutes
 def test_rerun_without_changes_reuses_the_result(open_page: Callable[..., AppTest]) -> None:
     at = open_page("profiler", **SMALL)
     _clean(at)
@@ -249,6 +251,7 @@ def test_rerun_without_changes_reuses_the_result(open_page: Callable[..., AppTes
     assert at.session_state["profiler_result"][1].started_at == first
 
 
+@pytest.mark.slow  # a few seconds: the full suite runs it, the fast lane stays under 2 minutes
 def test_a_second_session_reuses_an_identical_run_and_a_click_measures_again(open_page: Callable[..., AppTest]) -> None:
     """Thirty students opening the page at once must not queue thirty identical profiler runs."""
     first = open_page("profiler", **SMALL)

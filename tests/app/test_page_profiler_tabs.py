@@ -38,6 +38,7 @@ def _click(at: AppTest, label: str) -> AppTest:
     return at.run()
 
 
+@pytest.mark.slow  # a few seconds: the full suite runs it, the fast lane stays under 2 minutes
 def test_llm_phases_tab_profiles_prefill_and_decode() -> None:
     at = _page(prof_tab="LLM phases", prof_gen_prompt="16", prof_gen_new="2", **SMALL)
     _clean(at)
@@ -79,6 +80,7 @@ def test_eager_vs_fused_tab_compares_the_same_model() -> None:
     assert any("Attention with the maps (eager)" in m.value for m in at.markdown)
 
 
+@pytest.mark.slow  # a few seconds: the full suite runs it, the fast lane stays under 2 minutes
 def test_python_view_tab_shows_the_call_tree_and_the_guide() -> None:
     at = _page(prof_tab="Python view", **SMALL)
     _clean(at)
@@ -91,6 +93,7 @@ def test_python_view_tab_shows_the_call_tree_and_the_guide() -> None:
     assert any("pyinstrument sampled" in c.value for c in at.caption)
 
 
+@pytest.mark.slow  # a few seconds: the full suite runs it, the fast lane stays under 2 minutes
 def test_default_sweep_reaches_eight_d_model_and_states_its_exponents() -> None:
     at = _page(prof_tab="Scaling", **SMALL)
     _clean(at)

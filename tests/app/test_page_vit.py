@@ -63,6 +63,7 @@ def test_each_tab_renders(app: AppTest, tab: str, charts: int) -> None:
     switch_tab(app, "Patches")
 
 
+@pytest.mark.slow  # a few seconds: the full suite runs it, the fast lane stays under 2 minutes
 def test_every_control_changes_without_errors(open_page: Callable[..., AppTest]) -> None:
     at = open_page("vit")
     at.radio(key="vit_model").set_value("shapes-untrained").run()

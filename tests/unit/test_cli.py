@@ -52,6 +52,7 @@ def test_classify_refuses_unreadable_files(tmp_path: Path, name: str, content: b
     assert out.startswith(f"{path}\terror: ") and "\n" not in out  # the message sits on that file's line
 
 
+@pytest.mark.slow  # a few seconds: the full suite runs it, the fast lane stays under 2 minutes
 def test_module_entry_point_exits_non_zero_on_bad_input() -> None:
     result = subprocess.run([sys.executable, "-m", "explorer", "translate", ""], capture_output=True, text=True, timeout=300)
     assert result.returncode != 0

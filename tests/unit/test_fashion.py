@@ -77,6 +77,7 @@ def test_damaged_idx_is_a_one_line_error(tmp_path: Path, content: bytes) -> None
     assert "\n" not in str(info.value)
 
 
+@pytest.mark.slow  # a few seconds: the full suite runs it, the fast lane stays under 2 minutes
 def test_training_smoke_is_seeded_and_learns(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     _fake_dataset(tmp_path)
     monkeypatch.setenv(task.ENV_VAR, str(tmp_path))

@@ -29,6 +29,17 @@ def test_background_preload_starts_at_most_one_thread(monkeypatch) -> None:
     assert len(started) == 1 and started[0]["target"] is preload._preload_and_warm  # the library import, then the models warmed
 
 
+def test_a_deep_link_first_still_warms_the_other_pages_models(monkeypatch) -> None:
+    """A shared link to a model page imports the library on that page's thread; the warm-up still starts once."""
+    started: list[object] = []
+    monkeypatch.setattr(preload, "_done", True)
+    monkeypatch.setattr(preload, "_background_started", False)
+    monkeypatch.setattr(preload.threading, "Thread", lambda **kw: started.append(kw) or _NoThread())
+    preload.preload_in_background()
+    preload.preload_in_background()
+    assert len(started) == 1 and started[0]["target"] is preload._preload_and_warm
+
+
 class _NoThread:
     def start(self) -> None:
         pass

@@ -202,6 +202,7 @@ def test_out_of_memory_is_reported_and_releases_the_lock(monkeypatch):
 # ------------------------------------------------------------------ the lock
 
 
+@pytest.mark.slow  # a few seconds: the full suite runs it, the fast lane stays under 2 minutes
 def test_eight_threads_profiling_at_once_all_succeed():
     results: list[object] = []
     errors: list[BaseException] = []

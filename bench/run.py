@@ -24,6 +24,17 @@ BENCHES = {
     "startup": ("bench.bench_startup", [], "5. Start-up against importing torch and streamlit"),
     "memory": ("bench.bench_memory", [], "6. Server memory and rerun latency with 1, 10 and 30 sessions"),
     "training": ("bench.bench_training", [], "7. Training wall time"),
+    "lm": ("bench.bench_lm", [], "8. SmolLM2-135M: prefill, decode and memory against transformers"),
+    "marian": ("bench.bench_marian", [], "9. Marian en-pt against its native int8 engine"),
+    "pages_language_model": ("bench.bench_pages", ["--only", "language_model", "--fresh-server"],
+                             "10. The language-model page's first result on a just-started server"),
+}
+# Written by other commands than the ones above (their JSON has its own layout): reported, not run.
+FIRST_VISIT = "first_visit.json"  # python -m bench.bench_first_visit
+LOAD = {  # file: how it was made
+    "load_class.json": "python -m tools.load --sessions 30 --class-duration 180",
+    "load_burst.json": "python -m tools.load --sessions 30 --rounds 1",
+    "load_lm.json": "python -m tools.load --sessions 30 --rounds 2 --pages language-model",
 }
 
 
@@ -65,9 +76,42 @@ def write_report() -> Path:
                 f"| {row['case']} | {_fmt(row['value'])} | {row['unit']} | {row.get('target', '')} | {met} | {row.get('detail', '')} |"
             )
         lines.append("")
+    lines += _first_visit_lines() + _load_lines()
     out = ROOT / "bench" / "RESULTS.md"
     out.write_text("\n".join(lines), encoding="utf-8")
     return out
+
+
+def _first_visit_lines() -> list[str]:
+    path = RESULTS / FIRST_VISIT
+    lines = ["## 11. A new visitor's first chart in Chromium (`python -m bench.bench_first_visit`)", ""]
+    if not path.exists():
+        return [*lines, "Not run yet.", ""]
+    data = json.loads(path.read_text())
+    lines += [f"Machine: {data.get('machine', '?')}; date: {data.get('date', '?')}", ""]
+    lines += ["| case | page | first chart (median) | first text | Plotly loaded | renderer CPU | target | met |",
+              "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for row in data.get("summary", []):
+        median = row["median"]
+        lines.append(f"| {row['case']} | {row['page']} | {median['first_chart_s']:.2f} s | {median['first_text_s']:.2f} s | "
+                     f"{median['plotly_loaded_s']:.2f} s | {median['renderer_cpu_s']:.2f} s | <= {row['target_s']} s | "
+                     f"{'met' if row['met'] else '**missed**'} |")
+    return [*lines, ""]
+
+
+def _load_lines() -> list[str]:
+    lines = ["## 12. Load: a class on one server (`tools/load.py`)", "",
+             "| pattern | command | sessions | runs | errors | p50 | p95 | max | peak RSS |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for name, command in LOAD.items():
+        path = RESULTS / name
+        if not path.exists():
+            continue
+        for report in json.loads(path.read_text()):
+            peak = report.get("memory_mib", {}).get("peak")
+            lines.append(f"| {name.removesuffix('.json')} | `{command}` | {report['sessions']} | {report['runs']} | {report['errors']} | "
+                         f"{report['p50_s']:.2f} s | {report['p95_s']:.2f} s | {report['max_s']:.2f} s | {peak} MiB |")
+    return [*lines, ""]
 
 
 def main(argv: list[str]) -> int:

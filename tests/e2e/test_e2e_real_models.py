@@ -15,6 +15,7 @@ grid's accessible DOM table, which is what a screen reader reads.
 from __future__ import annotations
 
 import re
+import time
 from typing import Any
 from urllib.parse import quote
 
@@ -58,8 +59,8 @@ def expect_output(app: AppPage, text: str) -> None:
     expect(boxes.filter(has_text=text).first).to_be_visible(timeout=UI_SETTLE_MS)
 
 
-def grid_rows(app: AppPage, containing: str, frame: Any = None) -> list[str]:  # a Playwright locator
-    """Text of every rendered dataframe row (accessible grid) that contains ``containing``.
+def grid_rows(app: AppPage, containing: str, frame: Any = None, pattern: str | None = None) -> list[str]:  # a Playwright locator
+    """Text of every rendered dataframe row (accessible grid) that contains ``containing`` (and matches ``pattern``).
 
     The grid renders only the rows on screen, so a ``frame`` below the fold is scrolled into view first.
     """
@@ -68,8 +69,14 @@ def grid_rows(app: AppPage, containing: str, frame: Any = None) -> list[str]:  #
     scope = frame if frame is not None else app.main().locator('[data-testid="stDataFrame"]')
     rows = scope.locator('[role="row"]')
     rows.nth(1).wait_for(state="attached", timeout=UI_SETTLE_MS)  # the header and at least one row
-    texts = [re.sub(r"\s+", " ", t).strip() for t in rows.all_inner_texts()]
-    matching = [t for t in texts if containing in t]
+    # Tables arrive one after another as the script runs: read again until the row is there (or time is up).
+    deadline = time.monotonic() + UI_SETTLE_MS / 1000
+    while True:
+        texts = [re.sub(r"\s+", " ", t).strip() for t in rows.all_inner_texts()]
+        matching = [t for t in texts if containing in t and (pattern is None or re.search(pattern, t))]
+        if matching or time.monotonic() > deadline:
+            break
+        app.page.wait_for_timeout(250)
     assert matching, f"no table row contains {containing!r}; rows: {texts[:12]}"
     return matching
 
@@ -106,7 +113,7 @@ def test_translator_default_switch_models_and_shared_link(app: AppPage, translat
     expect(app.keyed("tf_text").locator("textarea")).to_have_value(translations["default"]["en-pt"], timeout=UI_SETTLE_MS)
     expect_output(app, translations["en-pt"])
     assert "gato" in translations["en-pt"]  # the example is chosen for this pair; the library must keep it
-    gato = [row for row in grid_rows(app, "gato") if re.search(r"\bgato\b", row)]
+    gato = grid_rows(app, "gato", pattern=r"\bgato\b.*\bcat\b|\bcat\b.*\bgato\b")  # the word-alignment table's row
     assert gato and re.search(r"\bcat\b", gato[0]), f"the alignment table does not pair gato with cat: {gato}"
     app.assert_clean()
 

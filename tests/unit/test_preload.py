@@ -5,6 +5,8 @@ from __future__ import annotations
 import gc
 import sys
 
+import pytest
+
 from ui import preload
 
 
@@ -19,20 +21,12 @@ def test_preload_imports_the_library_and_freezes_what_lives_on() -> None:
     assert not any(obj is torch.nn.Module for obj in gc.get_objects()), "torch's classes were not frozen"
 
 
-def test_background_preload_starts_at_most_one_thread(monkeypatch) -> None:
+@pytest.mark.parametrize("library_imported", [False, True], ids=["home page first", "shared link to a model page first"])
+def test_background_warm_up_starts_exactly_once(monkeypatch, library_imported: bool) -> None:
+    """From the home page the thread imports the library, then warms the models; after a shared link to a
+    model page (the library already imported on that page's thread) it still starts, once, to warm them."""
     started: list[object] = []
-    monkeypatch.setattr(preload, "_done", False)
-    monkeypatch.setattr(preload, "_background_started", False)
-    monkeypatch.setattr(preload.threading, "Thread", lambda **kw: started.append(kw) or _NoThread())
-    preload.preload_in_background()
-    preload.preload_in_background()
-    assert len(started) == 1 and started[0]["target"] is preload._preload_and_warm  # the library import, then the models warmed
-
-
-def test_a_deep_link_first_still_warms_the_other_pages_models(monkeypatch) -> None:
-    """A shared link to a model page imports the library on that page's thread; the warm-up still starts once."""
-    started: list[object] = []
-    monkeypatch.setattr(preload, "_done", True)
+    monkeypatch.setattr(preload, "_done", library_imported)
     monkeypatch.setattr(preload, "_background_started", False)
     monkeypatch.setattr(preload.threading, "Thread", lambda **kw: started.append(kw) or _NoThread())
     preload.preload_in_background()

@@ -15,6 +15,7 @@ import re
 import secrets
 import shutil
 import subprocess
+import time
 import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -111,6 +112,10 @@ def upstreams_by_route(access_log: Path) -> dict[str, set[str]]:
     return routes
 
 
+def websocket_lines(access_log: Path) -> list[str]:
+    return [line for line in access_log.read_text().splitlines() if "/_stcore/stream" in line]
+
+
 def test_sessions_work_through_nginx_and_spread_over_both_replicas(cluster: Cluster) -> None:
     sessions = [browser_like_session(cluster.url) for _ in range(SESSIONS)]
     try:
@@ -129,6 +134,10 @@ def test_sessions_work_through_nginx_and_spread_over_both_replicas(cluster: Clus
         for session, _route in sessions:
             session.close()
 
+    # nginx logs a websocket request when its connection ends, a moment after the client closed it.
+    deadline = time.monotonic() + 15
+    while len(websocket_lines(cluster.access_log)) < SESSIONS and time.monotonic() < deadline:
+        time.sleep(0.2)
     routes = upstreams_by_route(cluster.access_log)
     ours = {route: routes.get(route, set()) for _session, route in sessions}
     for route, upstreams in ours.items():
@@ -139,9 +148,9 @@ def test_sessions_work_through_nginx_and_spread_over_both_replicas(cluster: Clus
     replica_addrs = {f"127.0.0.1:{r.port}" for r in cluster.replicas}
     assert used <= replica_addrs
     assert used == replica_addrs, f"{SESSIONS} sessions all went to {used}; expected both of {replica_addrs}"
-    websocket_lines = [l for l in cluster.access_log.read_text().splitlines() if "/_stcore/stream" in l]
-    assert len(websocket_lines) >= SESSIONS, "websocket requests did not go through nginx"
-    assert all(" 101 " in l for l in websocket_lines), websocket_lines[:3]
+    streams = websocket_lines(cluster.access_log)
+    assert len(streams) >= SESSIONS, "websocket requests did not go through nginx"
+    assert all(" 101 " in l for l in streams), streams[:3]
 
 
 def test_replicas_share_the_cookie_secret_and_stay_healthy(cluster: Cluster) -> None:

@@ -81,27 +81,22 @@ def warm_models() -> None:
     Called on the background thread after the library import (never on a page's own run). A model
     loaded here is the same shared, read-only object the pages get from ``explorer.zoo`` (its own
     lock makes a page that asks meanwhile wait for this load instead of loading twice); the forward
-    passes also pay torch's one-time kernel set-up. Any failure is left for the page to report in
-    its own words.
+    passes also pay torch's one-time kernel set-up.
     """
-    try:
-        import numpy as np
+    import numpy as np
 
-        from explorer.analysis.stepwise import translate_and_record
-        from explorer.tasks import shapes
-        from explorer.views.vit import run_image
-        from explorer.zoo import load_model
+    from explorer.analysis.stepwise import translate_and_record
+    from explorer.lab.vit_snapshots import load_snapshots
+    from explorer.tasks import shapes
+    from explorer.views.vit import run_image
+    from explorer.zoo import load_model
 
-        dates = load_model(WARM_MODELS[0])
-        translate_and_record(dates.model, dates.tokenizer, "26 Nov 2026")
-        vit = load_model(WARM_MODELS[1])
-        size = int(vit.config.image_size)
-        run_image(vit.model, vit.meta, np.asarray(shapes.sample_image(shapes.CLASSES[0], 0, size=size)), size)
-        from explorer.lab.vit_snapshots import load_snapshots  # the ViT page's training replay reads them
-
-        load_snapshots()
-    except Exception:  # noqa: BLE001 - warming is an optimisation; the page shows any real problem itself
-        return
+    dates = load_model(WARM_MODELS[0])
+    translate_and_record(dates.model, dates.tokenizer, "26 Nov 2026")
+    vit = load_model(WARM_MODELS[1])
+    size = int(vit.config.image_size)
+    run_image(vit.model, vit.meta, np.asarray(shapes.sample_image(shapes.CLASSES[0], 0, size=size)), size)
+    load_snapshots()  # the ViT page's training replay reads them
 
 
 def warm_translator() -> None:
@@ -111,31 +106,25 @@ def warm_translator() -> None:
     be read and dequantised plus a recorded translation; done here, the page's own run finds both
     in the view's bounded per-input cache. The translation's default top-k is the page's.
     """
-    try:
-        from explorer.pretrained import pretrained_status
-        from explorer.views import translation
+    from explorer.pretrained import pretrained_status
+    from explorer.views import translation
 
-        if pretrained_status(translation.TRANSLATORS["en-pt"]) is None:
-            translation.prepare("en-pt", translation.DEFAULT_TEXT["en-pt"], translation.DEFAULT_TOP_K)
-    except Exception:  # noqa: BLE001 - warming is an optimisation; the page shows any real problem itself
-        return
+    if pretrained_status(translation.TRANSLATORS["en-pt"]) is None:
+        translation.prepare("en-pt", translation.DEFAULT_TEXT["en-pt"], translation.DEFAULT_TOP_K)
 
 
 def warm_language_model() -> None:
     """Load SmolLM2 (about 10 s) and compute the language-model page's default view, after the small models.
 
     The page's first visitor then waits only for figures, not for the GGUF read and 30 layers of
-    attention. The model's memory is paid by the first visit anyway; a missing wheel is left for the
-    page to report in its own words.
+    attention. The model's memory is paid by the first visit anyway; a missing wheel is skipped here
+    and reported by the page.
     """
-    try:
-        from explorer.pretrained import pretrained_status
-        from explorer.views import language_model
+    from explorer.pretrained import pretrained_status
+    from explorer.views import language_model
 
-        if pretrained_status(language_model.MODEL) is None:
-            language_model.warm_defaults()
-    except Exception:  # noqa: BLE001 - warming is an optimisation; the page shows any real problem itself
-        return
+    if pretrained_status(language_model.MODEL) is None:
+        language_model.warm_defaults()
 
 
 def chart_code_hint() -> str | None:
@@ -198,9 +187,11 @@ def preload_in_background() -> None:
 
 def _preload_and_warm() -> None:
     preload_library()
-    warm_models()
-    warm_translator()
-    warm_language_model()
+    for warm in (warm_models, warm_translator, warm_language_model):
+        try:
+            warm()
+        except Exception:  # noqa: BLE001 - warming is an optimisation; each page reports a real problem in its own words
+            continue
 
 
 def freeze_long_lived_objects() -> None:

@@ -55,11 +55,6 @@ OOD_FEATURE = "cls"
 HELDOUT_PER_CLASS = 30  # 300 shipped test images: enough for the page's samples and a +-2-point accuracy check
 
 
-def default_config() -> ViTConfig:
-    """28 x 28 grayscale in 7 x 7 patches (see the module docstring for why 7)."""
-    return architectures.fashion_vit()
-
-
 @dataclass
 class TrainSettings:
     """Everything that determines the trained weights (with the thread count)."""
@@ -78,7 +73,7 @@ class TrainSettings:
     finetune_epochs: int = 3
     finetune_lr: float = 3e-4
     limit: int | None = None  # use only the first N training images (smoke tests)
-    config: dict[str, Any] = field(default_factory=lambda: default_config().to_dict())
+    config: dict[str, Any] = field(default_factory=lambda: architectures.fashion_vit().to_dict())
 
 
 def augment(x: torch.Tensor, max_shift: int, generator: torch.Generator) -> torch.Tensor:

@@ -37,11 +37,6 @@ NAME = "shapes"
 HELDOUT_SEED = 1_000_003  # never used for training pools (those use the training seed)
 
 
-def default_config() -> ViTConfig:
-    """32 x 32 images in 4 x 4 patches: an 8 x 8 grid, fine enough for rollout maps to show a shape."""
-    return architectures.shapes_vit()
-
-
 @dataclass
 class TrainSettings:
     """Everything that determines the trained weights (with the thread count; see ``train``)."""
@@ -56,7 +51,7 @@ class TrainSettings:
     heldout_size: int = 1_000
     eval_every: int = 500
     augment: bool = True
-    config: dict[str, Any] = field(default_factory=lambda: default_config().to_dict())
+    config: dict[str, Any] = field(default_factory=lambda: architectures.shapes_vit().to_dict())
 
 
 # --- data --------------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ import pytest
 import torch
 from PIL import Image
 
+from explorer import architectures
 from explorer.tasks import fashion as task
 from explorer.training import fashion as training
 
@@ -81,7 +82,7 @@ def test_damaged_idx_is_a_one_line_error(tmp_path: Path, content: bytes) -> None
 def test_training_smoke_is_seeded_and_learns(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     _fake_dataset(tmp_path)
     monkeypatch.setenv(task.ENV_VAR, str(tmp_path))
-    small = training.default_config().to_dict() | {"d_model": 32, "n_layers": 1, "d_ff": 64}
+    small = architectures.fashion_vit().to_dict() | {"d_model": 32, "n_layers": 1, "d_ff": 64}
     settings = dict(epochs=2, finetune_epochs=1, batch_size=32, limit=320, val_size=50, warmup_steps=5, config=small)
     quiet = dict(progress=False, log=lambda *_: None)
     model_a, record = training.train_model(training.TrainSettings(**settings), **quiet)

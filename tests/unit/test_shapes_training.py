@@ -9,6 +9,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from explorer import architectures
 from explorer.models import ViT, ViTConfig
 from explorer.tasks import shapes as task
 from explorer.training import shapes as training
@@ -19,7 +20,7 @@ TEST_SEED = 20_240_607  # a fixed held-out sample: neither the training pool nor
 
 
 def tiny_settings(**kw) -> training.TrainSettings:
-    config = training.default_config().to_dict() | {"d_model": 32, "n_heads": 2, "n_layers": 2, "d_ff": 64}
+    config = architectures.shapes_vit().to_dict() | {"d_model": 32, "n_heads": 2, "n_layers": 2, "d_ff": 64}
     base = dict(seed=3, steps=25, batch_size=32, lr=2e-3, warmup_steps=5, pool_size=32, heldout_size=16, eval_every=100, augment=False, config=config)
     return training.TrainSettings(**(base | kw))
 

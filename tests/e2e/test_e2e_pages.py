@@ -216,9 +216,12 @@ def test_dark_system_theme_keeps_heatmaps_readable(dark_app: AppPage) -> None:
     background = dark_app.page.evaluate("getComputedStyle(document.querySelector('[data-testid=\"stApp\"]')).backgroundColor")
     assert _luminance(background) < 0.2, f"the page is not dark: {background}"
     heatmap = dark_app.page.evaluate(
+        # The first drawn chart may be the all-heads grid, whose heatmaps share one colour axis
+        # (layout.coloraxis) instead of carrying their own colorscale; either way is read.
         "(() => { const gd = document.querySelector('[data-testid=\"stPlotlyChart\"] .js-plotly-plot');"
         " const trace = gd._fullData.find(t => t.type === 'heatmap');"
-        " return {scale: trace.colorscale, font: gd._fullLayout.font.color}; })()"
+        " const scale = trace.colorscale || gd._fullLayout[trace.coloraxis].colorscale;"
+        " return {scale: scale, font: gd._fullLayout.font.color}; })()"
     )
     scale = heatmap["scale"]
     assert _luminance(scale[0][1]) < 0.3 and _luminance(scale[-1][1]) > 0.6, scale

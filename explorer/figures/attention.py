@@ -10,10 +10,10 @@ Conventions, shared by every builder here:
 - figures carry an empty template, so Streamlit's theme styles them and the JSON stays small;
 - each figure is written as ONE plain dict and validated once by ``go.Figure(spec)``. Plotly's
   incremental API (``make_subplots``, ``add_trace(row=, col=)``, ``update_layout``/``update_xaxes``)
-  re-walks the property tree on every call, about ten times the cost of validating one dict. Subplot
-  grids are laid out by :func:`explorer.figures.layout.subplot_grid`, which reproduces ``make_subplots``'
-  domains, shared axes and titles; the figures carry no subplot grid, so a caller cannot
-  ``add_trace(row=, col=)`` to them.
+  re-walks the property tree on every call, about ten times the cost of validating one dict. The few
+  subplot figures are laid out by :func:`explorer.figures.layout.subplot_grid`, which reproduces
+  ``make_subplots``' domains, shared axes and titles; the figures carry no subplot grid, so a caller
+  cannot ``add_trace(row=, col=)`` to them.
 """
 
 from __future__ import annotations
@@ -170,17 +170,20 @@ def attention_overview(
     column_px: int = COLUMN_PX,
     value_label: str = "weight",
 ) -> go.Figure:
-    """All layers x heads (L, H, Tq, Tk) in ONE figure: a grid of heatmaps with one shared colour scale.
+    """All layers x heads (L, H, Tq, Tk) in ONE figure: a mosaic of heatmaps on one shared colour scale.
 
     A shared ``coloraxis`` means the same colour is the same weight in every panel, so heads
-    can be compared at a glance. Tick labels are hidden in the small panels; hover shows them.
-    ``keep`` (Tq, Tk) bool: hidden cells are left empty, and ``value_label`` names the cells, as in ``attention_heatmap``.
+    can be compared at a glance. ``keep`` (Tq, Tk) bool: hidden cells are left empty, and
+    ``value_label`` names the cells, as in ``attention_heatmap``.
 
-    Layout for any width, from a phone to a projector: heads are named once, above the top row, and
-    layers once, left of the first column (a title per panel ran into its neighbours at 390 px);
-    with more than four heads the column headers are bare numbers under a "head" label. Each panel
-    keeps square cells (``scaleanchor``, shrinking inside its cell, never stretched 2.8:1 on a wide
-    screen), and the colour bar lies under the grid, so the panels get the whole width.
+    Every panel sits on ONE pair of category axes, side by side with a one-cell gap: a browser draws
+    48 heatmaps on one pair of axes about as fast as one heatmap, while 48 subplots (an axis pair
+    each) took it two more seconds. Categories must be unique along an axis, so a column's key
+    label carries its head ("head 3 · 4:cat") and a row's query label its layer; the hover reads
+    them back as "query layer 1 · 2:the, key head 3 · 4:cat". Tick labels are hidden (hover names
+    the tokens); heads are named once above the top row and layers once left of the first column,
+    with bare head numbers under a "head" label beyond four heads. ``scaleanchor`` keeps cells
+    square at any width, from a phone to a projector, and the colour bar lies under the mosaic.
     """
     arr = np.asarray(maps, dtype=np.float32)
     if arr.ndim != 4:
@@ -194,65 +197,79 @@ def attention_overview(
     layer_names = list(layer_names) if layer_names is not None else [f"layer {l}" for l in range(n_layers)]
     if len(head_names) != n_heads or len(layer_names) != n_layers:
         raise ValueError("head_names and layer_names must have one entry per head and per layer")
-    ql, kl = axis_labels(query_labels), axis_labels(key_labels)
-    grid, refs = subplot_grid(
-        n_layers, n_heads, (), horizontal_spacing=0.02, vertical_spacing=0.04 if n_layers > 1 else 0.0,
-        share_x=False, share_y=False,
-    )
-    for name, axis in grid.items():  # every panel: categories, no tick labels (hover names the tokens)
-        axis.update(showticklabels=False, ticks="", showline=False, type="category", constrain="domain", showgrid=False,
-                    zeroline=False)
-        if name.startswith("yaxis"):
-            # square cells, shrinking toward the panel's top so its column header stays next to it
-            axis.update(autorange="reversed", scaleanchor=axis["anchor"], constraintoward="top")
-    labels = _grid_labels(refs, list(head_names), layer_names, n_heads, "head" if short_heads else None)
+    heads_full = [f"head {h}" for h in range(n_heads)] if short_heads else [plotly_text(n) for n in head_names]
+    layers_full = [plotly_text(n) for n in layer_names]
+    columns = _panel_categories(axis_labels(key_labels), heads_full)
+    rows = _panel_categories(axis_labels(query_labels), layers_full)
+    n_keys, n_queries = len(key_labels), len(query_labels)
     hover = _hover(value_label)
     traces = [
-        dict(type="heatmap", z=arr[l, h], x=kl, y=ql, coloraxis="coloraxis", hovertemplate=hover,
-             **({} if keep is None else {"hoverongaps": False}),
-             name=f"{layer_names[l]} {head_names[h]}", xaxis=refs[l * n_heads + h][0], yaxis=refs[l * n_heads + h][1])
+        dict(type="heatmap", z=arr[l, h], x=columns[h], y=rows[l], coloraxis="coloraxis", hovertemplate=hover,
+             **({} if keep is None else {"hoverongaps": False}), name=f"{layers_full[l]} {heads_full[h]}")
         for l in range(n_layers)
         for h in range(n_heads)
     ]
+    axis = dict(type="category", showticklabels=False, ticks="", showline=False, showgrid=False, zeroline=False,
+                constrain="domain", fixedrange=False)
     top = _top(arr) if zmax is None else float(zmax)
     title_spec, margin_top = title_below_modebar(title, extra_top=22)
-    # Rows sized for a column a little narrower than a projector's: square panels that shrink inside
-    # their cells leave gaps, either between the columns on a wide screen or between the rows on a phone.
-    panel_w = (min(column_px, OVERVIEW_COLUMN_PX) - 40) * (1 - 0.02 * (n_heads - 1)) / n_heads
-    row_px = min(260.0, max(60.0, panel_w * len(ql) / max(1, len(kl))))
+    mosaic_w = n_heads * (n_keys + 1) - 1
+    mosaic_h = n_layers * (n_queries + 1) - 1
+    plot_px = (min(column_px, OVERVIEW_COLUMN_PX) - 40) * mosaic_h / max(1, mosaic_w)
     return _figure(
         traces,
         dict(
-            grid, annotations=labels, title=title_spec,
-            height=int(min(1400, margin_top + COLORBAR_BAND_PX + 10 + row_px * n_layers * 1.04)),
+            title=title_spec,
+            xaxis=dict(axis, categoryorder="array", categoryarray=_with_gaps(columns)),
+            # square cells; the mosaic shrinks toward the top so the head names stay next to it
+            yaxis=dict(axis, categoryorder="array", categoryarray=_with_gaps(rows), autorange="reversed",
+                       scaleanchor="x", constraintoward="top"),
+            annotations=_mosaic_labels(list(head_names), list(layer_names), n_keys, n_queries, "head" if short_heads else None),
+            height=int(min(1400, max(MIN_HEIGHT, margin_top + COLORBAR_BAND_PX + 10 + plot_px))),
             margin=dict(l=28, r=10, t=margin_top, b=COLORBAR_BAND_PX),
             coloraxis=dict(colorscale=COLORSCALE, cmin=0.0, cmax=max(top, 1e-6), colorbar=_bottom_colorbar(plotly_text(value_label))),
+            # Transparent: the gaps between panels show the page (light or dark theme), never a white sheet.
+            plot_bgcolor="rgba(0,0,0,0)",
         ),
     )
 
 
-def _grid_labels(
-    refs: Sequence[tuple[str, str]], head_names: list[str], layer_names: list[str], n_heads: int, head_axis: str | None
-) -> list[Spec]:
-    """Column headers above the top row and row labels left of the first column.
+def _panel_categories(labels: list[str], panels: list[str]) -> list[list[str]]:
+    """Per panel, its unique category labels: the panel's name, then the token label ("head 3 · 4:cat")."""
+    return [[f"{panel} · {label}" for label in labels] for panel in panels]
 
-    Placed in each panel's own domain (``"x3 domain"``), so they follow a panel that shrank to keep
-    square cells. ``head_axis`` names the columns once, left of bare-number headers.
-    """
+
+def _with_gaps(panels: list[list[str]]) -> list[str]:
+    """The axis order: each panel's categories, with one empty gap category between panels.
+
+    A gap's name is spaces, one more per gap, so no two gaps (and no gap and a label) are equal."""
+    order: list[str] = []
+    for i, categories in enumerate(panels):
+        if i:
+            order.append(" " * i)
+        order.extend(categories)
+    return order
+
+
+def _mosaic_labels(
+    head_names: list[str], layer_names: list[str], n_keys: int, n_queries: int, head_axis: str | None
+) -> list[Spec]:
+    """Column headers above the top row and row labels left of the first column, in data coordinates
+    (a category axis counts its categories 0, 1, ...), so they follow the mosaic wherever it shrinks."""
     font = dict(size=TICK_FONT_PX)
-    labels: list[Spec] = []
-    for h, name in enumerate(head_names):
-        x, y = refs[h]
-        labels.append(dict(text=name, x=0.5, xref=f"{x} domain", y=1.0, yref=f"{y} domain", xanchor="center",
-                           yanchor="bottom", yshift=2, showarrow=False, font=font))
-    for l, name in enumerate(layer_names):
-        x, y = refs[l * n_heads]
-        labels.append(dict(text=name, x=0.0, xref=f"{x} domain", y=0.5, yref=f"{y} domain", xanchor="right",
-                           yanchor="middle", xshift=-4, textangle=-90, showarrow=False, font=font))
+    labels: list[Spec] = [
+        dict(text=plotly_text(name), x=h * (n_keys + 1) + (n_keys - 1) / 2, xref="x", y=-0.5, yref="y", xanchor="center",
+             yanchor="bottom", yshift=2, showarrow=False, font=font)
+        for h, name in enumerate(head_names)
+    ]
+    labels += [
+        dict(text=plotly_text(name), x=-0.5, xref="x", y=l * (n_queries + 1) + (n_queries - 1) / 2, yref="y", xanchor="right",
+             yanchor="middle", xshift=-4, textangle=-90, showarrow=False, font=font)
+        for l, name in enumerate(layer_names)
+    ]
     if head_axis:
-        x, y = refs[0]
-        labels.append(dict(text=head_axis, x=0.0, xref=f"{x} domain", y=1.0, yref=f"{y} domain", xanchor="right",
-                           yanchor="bottom", xshift=-4, yshift=2, showarrow=False, font=font))
+        labels.append(dict(text=head_axis, x=-0.5, xref="x", y=-0.5, yref="y", xanchor="right", yanchor="bottom",
+                           xshift=-4, yshift=2, showarrow=False, font=font))
     return labels
 
 

@@ -102,9 +102,12 @@ def test_overview_has_a_titled_panel_per_head_on_one_colour_axis(shape: tuple[in
     heads = [str(h) for h in range(n_heads)] if n_heads > 4 else [f"head {h}" for h in range(n_heads)]
     expected = heads + [f"layer {l}" for l in range(n_layers)] + (["head"] if n_heads > 4 else [])
     assert [a["text"] for a in spec["layout"]["annotations"]] == expected, "one header per column and per row, not per panel"
-    panels = [k for k in spec["layout"] if k.startswith("yaxis")]
-    assert all(spec["layout"][k]["scaleanchor"] == spec["layout"][k]["anchor"] for k in panels), "square cells in every panel"
-    assert spec["data"][0]["y"] == ["0:&lt;s&gt;", "1:a", "2:a"], "labels escaped and kept apart"
+    axes = [k for k in spec["layout"] if k.startswith(("xaxis", "yaxis"))]
+    assert axes == ["xaxis", "yaxis"] and spec["layout"]["yaxis"]["scaleanchor"] == "x", "one pair of axes, square cells"
+    assert spec["data"][0]["y"] == ["layer 0 · 0:&lt;s&gt;", "layer 0 · 1:a", "layer 0 · 2:a"], "labels escaped and kept apart"
+    assert spec["data"][-1]["x"][0] == f"head {n_heads - 1} · 0:v", "a key's label names its head (categories are unique per axis)"
+    order = spec["layout"]["xaxis"]["categoryarray"]
+    assert len(order) == len(set(order)) == n_heads * 6 - 1, "every panel's keys, one gap between panels, no duplicates"
     assert spec["layout"]["height"] <= 1400, "size capped however many layers"
 
 

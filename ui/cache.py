@@ -1,8 +1,12 @@
 """The app's one caching layer: every ``st.cache_*`` the pages use lives here.
 
-Two kinds, as Streamlit intends them (docs: "Caching overview"):
+Three kinds, as Streamlit intends them (docs: "Caching overview"):
 - shared, read-only models: ``st.cache_resource`` (one object for every session; nobody mutates it);
-- per-input results: ``st.cache_data`` with ``max_entries`` so memory stays bounded under a class.
+- per-input results: ``st.cache_data`` with ``max_entries`` so memory stays bounded under a class;
+- finished views (frozen dataclasses of figures and tables, which the pages only read and place):
+  ``st.cache_resource`` with ``max_entries``, so a class on the same input and settings builds each
+  view once instead of once per student (building and validating a page's figures is most of a
+  rerun's server time), and no session pays to unpickle a copy.
 The functions take only hashable settings (never a model), so a key is exactly what the page chose.
 """
 
@@ -22,6 +26,8 @@ if TYPE_CHECKING:
     from explorer.lab.snapshots import Snapshots
     from explorer.lab.vit_snapshots import ViTSnapshots
     from explorer.lessons.reveals import Reveal
+    from explorer.views.transformer import StepView
+    from explorer.views.translation import TranslatorSettings, TranslatorView
     from explorer.zoo import ZooModel
 
 
@@ -131,3 +137,35 @@ def snapshot_translation(step: int, text: str, temperature: float, top_k: int, p
     from explorer.lab.snapshots import record_snapshot
 
     return record_snapshot(lab_snapshots(), step, text, temperature=temperature, top_k=top_k, prefix=prefix, seed=seed)
+
+
+@st.cache_resource(max_entries=32, show_spinner=False)
+def translator_view(text: str, settings: TranslatorSettings) -> TranslatorView:
+    """The translator page's view of ``text`` (``explorer.views.translation``), shared read-only.
+
+    The caller has checked that ``prepare`` succeeds for this text (it is cached per input, so this is the same record)."""
+    from explorer.views import translation as tv
+
+    record = tv.prepare(settings.model, text, settings.top_k).record
+    if record is None:
+        raise ValueError("translator_view needs a text that prepare() accepts")
+    return tv.translator_view(record, settings, translator_model(settings.model) if settings.value_weighted else None)
+
+
+@st.cache_resource(max_entries=32, show_spinner=False)
+def translator_step_view(text: str, settings: TranslatorSettings, query: int) -> StepView | None:
+    """Eq. 1 for the view's head at ``query`` (``explorer.views.translation.translator_step_view``), shared read-only."""
+    from explorer.views import translation as tv
+
+    record = tv.prepare(settings.model, text, settings.top_k).record
+    if record is None:
+        raise ValueError("translator_step_view needs a text that prepare() accepts")
+    return tv.translator_step_view(translator_model(settings.model), record, translator_view(text, settings), query)
+
+
+def translator_model(model_key: str) -> object:  # a MarianModel
+    """The shared Marian model behind ``model_key`` (loaded once per process by ``explorer.pretrained``)."""
+    from explorer.pretrained import load_pretrained
+    from explorer.views.translation import TRANSLATORS
+
+    return load_pretrained(TRANSLATORS[model_key]).model

@@ -15,6 +15,7 @@ import streamlit as st
 
 from explorer.analysis.stepwise import KIND_LABELS
 from explorer.inputs.text import escape_markdown
+from ui import cache
 
 MAX_PASTE = 5000  # the box takes a long paste; the checker cuts it to the model's cap and says so
 TOP_K_MAX = 10
@@ -124,7 +125,7 @@ def render(model_key: str, text_column: Any, shape: Any) -> None:  # a Streamlit
         align_layer=int(align_layer), align_head=None if align_heads == "mean" else int(align_heads), merge_words=bool(merge),
         value_weighted=weighted,
     )
-    view = tv.translator_view(record, settings, _model(tv, model_key) if weighted else None)
+    view = cache.translator_view(text_raw or "", settings)
 
     with output_area:
         st.subheader("Pieces and output")
@@ -152,16 +153,10 @@ def render(model_key: str, text_column: Any, shape: Any) -> None:  # a Streamlit
                                  on_click="ignore", key="tf_dl_csv")
         ecols[1].download_button("Download NPZ", data=view.npz, file_name=f"{view.export_stem}.npz",
                                  mime="application/octet-stream", on_click="ignore", key="tf_dl_npz")
-        _step_by_step(tv, record, view)
+        _step_by_step(record, view, text_raw or "", settings)
 
 
-def _model(tv: Any, model_key: str) -> Any:  # the views.translation module, a MarianModel
-    from explorer.pretrained import load_pretrained
-
-    return load_pretrained(tv.TRANSLATORS[model_key]).model
-
-
-def _step_by_step(tv: Any, record: Any, view: Any) -> None:
+def _step_by_step(record: Any, view: Any, text: str, settings: Any) -> None:  # a TranslationRecord, its TranslatorView
     """Eq. 1 for one head and one query, from the inputs the attention module saw."""
     st.subheader("Scaled dot-product attention, step by step")
     st.caption("Attention(Q, K, V) = softmax(Q Kᵀ / √d_k) V  (Vaswani et al. 2017, Eq. 1), for one head and one query of this sentence.")
@@ -169,7 +164,7 @@ def _step_by_step(tv: Any, record: Any, view: Any) -> None:
     if int(st.session_state.get("tf_query", 0) or 0) >= n_queries:
         st.session_state["tf_query"] = 0
     query = st.slider("Query position", 0, max(1, n_queries - 1), key="tf_query", bind="query-params", disabled=n_queries == 1)
-    step = tv.translator_step_view(_model(tv, record.model.removeprefix("marian-")), record, view, int(query))
+    step = cache.translator_step_view(text, settings, int(query))
     if step is not None:
         place_steps(step, "Nothing is masked in Marian's encoder or cross-attention, so the 'mask with 0' mistake has nothing "
                           "to leak here: choose the dates model's decoder to see it.")

@@ -159,15 +159,16 @@ with tabs[1]:
         if not generate_on:
             st.info("Switch on **Generate** above to continue the prompt token by token.")
         else:
-            live = st.empty()
+            # Plain text in a box, not st.code: a code box loads the browser's 1.6 MB syntax highlighter.
+            live = st.container(border=True).empty()
             so_far: list[int] = []
 
             def show(step) -> None:  # one generated token, shown as it arrives
                 so_far.append(step.token_id)
-                live.code(views.partial_text(so_far) + " …", language=None, wrap_lines=True)
+                live.text(views.partial_text(so_far) + " …")
 
             gen = views.generation(prompt.ids, sampling, int(n_new), ablate, on_step=show)
-            live.code(gen.generation.text or "(nothing: the model ended the text)", language=None, wrap_lines=True)
+            live.text(gen.generation.text or "(nothing: the model ended the text)")
             if gen.generation.stopped == "time":
                 st.warning(f"Stopped after {views.GENERATION_TIME_LIMIT:.0f} s.")
             st.dataframe([{"step": i + 1, "token": views.figs.show_piece(s.piece), "id": s.token_id, "p": round(s.probability, 3),

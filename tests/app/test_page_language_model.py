@@ -75,7 +75,7 @@ def test_every_guided_example_runs(open_page: Callable[..., AppTest], example: v
         after = float(metrics["Second-copy loss, ablated"].split()[0])
         assert after - before >= 1.0, (before, after)
     if example.key == "chat":
-        assert at.code and at.code[0].value.strip()
+        assert at.main.text and at.main.text[0].value.strip() and not at.code
     if example.key == "sinks":  # value-weighted view on, per-layer weight vs norm bars drawn
         assert "‖α f(x)‖" in attention_chart(at)["layout"]["title"]["text"]
         assert any(t.startswith("What goes to the first token") for t in chart_titles(at))
@@ -121,7 +121,7 @@ def test_a_link_reproduces_the_generated_text(open_page: Callable[..., AppTest])
     assert_clean(first)
     views.generation.cache_clear()  # the second visitor recomputes: same text from the link alone
     second = open_page("language_model", **params)
-    assert first.code[0].value == second.code[0].value and first.code[0].value.strip()
+    assert first.main.text[0].value == second.main.text[0].value and first.main.text[0].value.strip()
     assert any("KV cache" in t for t in chart_titles(second))
 
 

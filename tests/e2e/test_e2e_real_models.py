@@ -49,8 +49,9 @@ def translations() -> dict[str, Any]:
     return out
 
 
-def code_blocks(scope: Any) -> Any:  # a Playwright locator
-    return scope.locator('[data-testid="stCode"]')
+def text_blocks(scope: Any) -> Any:  # a Playwright locator
+    """Plain-text elements (``st.text``): the generated text's box."""
+    return scope.locator('[data-testid="stText"]')
 
 
 def expect_output(app: AppPage, text: str) -> None:
@@ -196,7 +197,7 @@ def test_language_model_prompt_head_click_generate_and_link(app: AppPage) -> Non
     app.act(lambda: app.keyed("lm_generate").get_by_text("Generate", exact=True).click())
     app.act(lambda: app.main().get_by_role("tab", name="Generate and KV cache").click())
     app.assert_clean()
-    generated = code_blocks(app.main()).first
+    generated = text_blocks(app.main()).first
     expect(generated).not_to_contain_text("…", timeout=UI_SETTLE_MS)
     text = generated.inner_text().strip()
     assert text and text != "(nothing: the model ended the text)", text
@@ -209,7 +210,7 @@ def test_language_model_prompt_head_click_generate_and_link(app: AppPage) -> Non
     visitor = AppPage(app.page.context.new_page(), app.base_url)
     visitor.act(lambda: visitor.page.goto(link, wait_until="domcontentloaded"))
     visitor.assert_clean()
-    again = code_blocks(visitor.main()).first
+    again = text_blocks(visitor.main()).first
     expect(again).not_to_contain_text("…", timeout=UI_SETTLE_MS)
     assert again.inner_text().strip() == text, "the shared link generated a different text"
     expect(visitor.keyed("lm_head").get_by_role("combobox")).to_have_value(f"{target[0]}.{target[1]}", timeout=UI_SETTLE_MS)

@@ -31,13 +31,14 @@ def test_dark_theme_vit_layer_head_grid_has_no_white_sheet(dark_app: AppPage) ->
     dark_app.goto("vit", "vit_tab=Attention")
     dark_app.assert_clean()
     dark_app.wait_for_charts(minimum=2)
-    charts = dark_app.page.locator('[data-testid="stPlotlyChart"]')
-    grid = None
-    for i in range(charts.count()):
-        ticks = charts.nth(i).evaluate("el => { const gd = el.querySelector('.js-plotly-plot'); return gd && gd._fullLayout.yaxis ? gd._fullLayout.yaxis.ticktext || [] : []; }")
-        if ticks and str(ticks[0]).startswith("layer"):
-            grid = charts.nth(i)
-            break
+    # The grid is found by its row labels once Plotly has drawn it (charts arrive and draw one by one).
+    find_grid = """() => [...document.querySelectorAll('[data-testid="stPlotlyChart"]')].findIndex(el => {
+        const gd = el.querySelector('.js-plotly-plot');
+        const ticks = gd && gd._fullLayout && gd._fullLayout.yaxis ? gd._fullLayout.yaxis.ticktext || [] : [];
+        return ticks.length > 0 && String(ticks[0]).startsWith('layer'); })"""
+    dark_app.page.wait_for_function(f"({find_grid})() >= 0", timeout=60_000)
+    index = dark_app.page.evaluate(find_grid)
+    grid = dark_app.page.locator('[data-testid="stPlotlyChart"]').nth(index) if index >= 0 else None
     assert grid is not None, "the layer x head grid is not on the Attention tab"
     grid.scroll_into_view_if_needed()
     share = _near_white_share(grid.screenshot())

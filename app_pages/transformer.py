@@ -183,9 +183,9 @@ for message in text_check.infos + prefix_check.infos:
 seed = int(st.session_state.get("seed", 0) or 0) if temperature > 0 else 0
 try:
     if train_step is None:
-        run, model = cache.translation(tfv.MODELS[model_choice], bool(entry.trained), text_check.text, temperature, int(top_k), prefix_check.text, seed), entry.model
+        run = cache.translation(tfv.MODELS[model_choice], bool(entry.trained), text_check.text, temperature, int(top_k), prefix_check.text, seed)
     else:
-        run, model = cache.snapshot_translation(train_step, text_check.text, temperature, int(top_k), prefix_check.text, seed), snaps.model(train_step)
+        run = cache.snapshot_translation(train_step, text_check.text, temperature, int(top_k), prefix_check.text, seed)
 except ValueError as error:  # e.g. a config the decoder refuses; one line, no traceback
     st.error(escape_markdown(f"The model could not run on this input: {error}"))
     st.stop()
@@ -204,7 +204,8 @@ head_mode = vcols[3].radio("Heads", tfv.HEAD_MODES, key="tf_heads", bind="query-
 weighted = value_toggle()
 cut = text_check.original_length - len(text_check.text) if text_check.truncated else 0
 settings = tfv.AttentionSettings(model_choice, text_check.text, cut, int(top_k), view_name, int(layer), int(head), head_mode, weighted)
-view = tfv.attention_view(run, entry.tokenizer.unk_id, n_layers_by_kind, settings, model)
+run_key = (tfv.MODELS[model_choice], bool(entry.trained), temperature, prefix_check.text, seed, train_step)
+view = cache.dates_view(*run_key, settings)
 
 # ---- Tokens and output ------------------------------------------------------------------------
 with output_area:
@@ -252,7 +253,7 @@ query = scols[0].slider(
     help="The row of the attention map to compute by hand.", disabled=n_queries == 1,
 )
 mistake = scols[1].toggle("Mask with 0 instead of −∞ (the mistake)", key="tf_mistake", bind="query-params")
-step = tfv.step_view(model, run, view, int(query), mistake)
+step = cache.dates_step_view(*run_key, settings, int(query), bool(mistake))
 if head_mode != "single":
     st.caption(f"The maths is per head: showing head {step.head} (the heatmap above combines heads by {head_mode}).")
 place_steps(step, "Scaling by √d_k keeps the dot products from growing with d_k and saturating the softmax (Section 3.2.1).")

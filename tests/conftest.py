@@ -58,14 +58,15 @@ def repo_root() -> Path:
 
 @pytest.fixture
 def fresh_zoo_cache() -> Iterator[None]:
-    """Empty the zoo's process cache and the app's ``ui.cache.zoo_model`` before and after a test that
+    """Empty the zoo's process cache and the app's caches built on it (models, runs, views) before and after a test that
     swaps the zoo (monkeypatched ``load_model`` or ``CHECKPOINT_DIR``), so no other test sees its models."""
     import explorer.zoo
     from ui import cache
 
     def clear() -> None:
         explorer.zoo._cached.cache_clear()
-        cache.zoo_model.clear()
+        for cached in (cache.zoo_model, cache.translation, cache.dates_view, cache.dates_step_view):
+            cached.clear()
 
     clear()
     yield

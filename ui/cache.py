@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from explorer.lab.snapshots import Snapshots
     from explorer.lab.vit_snapshots import ViTSnapshots
     from explorer.lessons.reveals import Reveal
-    from explorer.views.transformer import StepView
+    from explorer.views.transformer import AttentionSettings, AttentionView, StepView
     from explorer.views.translation import TranslatorSettings, TranslatorView
     from explorer.zoo import ZooModel
 
@@ -169,3 +169,41 @@ def translator_model(model_key: str) -> object:  # a MarianModel
     from explorer.views.translation import TRANSLATORS
 
     return load_pretrained(TRANSLATORS[model_key]).model
+
+
+@st.cache_resource(max_entries=32, show_spinner=False)
+def dates_view(
+    name: str, trained: bool, temperature: float, prefix: str, seed: int, train_step: int | None, settings: AttentionSettings
+) -> AttentionView:
+    """The Transformer page's view of a dates-model run (``explorer.views.transformer.attention_view``), shared read-only.
+
+    The run is ``translation`` (or ``snapshot_translation`` at ``train_step``) of ``settings.text``: the
+    key holds every input of that run, so a view is never served for another model, step or seed."""
+    from explorer.views import transformer as tfv
+
+    run, model = _dates_run(name, trained, temperature, prefix, seed, train_step, settings)
+    entry = zoo_model(name)
+    return tfv.attention_view(run, entry.tokenizer.unk_id, tfv.layer_counts(entry.config), settings, model)
+
+
+@st.cache_resource(max_entries=32, show_spinner=False)
+def dates_step_view(
+    name: str, trained: bool, temperature: float, prefix: str, seed: int, train_step: int | None, settings: AttentionSettings,
+    query: int, mistake: bool,
+) -> StepView:
+    """Eq. 1 for ``dates_view``'s head at ``query`` (``explorer.views.transformer.step_view``), shared read-only."""
+    from explorer.views import transformer as tfv
+
+    run, model = _dates_run(name, trained, temperature, prefix, seed, train_step, settings)
+    view = dates_view(name, trained, temperature, prefix, seed, train_step, settings)
+    return tfv.step_view(model, run, view, query, mistake)
+
+
+def _dates_run(
+    name: str, trained: bool, temperature: float, prefix: str, seed: int, train_step: int | None, settings: AttentionSettings
+) -> tuple[TranslationRun, object]:
+    """The cached run behind a dates view, and the model that made it (the shipped one or a training snapshot)."""
+    if train_step is None:
+        return translation(name, trained, settings.text, temperature, settings.top_k, prefix, seed), zoo_model(name).model
+    run = snapshot_translation(train_step, settings.text, temperature, settings.top_k, prefix, seed)
+    return run, lab_snapshots().model(train_step)

@@ -88,3 +88,37 @@ def test_portuguese_to_english_link(open_page: Callable[..., AppTest]) -> None:
     at = open_page("transformer", tf_model="pt-en", tf_text="O gato está dormindo no sofá.")
     assert not at.exception, at.exception
     assert "The cat is sleeping on the couch." in [t.value for t in at.main.text]
+
+
+def test_a_class_on_the_same_input_shares_one_view_and_placing_it_changes_nothing(
+    open_page: Callable[..., AppTest], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The translator's view is built once for every session on the same text and settings (ui.cache),
+    so a session placing it must leave it as it was: the next student gets the same object, unchanged."""
+    import plotly.io as pio
+
+    from explorer.views import translation as tv
+    from ui import cache
+
+    built: list[tuple[object, object]] = []  # (settings, view) of every view the library built
+    build = tv.translator_view
+
+    def counting(record, settings, model=None):  # type: ignore[no-untyped-def]
+        view = build(record, settings, model)
+        built.append((settings, view))
+        return view
+
+    monkeypatch.setattr(tv, "translator_view", counting)
+    cache.translator_view.clear()
+    text = "The dog runs."
+    first = open_page("transformer", tf_text=text)
+    assert not first.exception, first.exception
+    assert len(built) == 1, f"{len(built)} views built for one page run"
+    settings, view = built[0]
+    figures = {name: pio.to_json(getattr(view, name)) for name in ("alignment", "heatmap", "overview", "entropy")}
+    second = open_page("transformer", tf_text=text)
+    assert not second.exception, second.exception
+    assert len(built) == 1, "a second session on the same input built the view again"
+    assert cache.translator_view(text, settings) is view
+    assert {name: pio.to_json(getattr(view, name)) for name in figures} == figures, "placing the view changed it"
+    assert second.main.text[0].value == first.main.text[0].value == view.output

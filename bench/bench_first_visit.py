@@ -15,6 +15,10 @@ HTML and the main bundle, the websocket, the server's script run (up to ``script
 Plotly chunk (~4.7 MB, fetched only when the first chart element arrives) and what is left: parsing
 and drawing.
 
+A third case measures the floor on the same machine in the same run: **bare page, one heatmap**, the
+bench's baseline page (``bench/baseline_page.py``) cut to one 16 x 16 heatmap and nothing else. No
+page of ours can draw its first chart sooner than that; the gap between the two is our own cost.
+
 Chromium is Debian's ``/usr/bin/chromium`` driven by Playwright's Python API (never ``playwright install``).
 
 Usage: python bench/bench_first_visit.py [--repeats 3] [--pages transformer,vit] [--out bench/results/first_visit.json]
@@ -36,11 +40,12 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tools.browser import CHROMIUM, CHROMIUM_ARGS
-from tools.server import StreamlitServer, start_server
+from tools.server import start_server
 from tools.warm import warm
 
 ROOT = Path(__file__).resolve().parent.parent
 WARM_TARGET_S = 2.5
+FLOOR_PATH = "?layers=1&heads=1"  # bench/baseline_page.py with one heatmap
 COLD_TARGET_S = 8.0
 # A link as a teacher would share it: a non-default view of each page.
 SHARED_LINKS = {
@@ -247,8 +252,18 @@ def run(pages: list[str], repeats: int, cold_repeats: int) -> dict[str, Any]:
                         visits.append(v)
                     finally:
                         server.stop()
+            # The floor: a bare Streamlit page with one small heatmap, same browser, same visits.
+            server = start_server(log_dir=log_dir, script=ROOT / "bench" / "baseline_page.py")
+            try:
+                visit(browser, server.url, FLOOR_PATH, "warm-up", "floor")
+                for _ in range(repeats):
+                    v = visit(browser, server.url, FLOOR_PATH, "bare page, one heatmap", "floor")
+                    print(_line(v), flush=True)
+                    visits.append(v)
+            finally:
+                server.stop()
             # New visitors on a warm server.
-            server: StreamlitServer = start_server(log_dir=log_dir)
+            server = start_server(log_dir=log_dir)
             try:
                 warm(server.url)
                 for page in pages:
@@ -262,7 +277,8 @@ def run(pages: list[str], repeats: int, cold_repeats: int) -> dict[str, Any]:
                 server.stop()
         finally:
             browser.close()
-    summary = [summarise(visits, "new visitor, warm server", p, WARM_TARGET_S) for p in pages]
+    summary = [summarise(visits, "bare page, one heatmap", "floor", WARM_TARGET_S)]
+    summary += [summarise(visits, "new visitor, warm server", p, WARM_TARGET_S) for p in pages]
     if cold_repeats:
         summary += [summarise(visits, "shared link, just-started server", p, COLD_TARGET_S) for p in pages]
     return {

@@ -142,10 +142,10 @@ def stop_process_group(proc: subprocess.Popen, timeout: float = 15.0) -> None:
         proc.wait(timeout=timeout)
 
 
-def streamlit_command(port: int, extra_args: Sequence[str] = (), host: str = "127.0.0.1") -> list[str]:
+def streamlit_command(port: int, extra_args: Sequence[str] = (), host: str = "127.0.0.1", script: Path = ROOT / "app.py") -> list[str]:
     """The command line a host would use: headless, loopback, no usage statistics."""
     return [
-        sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"),
+        sys.executable, "-m", "streamlit", "run", str(script),
         "--server.headless", "true",
         "--server.address", host,
         "--server.port", str(port),
@@ -161,8 +161,9 @@ def start_server(
     log_dir: Path | None = None,
     timeout: float = 180.0,
     env: dict[str, str] | None = None,
+    script: Path = ROOT / "app.py",
 ) -> StreamlitServer:
-    """Start the app and wait until ``/_stcore/health`` answers; the caller must ``stop()`` it."""
+    """Start the app (or another ``script``, e.g. a bench baseline) and wait until ``/_stcore/health`` answers; the caller must ``stop()`` it."""
     port = port or free_port()
     log_dir = log_dir or ROOT / "test-results"
     log_dir.mkdir(parents=True, exist_ok=True)
@@ -171,7 +172,7 @@ def start_server(
     run_env.setdefault("PYTHONUNBUFFERED", "1")
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(  # (fixed argv)
-            streamlit_command(port, extra_args),
+            streamlit_command(port, extra_args, script=script),
             cwd=ROOT,
             stdout=log,
             stderr=subprocess.STDOUT,

@@ -76,7 +76,7 @@ def sinusoidal_section(settings: views.Settings) -> None:
     col_plot, col_info = st.columns(2)
     st.subheader("PE(pos + k) is a rotation of PE(pos)")
     shift = st.number_input("Shift k", value=5, step=1, key="pe_shift", bind="query-params")
-    view = views.sinusoidal_view(settings, dims_text, metric, shift)
+    view = cache.sinusoidal_view(settings, dims_text, metric, shift)
     with col_encoding:
         chart(view.encoding)
     with waves_area:
@@ -136,7 +136,7 @@ def rope_section(settings: views.Settings) -> None:
     pair = col_a.number_input("Coordinate pair i", value=0, step=1, key="pe_pair", bind="query-params")
     offset = col_b.number_input("Offset m − n", value=3, step=1, key="pe_offset", bind="query-params")
     # The random query and key follow the app-wide seed in the sidebar (0 when the page runs alone).
-    view = views.rope_view(settings, pair, offset, st.session_state.get("seed", 0))
+    view = cache.rope_view(settings, pair, offset, st.session_state.get("seed", 0))
     show_messages(view.messages)
     charts_side_by_side((view.path, view.pairs))
     st.markdown("**Same offset, different absolute positions** (random q, k from the sidebar seed; all coordinate pairs):")

@@ -20,12 +20,14 @@ if TYPE_CHECKING:
     import numpy as np
 
     from explorer.analysis.distance import RunSummary, ViTRun
+    from explorer.analysis.positions import SinusoidSettings
     from explorer.analysis.stepwise import TranslationRun
     from explorer.inputs.images import LoadedImage
     from explorer.lab.latency import Latency
     from explorer.lab.snapshots import Snapshots
     from explorer.lab.vit_snapshots import ViTSnapshots
     from explorer.lessons.reveals import Reveal
+    from explorer.views.positional_encoding import RopeView, SinusoidalView
     from explorer.views.transformer import AttentionSettings, AttentionView, StepView
     from explorer.views.translation import TranslatorSettings, TranslatorView
     from explorer.zoo import ZooModel
@@ -207,3 +209,19 @@ def _dates_run(
         return translation(name, trained, settings.text, temperature, settings.top_k, prefix, seed), zoo_model(name).model
     run = snapshot_translation(train_step, settings.text, temperature, settings.top_k, prefix, seed)
     return run, lab_snapshots().model(train_step)
+
+
+@st.cache_resource(max_entries=32, show_spinner=False)
+def sinusoidal_view(settings: SinusoidSettings, dims_text: str, metric: str, shift: object) -> SinusoidalView:
+    """The positional-encoding page's sinusoidal section (``explorer.views.positional_encoding``), shared read-only."""
+    from explorer.views.positional_encoding import sinusoidal_view as build
+
+    return build(settings, dims_text, metric, shift)
+
+
+@st.cache_resource(max_entries=32, show_spinner=False)
+def rope_view(settings: SinusoidSettings, pair: object, offset: object, seed: object) -> RopeView:
+    """The positional-encoding page's RoPE section (``explorer.views.positional_encoding``), shared read-only."""
+    from explorer.views.positional_encoding import rope_view as build
+
+    return build(settings, pair, offset, seed)

@@ -87,7 +87,7 @@ with left:
 
 if entry.warning:
     notice_area.warning(entry.warning)
-step = widgets.training_replay(snaps, snaps_error, step_choices, entry.meta) if model_name == "shapes" and entry.trained else None
+step = widgets.training_replay(snaps, snaps_error, step_choices) if model_name == "shapes" and entry.trained else None
 check = (sources.verdict(entry.model, entry.meta, entry.trained, views.model_tensor(entry.meta, raw_pixels, int(config.image_size)))
          if step is None else sources.Verdict(None, None, None))
 for kind, text in sources.notices(check, entry.meta, source, model_name, classes, entry.trained):
@@ -96,7 +96,8 @@ for kind, text in sources.notices(check, entry.meta, source, model_name, classes
     else:
         notice_area.info(text)
 
-run = cache.vit_run(model_name, entry.trained, raw_pixels, int(config.image_size), step)
+run_key = (model_name, entry.trained, raw_pixels, int(config.image_size), step)
+run = cache.vit_run(*run_key)
 n_layers, n_heads = run.attention.shape[:2]
 gh, gw = run.grid
 n_patches = gh * gw
@@ -154,7 +155,7 @@ tabs = st.tabs(TABS, key="vit_tab", bind="query-params")
 
 with tabs[0]:
     if tabs[0].open:
-        view = views.patches_tab(run, entry.meta)
+        view = cache.vit_tab_view("patches", *run_key, None)
         c1, c2 = st.columns(2)
         c1.plotly_chart(view.grid, key="vit_grid_chart")
         c1.caption(view.grid_caption)
@@ -167,7 +168,7 @@ with tabs[0]:
 
 with tabs[1]:
     if tabs[1].open:
-        attention = views.attention_tab(run, choice)
+        attention = cache.vit_tab_view("attention", *run_key, choice)
         st.plotly_chart(attention.overlays, key="vit_attention_chart", on_select=_pick_patch, selection_mode="points")
         st.caption(attention.caption)
         st.plotly_chart(attention.overview, key="vit_overview_chart")
@@ -175,13 +176,13 @@ with tabs[1]:
 
 with tabs[2]:
     if tabs[2].open:
-        rolled = views.rollout_tab(run, choice)
+        rolled = cache.vit_tab_view("rollout", *run_key, choice)
         st.plotly_chart(rolled.figure, key="vit_rollout_chart")
         st.caption(rolled.caption)
 
 with tabs[3]:
     if tabs[3].open:
-        heads = views.heads_tab(run)
+        heads = cache.vit_tab_view("heads", *run_key, None)
         st.plotly_chart(heads.figure, key="vit_stats_chart")
         st.caption(heads.caption)
 

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from explorer.views.positional_encoding import RopeView, SinusoidalView
     from explorer.views.transformer import AttentionSettings, AttentionView, StepView
     from explorer.views.translation import TranslatorSettings, TranslatorView
+    from explorer.views.vit import Selection, TrainingView
     from explorer.zoo import ZooModel
 
 
@@ -225,3 +226,34 @@ def rope_view(settings: SinusoidSettings, pair: object, offset: object, seed: ob
     from explorer.views.positional_encoding import rope_view as build
 
     return build(settings, pair, offset, seed)
+
+
+VIT_TABS = ("patches", "attention", "rollout", "heads")  # the ViT page's tabs whose view depends on the run only (and the selection)
+
+
+@st.cache_resource(max_entries=48, show_spinner=False)
+def vit_tab_view(
+    tab: str, name: str, trained: bool, pixels: np.ndarray, size: int, step: int | None, choice: Selection | None
+) -> object:  # the tab's view dataclass (explorer.views.vit)
+    """One ViT tab's view of ``vit_run(name, trained, pixels, size, step)``, shared read-only.
+
+    ``choice`` matters to the attention and rollout tabs only; the others are called with None so one
+    view serves every selection."""
+    from explorer.views import vit as views
+
+    run = vit_run(name, trained, pixels, size, step)
+    if tab == "patches":
+        return views.patches_tab(run, zoo_model(name).meta)
+    if tab == "heads":
+        return views.heads_tab(run)
+    if choice is None or tab not in VIT_TABS:
+        raise ValueError(f"vit_tab_view: tab {tab!r} needs one of {VIT_TABS} and a selection")
+    return views.attention_tab(run, choice) if tab == "attention" else views.rollout_tab(run, choice)
+
+
+@st.cache_resource(max_entries=16, show_spinner=False)
+def vit_training_view(step: int | None) -> TrainingView:
+    """The shapes ViT's training replay at ``step`` (``explorer.views.vit.training_view``), shared read-only."""
+    from explorer.views import vit as views
+
+    return views.training_view(vit_snapshots(), step, zoo_model("shapes").meta)

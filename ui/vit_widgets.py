@@ -65,7 +65,7 @@ def uploaded_image(source: str, is_fashion: bool) -> tuple[Image.Image, str]:
     return loaded.image, str(fit)
 
 
-def training_replay(snaps: ViTSnapshots | None, error: str | None, choices: tuple[str, ...], shipped_meta: dict) -> int | None:
+def training_replay(snaps: ViTSnapshots | None, error: str | None, choices: tuple[str, ...]) -> int | None:
     """The ``vit_step`` slider with the training curve and the snapshot's numbers beside it.
 
     Returns the chosen snapshot's step, or None for the shipped model (also when the snapshots are
@@ -81,7 +81,7 @@ def training_replay(snaps: ViTSnapshots | None, error: str | None, choices: tupl
             "Training step (replay the training run)", choices, views.SHIPPED_STEP, key="vit_step", bind="query-params",
             help="Every view below shows the model after this many optimiser steps; the last stop is the shipped model.")
         step = views.parse_step(option)
-        shown = views.training_view(snaps, step, shipped_meta)
+        shown = cache.vit_training_view(step)
         left.metric("Held-out accuracy", f"{shown.accuracy:.1%}")
         left.metric("[CLS] rollout on the object", f"{shown.box_ratio:.2f}x uniform")
         right.plotly_chart(shown.figure, key="vit_training_chart")

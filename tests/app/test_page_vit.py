@@ -221,7 +221,8 @@ def test_camera_photo(open_page: Callable[..., AppTest]) -> None:
 
 
 def test_a_rerun_reuses_the_encoded_images(open_page: Callable[..., AppTest]) -> None:
-    """The figures' PNG data URIs are cached process-wide (bounded): a rerun of the same view encodes nothing."""
+    """A rerun of the same view encodes no image again (the view is shared by ui.cache, and its PNG data
+    URIs are cached process-wide, bounded)."""
     from explorer.figures import vit as figs
 
     for tab in ("Patches", "Attention", "Resolution"):
@@ -230,5 +231,5 @@ def test_a_rerun_reuses_the_encoded_images(open_page: Callable[..., AppTest]) ->
         before = figs._cached_data_uri.cache_info()
         at.run()
         after = figs._cached_data_uri.cache_info()
-        assert after.misses == before.misses and after.hits > before.hits, (tab, before, after)
+        assert after.misses == before.misses, (tab, before, after)
         assert after.currsize <= figs.URI_CACHE_ENTRIES

@@ -38,9 +38,8 @@ def server() -> Iterator[StreamlitServer]:
 
 
 def generated(result: RunResult) -> list[str]:
-    """The generated text blocks the page printed (the sidebar's link, also a code block, left out)."""
-    codes = [e.proto.code_text for e in result.elements if e.kind == "code"]
-    return [c for c in codes if not c.startswith(("http://", "https://", "?"))]
+    """The plain-text blocks the page printed (``st.text``): on this page, the generated text's box."""
+    return [e.proto.body for e in result.elements if e.kind == "text"]
 
 
 def test_ten_sessions_generating_at_once_all_finish(server: StreamlitServer) -> None:

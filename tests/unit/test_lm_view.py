@@ -6,9 +6,6 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-import pytest
-
-from explorer.pretrained import pretrained_status
 from explorer.views import language_model as views
 
 
@@ -32,23 +29,6 @@ def test_bounded_cache_computes_each_key_once_under_concurrency() -> None:
     slow_square(3)  # evicted (maxsize 2: 4 and 5 were newer) -> computed again
     assert calls == [3, 4, 5, 3]
     assert slow_square.cached(3) and not slow_square.cached(99)  # type: ignore[attr-defined]
-
-
-@pytest.mark.slow
-@pytest.mark.skipif(pretrained_status("smollm2-135m") is not None, reason="SmolLM2 wheel not installed")
-def test_ten_sessions_generating_at_once_all_finish() -> None:
-    prompts = [f"Story number {i}: once upon a time" for i in range(10)]
-    sampling = views.runs.Sampling()
-
-    def session(text: str) -> str:
-        ids = views.prompt(text, "complete").ids
-        return views.generation(ids, sampling, 4).generation.text
-
-    with ThreadPoolExecutor(10) as pool:
-        texts = list(pool.map(session, prompts))
-    assert len(texts) == 10 and all(isinstance(t, str) for t in texts)
-    alone = views.runs.generate(views.model().model, views.model().tokenizer, views.prompt(prompts[3], "complete").ids, 4).text
-    assert texts[3] == alone  # concurrent sessions do not disturb each other's numbers
 
 
 def test_a_click_on_the_head_map_picks_that_head() -> None:

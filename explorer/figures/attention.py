@@ -104,6 +104,14 @@ def _bottom_colorbar(title: str = "weight") -> Spec:
                 x=0.5, xanchor="center", y=0.0, yref="container", yanchor="bottom", ypad=6, tickfont=dict(size=TICK_FONT_PX))
 
 
+def _top_colorbar(title: str, below_px: int, height: int) -> Spec:
+    """``_bottom_colorbar``, moved up to start ``below_px`` under the figure's top edge (under the title).
+
+    Placed on the container, in px turned into a fraction of the fixed height: a bar placed on the
+    plot area's edge reaches into the top margin, and Plotly then moves the title up into the modebar."""
+    return dict(_bottom_colorbar(title), y=1.0 - below_px / height, yref="container", yanchor="top", ypad=0)
+
+
 def _heatmap_height(n_rows: int, n_cols: int, col_labels: Sequence[str], top: int, column_px: int) -> int:
     """Height that gives about square cells when the map spans ``column_px``, within one screen.
 
@@ -212,10 +220,15 @@ def attention_overview(
     axis = dict(type="category", showticklabels=False, ticks="", showline=False, showgrid=False, zeroline=False,
                 constrain="domain", fixedrange=False)
     top = _top(arr) if zmax is None else float(zmax)
-    title_spec, margin_top = title_below_modebar(title, extra_top=22)
+    # Room under the title for the colour bar and, below it, the head names. The bar sits above the
+    # mosaic, not under it: the height is fixed for a laptop's column, so on a phone, where the square
+    # cells leave the mosaic shorter than the figure, the spare height falls below and the bar stays next to the map.
+    title_spec, margin_top = title_below_modebar(title, extra_top=22 + COLORBAR_BAND_PX)
     mosaic_w = n_heads * (n_keys + 1) - 1
     mosaic_h = n_layers * (n_queries + 1) - 1
     plot_px = (min(column_px, OVERVIEW_COLUMN_PX) - 40) * mosaic_h / max(1, mosaic_w)
+    height = int(min(1400, max(MIN_HEIGHT, margin_top + 20 + plot_px)))
+    colorbar = _top_colorbar(plotly_text(value_label), margin_top - 22 - COLORBAR_BAND_PX + 4, height)
     return _figure(
         traces,
         dict(
@@ -225,9 +238,9 @@ def attention_overview(
             yaxis=dict(axis, categoryorder="array", categoryarray=_with_gaps(rows), autorange="reversed",
                        scaleanchor="x", constraintoward="top"),
             annotations=_mosaic_labels(list(head_names), list(layer_names), n_keys, n_queries, "head" if short_heads else None),
-            height=int(min(1400, max(MIN_HEIGHT, margin_top + COLORBAR_BAND_PX + 10 + plot_px))),
-            margin=dict(l=28, r=10, t=margin_top, b=COLORBAR_BAND_PX),
-            coloraxis=dict(colorscale=COLORSCALE, cmin=0.0, cmax=max(top, 1e-6), colorbar=_bottom_colorbar(plotly_text(value_label))),
+            height=height,
+            margin=dict(l=28, r=10, t=margin_top, b=10),
+            coloraxis=dict(colorscale=COLORSCALE, cmin=0.0, cmax=max(top, 1e-6), colorbar=colorbar),
             # Transparent: the gaps between panels show the page (light or dark theme), never a white sheet.
             plot_bgcolor="rgba(0,0,0,0)",
         ),

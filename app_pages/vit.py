@@ -88,8 +88,7 @@ with left:
 if entry.warning:
     notice_area.warning(entry.warning)
 step = widgets.training_replay(snaps, snaps_error, step_choices) if model_name == "shapes" and entry.trained else None
-check = (sources.verdict(entry.model, entry.meta, entry.trained, views.model_tensor(entry.meta, raw_pixels, int(config.image_size)))
-         if step is None else sources.Verdict(None, None, None))
+check = cache.vit_verdict(model_name, entry.trained, raw_pixels, int(config.image_size)) if step is None else sources.Verdict(None, None, None)
 for kind, text in sources.notices(check, entry.meta, source, model_name, classes, entry.trained):
     if kind == "warning":
         notice_area.warning(text, icon=":material/warning:")

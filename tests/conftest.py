@@ -65,7 +65,7 @@ def fresh_zoo_cache() -> Iterator[None]:
 
     def clear() -> None:
         explorer.zoo._cached.cache_clear()
-        for cached in (cache.zoo_model, cache.translation, cache.dates_view, cache.dates_step_view, cache.vit_run, cache.vit_tab_view,
+        for cached in (cache.zoo_model, cache.translation, cache.dates_view, cache.dates_step_view, cache.vit_run, cache.vit_tab_view, cache.vit_verdict,
                        cache.vit_training_view):
             cached.clear()
 

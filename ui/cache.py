@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from explorer.views.transformer import AttentionSettings, AttentionView, StepView
     from explorer.views.translation import TranslatorSettings, TranslatorView
     from explorer.views.vit import Selection, TrainingView
+    from explorer.views.vit_sources import Verdict
     from explorer.zoo import ZooModel
 
 
@@ -257,3 +258,14 @@ def vit_training_view(step: int | None) -> TrainingView:
     from explorer.views import vit as views
 
     return views.training_view(vit_snapshots(), step, zoo_model("shapes").meta)
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def vit_verdict(name: str, trained: bool, pixels: np.ndarray, size: int) -> Verdict:
+    """The out-of-distribution check of an image for the zoo model ``name`` (``explorer.views.vit_sources.verdict``):
+    a forward pass, so once per image, not once per rerun."""
+    from explorer.views import vit as views
+    from explorer.views import vit_sources as sources
+
+    entry = zoo_model(name)
+    return sources.verdict(entry.model, entry.meta, entry.trained, views.model_tensor(entry.meta, pixels, size))

@@ -96,8 +96,10 @@ def _first_visit_lines() -> list[str]:
         floor = row["page"] == "floor"  # the bare page: what no page can beat, not a page with a target
         target = "(the floor)" if floor else f"<= {row['target_s']} s"
         met = "" if floor else ("met" if row["met"] else "**missed**")
-        lines.append(f"| {row['case']} | {row['page']} | {median['first_chart_s']:.2f} s | {median['first_text_s']:.2f} s | "
-                     f"{median['plotly_loaded_s']:.2f} s | {median['renderer_cpu_s']:.2f} s | {target} | {met} |")
+        seconds = {name: "-" if median[name] is None else f"{median[name]:.2f} s"  # the bare page has no text to time
+                   for name in ("first_chart_s", "first_text_s", "plotly_loaded_s", "renderer_cpu_s")}
+        lines.append(f"| {row['case']} | {row['page']} | {seconds['first_chart_s']} | {seconds['first_text_s']} | "
+                     f"{seconds['plotly_loaded_s']} | {seconds['renderer_cpu_s']} | {target} | {met} |")
     return [*lines, ""]
 
 

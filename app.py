@@ -9,7 +9,7 @@ from __future__ import annotations
 import streamlit as st
 
 from explorer.inputs.params import ParamSpec  # plain Python: the home page never imports torch
-from ui.preload import chart_code_hint, device_caption, preload_in_background, preload_library
+from ui.preload import chart_code_hint, device_caption, page_run, preload_in_background, preload_library
 from ui.share import clean_link, keep_in_link, link_to_this_view
 
 st.set_page_config(page_title="Transformer Explorer", page_icon=":material/search:", layout="wide")
@@ -60,7 +60,8 @@ with st.sidebar:
 link_to_this_view(link_slot.container())
 
 try:
-    navigation.run()
+    with page_run():  # the background warm-up waits while any student's page is running
+        navigation.run()
 finally:
     link_to_this_view(link_slot.container())  # redrawn after the page's widgets, so the link holds their final values
     preload_in_background()  # after the page is drawn (the home page's import, every page's warm-up), once per process

@@ -18,10 +18,13 @@ meant to live as long as the process.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import importlib
 import pkgutil
 import threading
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import explorer
@@ -30,6 +33,9 @@ _lock = threading.Lock()
 _done = False
 _background_lock = threading.Lock()
 _background_started = False
+_runs_lock = threading.Lock()
+_page_runs = 0  # page scripts running now, in any session
+QUIET_WAIT_SECONDS = 30.0  # the longest a warm step waits for the pages to go quiet before it runs anyway
 THIRD_PARTY = ("pandas", "numpy", "plotly.graph_objects", "plotly.subplots", "plotly.express", "PIL.Image", "torch")
 
 
@@ -185,9 +191,37 @@ def preload_in_background() -> None:
     threading.Thread(target=_preload_and_warm, name="explorer-preload", daemon=True).start()
 
 
+@contextlib.contextmanager
+def page_run() -> Iterator[None]:
+    """Mark a page script as running (app.py wraps every run), so the warm-up steps wait for it."""
+    global _page_runs
+    with _runs_lock:
+        _page_runs += 1
+    try:
+        yield
+    finally:
+        with _runs_lock:
+            _page_runs -= 1
+
+
+def wait_for_quiet_pages(timeout: float = QUIET_WAIT_SECONDS, poll: float = 0.05) -> bool:
+    """Wait until no page script is running (True), or ``timeout`` seconds (False).
+
+    The warm-up is an optimisation for later visitors; a student's run in progress comes first. Loading
+    SmolLM2 (about 3 s of CPU, much of it holding the GIL) while a shared link's first page was being
+    computed on a just-started server made that student wait seconds longer."""
+    deadline = time.monotonic() + timeout
+    while _page_runs > 0:
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(poll)
+    return True
+
+
 def _preload_and_warm() -> None:
     preload_library()
     for warm in (warm_models, warm_translator, warm_language_model):
+        wait_for_quiet_pages()
         try:
             warm()
         except Exception:  # noqa: BLE001 - warming is an optimisation; each page reports a real problem in its own words

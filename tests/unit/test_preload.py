@@ -37,3 +37,37 @@ def test_background_warm_up_starts_exactly_once(monkeypatch, library_imported: b
 class _NoThread:
     def start(self) -> None:
         pass
+
+
+def test_warm_steps_wait_while_a_page_is_running(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A warm step (e.g. reading SmolLM2) waits while any session's page runs, and goes ahead once they stop
+    (or after its timeout, so a class that never pauses still gets the models warmed)."""
+    import threading
+
+    order: list[str] = []
+    monkeypatch.setattr(preload, "preload_library", lambda: None)
+    monkeypatch.setattr(preload, "warm_models", lambda: order.append("warm models"))
+    monkeypatch.setattr(preload, "warm_translator", lambda: order.append("warm translator"))
+    monkeypatch.setattr(preload, "warm_language_model", lambda: order.append("warm LM"))
+    release = threading.Event()
+
+    def student() -> None:
+        with preload.page_run():
+            order.append("page starts")
+            release.wait(5)
+            order.append("page ends")
+
+    page = threading.Thread(target=student)
+    page.start()
+    while "page starts" not in order:
+        pass
+    assert preload.wait_for_quiet_pages(timeout=0.2) is False, "a running page is not quiet"
+    warm = threading.Thread(target=preload._preload_and_warm)
+    warm.start()
+    warm.join(0.3)
+    assert order == ["page starts"], "the warm-up ran while a page was running"
+    release.set()
+    page.join()
+    warm.join(5)
+    assert order == ["page starts", "page ends", "warm models", "warm translator", "warm LM"]
+    assert preload.wait_for_quiet_pages(timeout=0.0) is True

@@ -45,6 +45,7 @@ from streamlit.testing.v1 import AppTest  # noqa: E402
 from bench.common import Measurement, print_table, write_json  # noqa: E402
 from explorer.analysis import positions as pa  # noqa: E402
 from explorer.inputs.text import MAX_PREFIX_CHARS  # noqa: E402
+from tools.server import wait_until_idle  # noqa: E402
 from ui.preload import warm_language_model  # noqa: E402
 
 CHART_LIMIT = 500_000
@@ -137,27 +138,6 @@ def measure_page(page: str, grid: tuple[int, int, int], cases: dict[str, dict[st
     base_bytes = _chart_bytes(baseline)
     rows.append(Measurement("pages", f"baseline for {page}: chart data", base_bytes / 1e3, "KB"))
     return rows
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process and its threads so far (/proc/<pid>/stat)."""
-    import os
-
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def wait_until_idle(pid: int, timeout: float = 600.0, window: float = 2.0, busy: float = 0.1) -> float:
-    """Seconds until the server uses under ``busy`` CPU-seconds per ``window`` (its warm-up thread done)."""
-    start = time.perf_counter()
-    before = cpu_seconds(pid)
-    while time.perf_counter() - start < timeout:
-        time.sleep(window)
-        now = cpu_seconds(pid)
-        if now - before < busy:
-            return time.perf_counter() - start
-        before = now
-    raise TimeoutError(f"the server was still busy after {timeout:.0f} s")
 
 
 def fresh_server_first_result(page: str = "language-model", repeats: int = 3) -> list[Measurement]:

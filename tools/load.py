@@ -41,7 +41,7 @@ from urllib.parse import urlsplit
 if __package__ in (None, ""):  # run as a script: make "tools" importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tools.server import StreamlitServer, rss_bytes, start_server
+from tools.server import StreamlitServer, rss_bytes, start_server, wait_until_idle
 from tools.stclient import Element, ProtocolError, RunResult, StreamlitSession
 from ui.share import link_in_box
 
@@ -300,6 +300,15 @@ def class_worker(
                 student.record(page, "open", result)
 
 
+def settle_after_warm_up(pid: int | None, log: Callable[[str], None]) -> None:
+    """Wait for the server's own start-up warm-up (models read on a background thread, which yields to
+    page runs) to finish, so "warm" memory holds every model and the load starts from a warmed server."""
+    if pid is None:
+        time.sleep(1.0)
+        return
+    log(f"waited {wait_until_idle(pid, timeout=180.0):.0f} s for the server's start-up warm-up to finish")
+
+
 def run_class(
     base_url: str,
     sessions: int,
@@ -316,6 +325,7 @@ def run_class(
     memory: dict[str, int | None] = {"start": sampler.sample()}
     log("warm-up: one session visits every page (loads models and caches)")
     session_worker(base_url, 0, 1, pages, None, [], threading.Lock(), timeout, True)
+    settle_after_warm_up(pid, log)
     memory["warm"] = sampler.sample()
     sampler.peak = 0
     records: list[RunRecord] = []
@@ -396,7 +406,7 @@ def run_load(
         warm_errors = [e for r in warm_records for e in r.errors]
         if warm_errors:
             log(f"warm-up saw {len(warm_errors)} problem(s): {warm_errors[:3]}")
-        time.sleep(1.0)
+        settle_after_warm_up(pid, log)
     memory["warm"] = sampler.sample()
     sampler.peak = 0
     records: list[RunRecord] = []

@@ -72,6 +72,25 @@ def rss_bytes(pid: int, include_children: bool = True) -> int:
     return total
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process and its threads so far (/proc/<pid>/stat)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def wait_until_idle(pid: int, timeout: float = 600.0, window: float = 2.0, busy: float = 0.1) -> float:
+    """Seconds until the server uses under ``busy`` CPU-seconds per ``window`` (its start-up warm-up done)."""
+    start = time.perf_counter()
+    before = cpu_seconds(pid)
+    while time.perf_counter() - start < timeout:
+        time.sleep(window)
+        now = cpu_seconds(pid)
+        if now - before < busy:
+            return time.perf_counter() - start
+        before = now
+    raise TimeoutError(f"the server was still busy after {timeout:.0f} s")
+
+
 def descendants(pid: int) -> list[int]:
     """Every descendant process id of ``pid`` (via /proc/<pid>/task/*/children)."""
     found: list[int] = []

@@ -63,11 +63,15 @@ def place_value_shares(view: Any) -> None:  # an AttentionView or TranslatorView
 def place_steps(step: Any, caption: str) -> None:  # a StepView
     """Eq. 1 for one head and one query: Q/K/V, the per-key table, the chart and the head's output row."""
     st.markdown(escape_markdown(f"Layer {step.layer}, head {step.head}, query {step.query} = {step.query_label}, d_k = {step.d_k}."))
-    with st.expander("1 · Q, K and V (projections of the layer input)", expanded=False):
-        st.caption("q = x_query W_Q, k = x_key W_K, v = x_key W_V for this head (Section 3.2.2). Rounded to 3 decimals.")
-        for title, frame in (("**q** (the query row)", step.q), ("**K** (one row per key)", step.k), ("**V** (one row per key)", step.v)):
-            st.markdown(title)
-            st.dataframe(frame, width="stretch")
+    # Lazy: the three matrices are built into the page only while the expander is open (three tables
+    # fewer for every first visit to draw).
+    qkv = st.expander("1 · Q, K and V (projections of the layer input)", expanded=False, key="tf_qkv", on_change="rerun")
+    if qkv.open:
+        with qkv:
+            st.caption("q = x_query W_Q, k = x_key W_K, v = x_key W_V for this head (Section 3.2.2). Rounded to 3 decimals.")
+            for title, frame in (("**q** (the query row)", step.q), ("**K** (one row per key)", step.k), ("**V** (one row per key)", step.v)):
+                st.markdown(title)
+                st.dataframe(frame, width="stretch")
     st.markdown("**2-5 · scores, scaling, mask, softmax** (one row per key)")
     st.dataframe(step.table, hide_index=True, width="stretch")
     st.caption(f"Recomputed weights match the model's own to {step.gap:.1e} (max absolute difference over the whole head). " + caption)

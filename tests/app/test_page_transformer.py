@@ -276,3 +276,18 @@ def test_page_survives_a_damaged_checkpoint(open_page: Callable[..., AppTest], m
     assert any("could not be loaded (dates.pt is unreadable" in w for w in _warnings(at))
     assert str(tmp_path) not in _messages(at)  # file names only, no server paths
     assert len(at.get("plotly_chart")) == 4
+
+
+def test_q_k_v_tables_are_built_only_when_their_expander_is_open(open_page: Callable[..., AppTest]) -> None:
+    """The Q/K/V expander is lazy: closed (the default), its three tables are not on the page; opened, they are,
+    with one row for the query and one row per key."""
+    at = open_page("transformer", tf_model="trained")
+    assert not at.exception, at.exception
+    closed = len(at.dataframe)
+    at.session_state["tf_qkv"] = True  # what a click on the expander sets
+    at.run()
+    assert not at.exception, at.exception
+    assert len(at.dataframe) == closed + 3
+    (expander,) = [e for e in at.expander if e.label.startswith("1 · Q, K and V")]
+    q, k, v = (frame.value for frame in expander.dataframe)
+    assert len(q) == 1 and len(k) == len(v) > 1

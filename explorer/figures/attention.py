@@ -35,7 +35,7 @@ TICK_FONT_PX = 11  # readable on a projector from the back of a room
 # real width. Callers placing a map in a narrower column (two side by side) pass their own.
 COLUMN_PX = 900
 MIN_HEIGHT, MAX_HEIGHT = 380, 860  # below: a one-row map is a sliver; above: it no longer fits one screen
-OVERVIEW_COLUMN_PX = 800  # the width the layer x head grid's row heights are chosen for (see attention_overview)
+OVERVIEW_COLUMN_PX = 800  # the column width the layer x head mosaic's height is chosen for (see attention_overview)
 COLORBAR_BAND_PX = 46  # the horizontal colour bar's band under a map
 
 

@@ -35,8 +35,11 @@ CURVE_COLOURS = ("#d62728", "#1f77b4", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b
 
 
 def _figure(data: list[Spec], layout: Spec) -> go.Figure:
-    """Validate a whole figure spec in one pass (see the module notes)."""
-    return go.Figure({"data": data, "layout": layout})
+    """Validate a whole figure spec in one pass (see the module notes), with an empty template.
+
+    Streamlit's theme styles the chart in the browser, so Plotly's default template (7 KB per figure)
+    would only be copied, serialised and sent on every rerun; the attention figures do the same."""
+    return go.Figure({"data": data, "layout": {"template": {}, **layout}})
 
 
 def _frame(title: str, bottom: int) -> Spec:

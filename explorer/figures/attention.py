@@ -37,6 +37,7 @@ COLUMN_PX = 900
 MIN_HEIGHT, MAX_HEIGHT = 380, 860  # below: a one-row map is a sliver; above: it no longer fits one screen
 OVERVIEW_COLUMN_PX = 800  # the column width the layer x head mosaic's height is chosen for (see attention_overview)
 COLORBAR_BAND_PX = 46  # the horizontal colour bar's band under a map
+HEAD_NAMES_PX = 22  # the band above the overview's top row that holds the head names
 
 
 def _figure(data: list[Spec], layout: Spec) -> go.Figure:
@@ -115,8 +116,8 @@ def _top_colorbar(title: str, below_px: int, height: int) -> Spec:
 def _heatmap_height(n_rows: int, n_cols: int, col_labels: Sequence[str], top: int, column_px: int) -> int:
     """Height that gives about square cells when the map spans ``column_px``, within one screen.
 
-    The plot's width is the column's (a map that keeps square cells by shrinking its width left a
-    270 px map in a 1,450 px column); its height follows the map's shape: rows / columns of the plot
+    The plot's width is the column's (a map keeping square cells by shrinking its width would be
+    270 px wide in a 1,450 px column); its height follows the map's shape: rows / columns of the plot
     width, plus the title band above and the rotated key labels below (about 7 px per character).
     Every shown row keeps at least 16 px, room for its 11 px label.
     """
@@ -186,12 +187,13 @@ def attention_overview(
 
     Every panel sits on ONE pair of category axes, side by side with a one-cell gap: a browser draws
     48 heatmaps on one pair of axes about as fast as one heatmap, while 48 subplots (an axis pair
-    each) took it two more seconds. Categories must be unique along an axis, so a column's key
+    each) cost it about 2 s more on a 2-core laptop. Categories must be unique along an axis, so a column's key
     label carries its head ("head 3 · 4:cat") and a row's query label its layer; the hover reads
     them back as "query layer 1 · 2:the, key head 3 · 4:cat". Tick labels are hidden (hover names
     the tokens); heads are named once above the top row and layers once left of the first column,
     with bare head numbers under a "head" label beyond four heads. ``scaleanchor`` keeps cells
-    square at any width, from a phone to a projector, and the colour bar lies under the mosaic.
+    square at any width, from a phone to a projector; the colour bar sits between the title and
+    the head names (``_top_colorbar``).
     """
     arr = np.asarray(maps, dtype=np.float32)
     if arr.ndim != 4:
@@ -218,17 +220,18 @@ def attention_overview(
         for h in range(n_heads)
     ]
     axis = dict(type="category", showticklabels=False, ticks="", showline=False, showgrid=False, zeroline=False,
-                constrain="domain", fixedrange=False)
+                constrain="domain")
     top = _top(arr) if zmax is None else float(zmax)
     # Room under the title for the colour bar and, below it, the head names. The bar sits above the
     # mosaic, not under it: the height is fixed for a laptop's column, so on a phone, where the square
     # cells leave the mosaic shorter than the figure, the spare height falls below and the bar stays next to the map.
-    title_spec, margin_top = title_below_modebar(title, extra_top=22 + COLORBAR_BAND_PX)
+    extra_top = HEAD_NAMES_PX + COLORBAR_BAND_PX
+    title_spec, margin_top = title_below_modebar(title, extra_top=extra_top)
     mosaic_w = n_heads * (n_keys + 1) - 1
     mosaic_h = n_layers * (n_queries + 1) - 1
     plot_px = (min(column_px, OVERVIEW_COLUMN_PX) - 40) * mosaic_h / max(1, mosaic_w)
     height = int(min(1400, max(MIN_HEIGHT, margin_top + 20 + plot_px)))
-    colorbar = _top_colorbar(plotly_text(value_label), margin_top - 22 - COLORBAR_BAND_PX + 4, height)
+    colorbar = _top_colorbar(plotly_text(value_label), margin_top - extra_top + 4, height)  # 4 px under the title
     return _figure(
         traces,
         dict(

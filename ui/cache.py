@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from explorer.lab.snapshots import Snapshots
     from explorer.lab.vit_snapshots import ViTSnapshots
     from explorer.lessons.reveals import Reveal
+    from explorer.runs.translation import TranslationRecord
     from explorer.views.positional_encoding import RopeView, SinusoidalView
     from explorer.views.transformer import AttentionSettings, AttentionView, StepView
     from explorer.views.translation import TranslatorSettings, TranslatorView
@@ -145,14 +146,10 @@ def snapshot_translation(step: int, text: str, temperature: float, top_k: int, p
 
 @st.cache_resource(max_entries=32, show_spinner=False)
 def translator_view(text: str, settings: TranslatorSettings) -> TranslatorView:
-    """The translator page's view of ``text`` (``explorer.views.translation``), shared read-only.
-
-    The caller has checked that ``prepare`` succeeds for this text (it is cached per input, so this is the same record)."""
+    """The translator page's view of ``text`` (``explorer.views.translation``), shared read-only."""
     from explorer.views import translation as tv
 
-    record = tv.prepare(settings.model, text, settings.top_k).record
-    if record is None:
-        raise ValueError("translator_view needs a text that prepare() accepts")
+    record = _translator_record(text, settings)
     return tv.translator_view(record, settings, translator_model(settings.model) if settings.value_weighted else None)
 
 
@@ -161,10 +158,19 @@ def translator_step_view(text: str, settings: TranslatorSettings, query: int) ->
     """Eq. 1 for the view's head at ``query`` (``explorer.views.translation.translator_step_view``), shared read-only."""
     from explorer.views import translation as tv
 
+    record = _translator_record(text, settings)
+    return tv.translator_step_view(translator_model(settings.model), record, translator_view(text, settings), query)
+
+
+def _translator_record(text: str, settings: TranslatorSettings) -> TranslationRecord:
+    """The recorded translation behind a translator view: ``prepare`` is cached per input, so this is the
+    record the page already checked; a text ``prepare`` refuses has no view."""
+    from explorer.views import translation as tv
+
     record = tv.prepare(settings.model, text, settings.top_k).record
     if record is None:
-        raise ValueError("translator_step_view needs a text that prepare() accepts")
-    return tv.translator_step_view(translator_model(settings.model), record, translator_view(text, settings), query)
+        raise ValueError("a translator view needs a text that prepare() accepts")
+    return record
 
 
 def translator_model(model_key: str) -> object:  # a MarianModel

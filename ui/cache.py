@@ -235,17 +235,13 @@ def rope_view(settings: SinusoidSettings, pair: object, offset: object, seed: ob
     return build(settings, pair, offset, seed)
 
 
-VIT_TABS = ("patches", "attention", "rollout", "heads")  # the ViT page's tabs whose view depends on the run only (and the selection)
-
-
 @st.cache_resource(max_entries=48, show_spinner=False)
 def vit_tab_view(
     tab: str, name: str, trained: bool, pixels: np.ndarray, size: int, step: int | None, choice: Selection | None
 ) -> object:  # the tab's view dataclass (explorer.views.vit)
-    """One ViT tab's view of ``vit_run(name, trained, pixels, size, step)``, shared read-only.
-
-    ``choice`` matters to the attention and rollout tabs only; the others are called with None so one
-    view serves every selection."""
+    """One ViT tab's view ("patches", "attention", "rollout" or "heads") of ``vit_run(name, trained, pixels, size, step)``,
+    shared read-only. ``choice`` matters to the attention and rollout tabs only; the others are called with None
+    so one view serves every selection."""
     from explorer.views import vit as views
 
     run = vit_run(name, trained, pixels, size, step)
@@ -253,9 +249,9 @@ def vit_tab_view(
         return views.patches_tab(run, zoo_model(name).meta)
     if tab == "heads":
         return views.heads_tab(run)
-    if choice is None or tab not in VIT_TABS:
-        raise ValueError(f"vit_tab_view: tab {tab!r} needs one of {VIT_TABS} and a selection")
-    return views.attention_tab(run, choice) if tab == "attention" else views.rollout_tab(run, choice)
+    if tab in ("attention", "rollout") and choice is not None:
+        return views.attention_tab(run, choice) if tab == "attention" else views.rollout_tab(run, choice)
+    raise ValueError(f"vit_tab_view: no view {tab!r}, or no selection for it")
 
 
 @st.cache_resource(max_entries=16, show_spinner=False)
